@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Numeric targets are always optimised for the host's baseline ISA only (no -march=native):
+// SIMD paths that need more are chosen at run time.
+let package = Package(
+    name: "Phosphor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "phosphor", targets: ["phosphor"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "ImageIO", targets: ["ImageIO"]),
+        .library(name: "Samplers", targets: ["Samplers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System-library shims: a module map and a header, nothing else.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        // libpng reports errors by longjmp, which Swift cannot catch: the setjmp frames live in C.
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
+
+        // Hot elementwise loops compiled per SIMD level and picked at load time (target_clones).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"]),
+        .target(name: "Checkpoint", dependencies: ["Tensor"]),
+        .target(name: "ImageIO", dependencies: ["CPNG", "Tensor"]),
+        .target(name: "Samplers", dependencies: ["Tensor"], path: "samplers", exclude: ["README.md"]),
+        .executableTarget(
+            name: "phosphor",
+            dependencies: [
+                "Tensor", "Checkpoint", "ImageIO", "Samplers", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+        .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
+        .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,16 @@
+// Hot elementwise kernels in C, compiled once per SIMD level (AVX-512, AVX2+FMA, baseline) with
+// target_clones: the loader picks the best version for the running CPU. Plain loops, auto-vectorised.
+#ifndef PHOSPHOR_CKERNELS_H
+#define PHOSPHOR_CKERNELS_H
+#include <stddef.h>
+
+// In-place numerically stable softmax of `rows` rows of length n, rows `ld` floats apart.
+// A row that is all -inf becomes NaN (as torch).
+void pk_softmax_rows(float *data, size_t rows, size_t n, size_t ld);
+
+// out[i] = exp(x[i]) for i < n (max relative error ~2e-7; inputs below -87.3 give 0).
+void pk_exp(const float *x, float *out, size_t n);
+
+// Which clone the loader picked for pk_exp: "avx512f", "avx2", or "default".
+const char *pk_simd_level(void);
+#endif

@@ -1,0 +1,57 @@
+import COpenBLAS
+
+/// Row-major single-precision GEMM through OpenBLAS: C = alpha·op(A)·op(B) + beta·C.
+public enum BLAS {
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0 && n > 0 else { return }
+        if k == 0 {
+            // BLAS leaves C untouched for k == 0 only when beta == 1; make the semantics explicit.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Threads OpenBLAS uses inside one call.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// OpenBLAS build description, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+    public static var configuration: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "unknown"
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        return "\(config) (core: \(core))"
+    }
+
+    /// Runs `body` with OpenBLAS single-threaded, for work that is parallelised across calls instead.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = threadCount
+        if previous == 1 { return try body() }
+        threadCount = 1
+        defer { threadCount = previous }
+        return try body()
+    }
+}
+
+extension BLAS {
+    /// OpenBLAS's name of the kernel set it chose at load time (e.g. "SkylakeX", "Haswell", "Prescott").
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// Older OpenBLAS releases (Debian 12 ships 0.3.21) do not recognise newer CPUs and fall back to
+    /// the SSE3 "Prescott" kernels, 5× slower than the CPU allows. Given the current core name and the
+    /// CPU's flags, returns the OPENBLAS_CORETYPE that fits the CPU, or nil when the choice is already right.
+    public static func betterCoreType(current: String, cpuFlags: Set<String>) -> String? {
+        let fallbacks: Set<String> = ["prescott", "core2", "nehalem", "katmai", "coppermine", "northwood", "banias", "atom"]
+        guard fallbacks.contains(current.lowercased()) else { return nil }
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(cpuFlags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "Haswell" }
+        if cpuFlags.contains("avx") { return "Sandybridge" }
+        return nil
+    }
+}

@@ -1,0 +1,67 @@
+import Dispatch
+import Foundation
+
+/// The worker count used for elementwise and reduction work outside BLAS.
+/// Defaults to the number of active cores; `PHOSPHOR_THREADS` overrides it.
+public enum Parallel {
+    nonisolated(unsafe) private static var configured: Int = {
+        if let value = ProcessInfo.processInfo.environment["PHOSPHOR_THREADS"], let n = Int(value), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    public static var threadCount: Int {
+        get { configured }
+        set { configured = max(1, newValue) }
+    }
+
+    /// Runs `body(range)` over `0..<count` split into at most `threadCount` contiguous chunks,
+    /// each at least `minChunk` long. Runs inline when one chunk suffices.
+    public static func forRanges(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(threadCount, max(1, count / max(1, minChunk)))
+        if chunks <= 1 {
+            body(0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { body(start..<end) }
+            }
+        }
+    }
+
+    /// Runs `body(i)` for every task index, tasks handed out dynamically to `threadCount` workers.
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 0 else { return }
+        let workers = min(threadCount, count)
+        if workers <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let next = TaskCounter()
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let i = next.take()
+                    if i >= count { break }
+                    body(i)
+                }
+            }
+        }
+    }
+}
+
+/// A lock-protected counter for dynamic task distribution.
+final class TaskCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func take() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let v = value
+        value += 1
+        return v
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+extension Tensor {
+    /// torch.nn.functional.scaled_dot_product_attention for q [..., Nq, D], k [..., Nk, D], v [..., Nk, Dv]
+    /// (leading dims equal, e.g. [B, H]). Computed in blocks of query rows: each block's scores
+    /// (blockRows × Nk) live in a per-worker scratch buffer, so the Nq × Nk matrix is never held whole.
+    /// `causal` masks keys after the query position (CLIP's text transformer).
+    public static func scaledDotProductAttention(query q0: Tensor, key k0: Tensor, value v0: Tensor,
+                                                 scale: Float? = nil, causal: Bool = false,
+                                                 blockRows: Int = 256) -> Tensor {
+        precondition(q0.rank >= 2 && k0.rank == q0.rank && v0.rank == q0.rank, "attention ranks differ: \(q0.shape) \(k0.shape) \(v0.shape)")
+        let lead = Array(q0.shape.dropLast(2))
+        precondition(Array(k0.shape.dropLast(2)) == lead && Array(v0.shape.dropLast(2)) == lead, "attention batch dims differ")
+        let nq = q0.shape[q0.rank - 2], d = q0.shape[q0.rank - 1]
+        let nk = k0.shape[k0.rank - 2], dv = v0.shape[v0.rank - 1]
+        precondition(k0.shape[k0.rank - 1] == d && v0.shape[v0.rank - 2] == nk, "attention shapes \(q0.shape) \(k0.shape) \(v0.shape)")
+        // Each matrix needs unit stride on its last dim; rows may be strided (head views of [B, N, H, D]).
+        func rowMajor(_ t: Tensor) -> Tensor { t.strides[t.rank - 1] == 1 ? t : t.contiguous() }
+        let q = rowMajor(q0), k = rowMajor(k0), v = rowMajor(v0)
+        let alpha = scale ?? 1 / Float(d).squareRoot()
+        let heads = lead.reduce(1, *)
+        let out = Tensor.empty(lead + [nq, dv])
+        let block = max(1, min(blockRows, nq))
+        let blocksPerHead = (nq + block - 1) / block
+        let workers = min(Parallel.threadCount, heads * blocksPerHead)
+        let scratch = Tensor.empty([max(workers, 1), block * nk])
+        let slots = SlotPool(count: max(workers, 1))
+
+        func headOffset(_ t: Tensor, _ h: Int) -> Int {
+            var rem = h, o = 0
+            for i in stride(from: lead.count - 1, through: 0, by: -1) {
+                o += (rem % lead[i]) * t.strides[i]
+                rem /= lead[i]
+            }
+            return o
+        }
+        let qs = q.strides[q.rank - 2], ks = k.strides[k.rank - 2], vs = v.strides[v.rank - 2]
+        BLAS.singleThreaded {
+            Parallel.forEach(heads * blocksPerHead) { task in
+                let h = task / blocksPerHead, blk = task % blocksPerHead
+                let r0 = blk * block, rows = min(block, nq - r0)
+                let slot = slots.acquire()
+                defer { slots.release(slot) }
+                let s = scratch.pointer + slot * block * nk
+                // Keys beyond the last visible one are never needed in causal mode.
+                let keys = causal ? min(nk, r0 + rows) : nk
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: keys, k: d, alpha: alpha,
+                           a: q.pointer + headOffset(q, h) + r0 * qs, lda: qs,
+                           b: k.pointer + headOffset(k, h), ldb: ks,
+                           c: s, ldc: keys)
+                for r in 0..<rows {
+                    let row = s + r * keys
+                    if causal {
+                        let visible = r0 + r + 1
+                        for j in visible..<max(visible, keys) { row[j] = -.infinity }
+                    }
+                    softmaxRow(row, keys)
+                }
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: keys,
+                           a: s, lda: keys, b: v.pointer + headOffset(v, h), ldb: vs,
+                           c: out.pointer + h * nq * dv + r0 * dv, ldc: dv)
+            }
+        }
+        return out
+    }
+
+    /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes.
+    public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, blockRows: Int = 256) -> Int {
+        let block = max(1, min(blockRows, nq))
+        let workers = min(Parallel.threadCount, heads * ((nq + block - 1) / block))
+        return max(workers, 1) * block * nk * MemoryLayout<Float>.stride
+    }
+}
+
+/// Hands out scratch slot indices to concurrent workers.
+final class SlotPool: @unchecked Sendable {
+    private var free: [Int]
+    private let lock = NSLock()
+    init(count: Int) { free = Array(0..<count) }
+    func acquire() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return free.removeLast()
+    }
+    func release(_ i: Int) {
+        lock.lock(); defer { lock.unlock() }
+        free.append(i)
+    }
+}

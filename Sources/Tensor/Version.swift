@@ -1,0 +1,1 @@
+public let phosphorVersion = "0.1.0"

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Tensor
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed and memory.",
+        subcommands: [BenchOps.self])
+}
+
+struct BenchOps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "sgemm, U-Net-shaped conv2d 3×3 and blocked attention, as GFLOP/s and fractions of sgemm.")
+
+    @OptionGroup var threadOptions: ThreadOptions
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Timed repetitions per case (the best is reported).") var repeats = 3
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        var report: [String: Any] = [
+            "version": phosphorVersion, "blas": BLAS.configuration,
+            "threads": Parallel.threadCount, "blas_threads": BLAS.threadCount,
+        ]
+        let say: (String) -> Void = { line in if !json { print(line) } }
+        say("phosphor bench ops — \(Parallel.threadCount) threads, \(BLAS.configuration)")
+
+        // sgemm, n = 2048
+        let n = 2048
+        let a = Tensor.randomUniform([n, n], seed: 1), b = Tensor.randomUniform([n, n], seed: 2)
+        let c = Tensor.empty([n, n])
+        let gemmSeconds = best(repeats) {
+            BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+        }
+        let gemmRate = 2 * pow(Double(n), 3) / gemmSeconds / 1e9
+        report["sgemm_gflops"] = gemmRate
+        say(String(format: "sgemm 2048³                 %8.1f GFLOP/s  (%.3f s)", gemmRate, gemmSeconds))
+
+        // conv2d 3×3 at the U-Net's shapes, batch 2
+        var convs: [[String: Any]] = []
+        for (channels, size) in [(320, 64), (640, 32), (1280, 16)] {
+            let x = Tensor.randomUniform([2, channels, size, size], seed: 3)
+            let w = Tensor.randomUniform([channels, channels, 3, 3], seed: 4, scale: 0.02)
+            let bias = Tensor.randomUniform([channels], seed: 5)
+            let seconds = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: Conv2dOptions(stride: 1, padding: 1)) }
+            let flops = 2.0 * 2 * Double(channels * channels * 9 * size * size)
+            let rate = flops / seconds / 1e9
+            convs.append(["channels": channels, "size": size, "seconds": seconds, "gflops": rate, "fraction_of_sgemm": rate / gemmRate])
+            say(String(format: "conv2d 3×3 %4d ch %2d×%2d ×2 %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s)",
+                       channels, size, size, rate, 100 * rate / gemmRate, seconds))
+        }
+        report["conv2d_3x3"] = convs
+
+        // Blocked attention: SD1.5 at 512 px, batch 2 × 8 heads × 4096 tokens × 40.
+        let (batch, heads, tokens, dim) = (2, 8, 4096, 40)
+        let q = Tensor.randomUniform([batch, heads, tokens, dim], seed: 6)
+        let k = Tensor.randomUniform([batch, heads, tokens, dim], seed: 7)
+        let v = Tensor.randomUniform([batch, heads, tokens, dim], seed: 8)
+        var attentionSeconds = Double.infinity
+        var extraBytes = 0
+        for _ in 0..<repeats {
+            let before = Memory.resetPeak()
+            let start = DispatchTime.now()
+            let out = Tensor.scaledDotProductAttention(query: q, key: k, value: v)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            let outputBytes = out.count * 4
+            extraBytes = max(extraBytes, Memory.peakResident() - before - outputBytes)
+            attentionSeconds = min(attentionSeconds, seconds)
+        }
+        let attentionFlops = 4.0 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)
+        let attentionRate = attentionFlops / attentionSeconds / 1e9
+        let scratch = Tensor.attentionScratchBytes(queries: tokens, keys: tokens, heads: batch * heads)
+        report["attention"] = [
+            "shape": [batch, heads, tokens, dim], "seconds": attentionSeconds, "gflops": attentionRate,
+            "fraction_of_sgemm": attentionRate / gemmRate, "extra_peak_bytes": extraBytes, "scratch_bytes": scratch,
+            "full_score_matrix_bytes": tokens * tokens * 4,
+        ]
+        say(String(format: "attention 2×8×4096×40       %8.1f GFLOP/s  %5.1f%% of sgemm  (%.3f s)",
+                   attentionRate, 100 * attentionRate / gemmRate, attentionSeconds))
+        say(String(format: "attention extra peak memory  %7.1f MB (scratch %.1f MB; one full 4096² score matrix would be %.1f MB)",
+                   Double(extraBytes) / 1e6, Double(scratch) / 1e6, Double(tokens * tokens * 4) / 1e6))
+
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    private func best(_ repeats: Int, _ body: () -> Void) -> Double {
+        body() // warm-up: page in buffers, start BLAS threads
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = DispatchTime.now()
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        }
+        return best
+    }
+}
+
+/// Resident-set measurements from /proc (Linux).
+enum Memory {
+    /// Resets the kernel's peak-RSS counter and returns the current RSS in bytes.
+    static func resetPeak() -> Int {
+        malloc_trim(0) // return freed heap to the OS so new allocations show up in the peak
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+        return field("VmRSS")
+    }
+
+    static func peakResident() -> Int { field("VmHWM") }
+
+    private static func field(_ name: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Tensor
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print version, BLAS in use, threads and CPU features.")
+
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        threadOptions.apply()
+        print("phosphor \(phosphorVersion)")
+        print("blas: \(BLAS.configuration)")
+        print("threads: \(Parallel.threadCount) workers, \(BLAS.threadCount) BLAS")
+        print("cpu: \(CPUInfo.modelName) [\(CPUInfo.simdFeatures.joined(separator: " "))]")
+    }
+}
+
+enum CPUInfo {
+    static var flags: Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return [] }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }
+
+    static var modelName: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "unknown" }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The SIMD extensions that matter for our kernels, in a fixed order.
+    static var simdFeatures: [String] {
+        let f = flags
+        return ["avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16"].filter(f.contains)
+    }
+}
