@@ -32,12 +32,12 @@ let package = Package(
         .executableTarget(
             name: "phosphor",
             dependencies: [
-                "Tensor", "Checkpoint", "ImageIO", "Samplers", "COpenBLAS",
+                "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),

@@ -2,6 +2,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #if defined(__x86_64__) && defined(__clang__)
 #define PK_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
@@ -82,3 +85,9 @@ static const char *pk_level_probe(void) {
 }
 
 const char *pk_simd_level(void) { return pk_level_probe(); }
+
+void pk_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tensor
+import CKernels
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,7 +108,7 @@ struct BenchOps: ParsableCommand {
 enum Memory {
     /// Resets the kernel's peak-RSS counter and returns the current RSS in bytes.
     static func resetPeak() -> Int {
-        malloc_trim(0) // return freed heap to the OS so new allocations show up in the peak
+        pk_release_free_memory() // return freed heap to the OS so new allocations show up in the peak
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         return field("VmRSS")
     }

@@ -36,3 +36,30 @@ public func scaledMaxError(_ actual: Tensor, _ expected: Tensor) -> Float {
     }
     return err / scale
 }
+
+/// One fixture file: cases' tensors stored in it, or generated from the SplitMix64 recipe in its metadata.
+public struct FixtureFile {
+    public let file: SafetensorsFile
+
+    public init(_ name: String) throws { file = try Fixtures.open(name) }
+
+    /// The tensor "case.key": stored, or generated from "splitmix:seed:scale:shape" metadata.
+    public func tensor(_ name: String, _ key: String) throws -> Tensor {
+        let full = "\(name).\(key)"
+        if file.entries[full] != nil { return try file.tensor(full) }
+        guard let recipe = file.metadata[full] else { throw CheckpointError.missingTensor(path: file.path, tensor: full) }
+        let parts = recipe.split(separator: ":").map(String.init)
+        precondition(parts.count == 4 && parts[0] == "splitmix", "unknown recipe \(recipe)")
+        let shape = parts[3].split(separator: ",").map { Int($0)! }
+        return Tensor.randomUniform(shape, seed: UInt64(parts[1])!, scale: Float(parts[2])!)
+    }
+
+    public func integers(_ name: String, _ key: String) throws -> [Int] { try file.integers("\(name).\(key)") }
+
+    /// A case option stored as JSON in the metadata ("case.@name").
+    public func option<T: Decodable>(_ name: String, _ option: String, as type: T.Type = T.self) throws -> T {
+        let key = "\(name).@\(option)"
+        guard let json = file.metadata[key] else { throw CheckpointError.missingTensor(path: file.path, tensor: key) }
+        return try JSONDecoder().decode(T.self, from: Data(json.utf8))
+    }
+}

@@ -13,4 +13,7 @@ void pk_exp(const float *x, float *out, size_t n);
 
 // Which clone the loader picked for pk_exp: "avx512f", "avx2", or "default".
 const char *pk_simd_level(void);
+
+// Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
+void pk_release_free_memory(void);
 #endif

@@ -1,0 +1,34 @@
+import Testing
+import Tensor
+import TestSupport
+
+@Suite struct ConvTests {
+    let fx: FixtureFile
+    init() throws { fx = try FixtureFile("conv2d.safetensors") }
+
+    func options(_ name: String) throws -> Conv2dOptions {
+        let s: [Int] = try fx.option(name, "stride"), p: [Int] = try fx.option(name, "padding")
+        return Conv2dOptions(stride: (s[0], s[1]), padding: (p[0], p[1]))
+    }
+
+    @Test(arguments: ["k3s1p1", "k3s2p1", "k3s2p0", "k1", "k1nobias", "k1s2", "k4s2p1", "k7p3", "k3rect", "k3tiny", "k5bigpad"])
+    func smallShapes(_ name: String) throws {
+        let out = try fx.tensor(name, "x").conv2d(weight: fx.tensor(name, "weight"), bias: try? fx.tensor(name, "bias"),
+                                                  options: options(name))
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
+    }
+
+    @Test func nonContiguousInput() throws {
+        let x = try fx.tensor("nhwc", "base").permuted([0, 3, 1, 2])
+        #expect(!x.isContiguous)
+        let out = x.conv2d(weight: try fx.tensor("nhwc", "weight"), bias: try fx.tensor("nhwc", "bias"), options: try options("nhwc"))
+        #expect(scaledMaxError(out, try fx.tensor("nhwc", "out")) <= fp32Tolerance)
+    }
+
+    @Test(arguments: ["unet_conv_in", "unet_320", "unet_down_320", "unet_320_640", "unet_skip_960_640", "unet_1280", "unet_conv_out"])
+    func unetChannelCounts(_ name: String) throws {
+        let out = try fx.tensor(name, "x").conv2d(weight: fx.tensor(name, "weight"), bias: fx.tensor(name, "bias"),
+                                                  options: options(name))
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
+    }
+}
