@@ -41,7 +41,9 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
-        .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport"]),
+        // Depends on the executable so `swift test` builds the binary it runs.
+        .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor"]),
+        .testTarget(name: "SystemShimTests", dependencies: ["COpenBLAS", "CNCurses", "CPNG"]),
     ],
     swiftLanguageModes: [.v5]
 )
