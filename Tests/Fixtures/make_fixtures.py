@@ -338,6 +338,24 @@ def reference_safetensors():
     fx.save()
 
 
+def rng_fixtures():
+    """torch's CPU generator: randn/rand streams for several seeds and sizes (small, tail, multiple of 16)."""
+    fx = Fixture("rng.safetensors")
+    for seed in (0, 42, 2**32 + 5, 123456789012):
+        g = torch.Generator("cpu").manual_seed(seed)
+        fx.put(f"seed{seed}", "latents", torch.randn((2, 4, 16, 16), generator=g))
+        for n in (1, 3, 15, 16, 17, 31, 100):
+            g = torch.Generator("cpu").manual_seed(seed)
+            fx.put(f"seed{seed}", f"randn{n}", torch.randn(n, generator=g))
+        g = torch.Generator("cpu").manual_seed(seed)
+        fx.put(f"seed{seed}", "rand37", torch.rand(37, generator=g))
+    # One generator, successive draws: the double path caches its second sample across calls.
+    g = torch.Generator("cpu").manual_seed(7)
+    for i, n in enumerate((5, 20, 3, 1, 18)):
+        fx.put("sequence", f"draw{i}", torch.randn(n, generator=g))
+    fx.save()
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     linear_fixtures()
@@ -347,4 +365,5 @@ if __name__ == "__main__":
     elementwise_fixtures()
     png_fixtures()
     reference_safetensors()
+    rng_fixtures()
     print(f"torch {torch.__version__}, numpy {np.__version__}")
