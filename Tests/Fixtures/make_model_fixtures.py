@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the Stable Diffusion model family (tokenizer, CLIP text encoder, U-Net,
+autoencoders), from small random-weight models built with transformers/diffusers on the CPU.
+Versions pinned in requirements.txt. Writes into Tests/Fixtures/models/.
+
+Every parameter is perturbed after construction (biases and norms included) so that no weight is
+trivially zero or one and every key is exercised. Each component is saved in the layout a user has
+(diffusers folder with config.json and safetensors) plus its inputs and the reference outputs.
+"""
+import gzip
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "models")
+ASSETS = os.path.join(HERE, "..", "..", "assets", "clip")
+os.makedirs(OUT, exist_ok=True)
+torch.manual_seed(1234)
+
+
+def perturb(module, scale=0.05):
+    g = torch.Generator().manual_seed(99)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * scale)
+    return module
+
+
+# --------------------------------------------------------------------------------------------- tokenizer
+def clip_vocab():
+    """vocab.json/merges.txt derived from open_clip's bpe_simple_vocab_16e6.txt.gz as OpenAI CLIP does."""
+    merges = gzip.open(os.path.join(ASSETS, "bpe_simple_vocab_16e6.txt.gz")).read().decode("utf-8").split("\n")
+    merges = merges[1:49152 - 256 - 2 + 1]
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    byte_chars = [chr(c) for c in cs]
+    vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(vocab)}, merges
+
+
+def prompts():
+    base = [
+        "", " ", "a photo of a cat", "A Photo Of A CAT", "a red circle left of a blue square",
+        "  lots   of\twhitespace\n\nand newlines  ", "an astronaut riding a horse on mars, trending on artstation",
+        "(masterpiece:1.2), best quality, (((detailed))), [blurry]", "\\(escaped\\) parentheses", "word:1.5",
+        "café crème brûlée", "naïve résumé façade", "Ångström über straße", "ÉCOLE ÉLÉGANTE", "ﬁne ligature",
+        "日本の猫", "猫が好き", "한국어 텍스트", "Привет мир", "Γειά σου κόσμε", "مرحبا بالعالم", "שלום עולם",
+        "emoji 😀😃😄 cat 🐱 pizza 🍕", "👩‍👩‍👧‍👦 family", "🏳️‍🌈 flag", "❤️ heart", "👍🏽 thumbs",
+        "numbers 1234567890 3.14159 1,000,000", "2024-01-01T12:00:00Z", "#hashtag @mention $100 50% &amp; <b>bold</b>",
+        "it's don't we're you've I'm we'll he'd", "IT'S DON'T", "rock'n'roll", "\"quoted\" 'single' `back`",
+        "a-b_c.d/e\\f|g", "...!!!???", "~!@#$%^&*()_+{}|:<>?", "tab\tseparated\tvalues", "x" * 300,
+        "a " * 100, "supercalifragilisticexpialidocious antidisestablishmentarianism",
+        "<|startoftext|> explicit special <|endoftext|>", "BREAK is a keyword", "a photo, BREAK, of a dog",
+        "in the style of greg rutkowski and alphonse mucha, 8k, octane render",
+        "a cat face left of a pizza on a blue background", "two red circles above a green star",
+        "ZALGO t̷̢̛e̸x̴t̵", "combining e\u0301 vs \u00e9", "zero\u200bwidth", "non\u00a0breaking space", "full　width　space",
+        "ｆｕｌｌｗｉｄｔｈ ｌａｔｉｎ", "Ⅻ roman", "½ ¾ ⅓", "ℌ𝔢𝔩𝔩𝔬 math letters", "𝓼𝓬𝓻𝓲𝓹𝓽",
+        "camelCaseWords and PascalCase", "snake_case_words", "UPPER lower MiXeD", "trailing spaces   ",
+        "\u3000leading ideographic space", "mixed日本語english", "123abc456", "a1b2c3", "l33t sp34k",
+        "question? exclamation! colon: semicolon;", "ellipsis… dash — endash –", "«guillemets» „quotes“",
+    ]
+    words = ["a", "cat", "dog", "photo", "of", "the", "red", "blue", "green", "painting", "portrait", "landscape",
+             "sunset", "mountain", "river", "city", "night", "neon", "cyberpunk", "forest", "castle", "dragon",
+             "(detailed:1.3)", "[simple]", "4k", "hdr", "by", "artist", "unreal", "engine", "émigré", "naïve",
+             "🐶", "🌅", "日本", ",", ".", "!", "''", "it's", "x2", "3d"]
+    g = torch.Generator().manual_seed(5)
+    out = list(base)
+    while len(out) < 240:
+        n = int(torch.randint(1, 40, (1,), generator=g))
+        idx = torch.randint(0, len(words), (n,), generator=g).tolist()
+        sep = [" ", " ", " ", ", ", "  "]
+        s = ""
+        for i in idx:
+            s += words[i] + sep[int(torch.randint(0, len(sep), (1,), generator=g))]
+        out.append(s.strip() if len(out) % 3 else s)
+    return out
+
+
+def tokenizer_fixtures():
+    from transformers import CLIPTokenizer
+    vocab, merges = clip_vocab()
+    pairs = [tuple(m.split()) for m in merges]
+    sd1 = CLIPTokenizer(vocab=vocab, merges=pairs)
+    sd2 = CLIPTokenizer(vocab=vocab, merges=pairs, pad_token="!")  # SD 2.x: padding id 0
+    ps = prompts()
+    args = dict(padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+    ids1 = sd1(ps, **args).input_ids
+    ids2 = sd2(ps, **args).input_ids
+    # Untruncated ids (for A1111-style chunking of long prompts): no specials, no padding.
+    raw = [sd1(p, add_special_tokens=False).input_ids for p in ps]
+    json.dump({"prompts": ps, "raw_ids": raw}, open(os.path.join(OUT, "tokenizer_prompts.json"), "w"), ensure_ascii=False, indent=0)
+    save_file({"sd1_ids": ids1, "sd2_ids": ids2}, os.path.join(OUT, "tokenizer_ids.safetensors"))
+    print(f"tokenizer: {len(ps)} prompts, vocab {len(vocab)}")
+
+
+# --------------------------------------------------------------------------------------------- CLIP text
+def clip_fixtures():
+    from transformers import CLIPTextConfig, CLIPTextModel
+    ids = torch.tensor([[406, 320, 125, 539, 320, 368, 407] + [407] * 70,
+                        [406, 44, 55, 66, 77, 88, 999] + [0] * 70], dtype=torch.int64)
+    for name, act, layers, dtype in (("clip_sd1", "quick_gelu", 3, torch.float32), ("clip_sd2", "gelu", 4, torch.bfloat16)):
+        cfg = CLIPTextConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+                             num_attention_heads=4, max_position_embeddings=77, hidden_act=act,
+                             layer_norm_eps=1e-5, projection_dim=32, bos_token_id=406, eos_token_id=407, pad_token_id=407)
+        model = perturb(CLIPTextModel(cfg).eval()).to(dtype).float()
+        folder = os.path.join(OUT, name)
+        model.to(dtype).save_pretrained(folder, safe_serialization=True)
+        model.float()
+        with torch.no_grad():
+            out = model(input_ids=ids, output_hidden_states=True)
+        skip2 = model.final_layer_norm(out.hidden_states[-2])
+        state = {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+        # The transformers-4 layout (keys under text_model.), which most real checkpoints have.
+        prefixed = {("text_model." + k if not k.startswith("text_model.") else k): v for k, v in state.items()}
+        save_file(prefixed, os.path.join(folder, "model_prefixed.safetensors"))
+        save_file({"input_ids": ids, "last_hidden_state": out.last_hidden_state, "clip_skip2": skip2},
+                  os.path.join(folder, "expected.safetensors"))
+        print(f"{name}: keys like {sorted(state)[:2]}")
+
+
+# --------------------------------------------------------------------------------------------- U-Net
+def unet_fixtures():
+    from diffusers import UNet2DConditionModel
+    common = dict(sample_size=8, block_out_channels=(32, 64), layers_per_block=2, norm_num_groups=8,
+                  down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                  up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=48)
+    variants = {
+        "unet_sd1": dict(in_channels=4, out_channels=4, attention_head_dim=4),
+        "unet_sd2": dict(in_channels=4, out_channels=4, attention_head_dim=(2, 4), use_linear_projection=True),
+        "unet_inpaint": dict(in_channels=9, out_channels=4, attention_head_dim=4),
+    }
+    g = torch.Generator().manual_seed(3)
+    for name, extra in variants.items():
+        model = perturb(UNet2DConditionModel(**common, **extra).eval(), 0.02)
+        folder = os.path.join(OUT, name)
+        if name == "unet_sd2":
+            # Stored as diffusers' fp16 variant; the reference runs the fp16-rounded weights in fp32.
+            model = model.half().float()
+            model.half().save_pretrained(folder, safe_serialization=True, variant="fp16")
+            model.float()
+        else:
+            model.save_pretrained(folder, safe_serialization=True)
+        cin = extra["in_channels"]
+        # 6×5 latents are not divisible by the U-Net's downsampling factor (as 520×680 px images are not
+        # by 64); diffusers then upsamples to each skip connection's exact size, and so must we.
+        cases = {"square": ((2, cin, 8, 8), 981.0), "odd": ((1, cin, 6, 5), 1.0)}
+        tensors = {}
+        for case, (shape, step) in cases.items():
+            x = torch.randn(shape, generator=g)
+            ctx = torch.randn(shape[0], 77, 48, generator=g)
+            t = torch.tensor([step] * shape[0])
+            with torch.no_grad():
+                out = model(x, t, encoder_hidden_states=ctx).sample
+            tensors.update({f"{case}.x": x, f"{case}.context": ctx, f"{case}.timestep": t, f"{case}.out": out})
+        save_file(tensors, os.path.join(folder, "expected.safetensors"))
+        print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters")
+
+
+# --------------------------------------------------------------------------------------------- autoencoders
+def vae_fixtures():
+    from diffusers import AutoencoderKL, VQModel
+    g = torch.Generator().manual_seed(4)
+    kl = perturb(AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                               up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(32, 64),
+                               layers_per_block=1, latent_channels=4, norm_num_groups=8, sample_size=16).eval(), 0.02)
+    folder = os.path.join(OUT, "vae_kl")
+    kl.save_pretrained(folder, safe_serialization=True)
+    z = torch.randn(1, 4, 6, 5, generator=g)
+    img = torch.rand(1, 3, 12, 10, generator=g) * 2 - 1
+    with torch.no_grad():
+        dec = kl.decode(z).sample
+        post = kl.encode(img).latent_dist
+    save_file({"z": z, "decoded": dec, "image": img, "mean": post.mean, "logvar": post.logvar},
+              os.path.join(folder, "expected.safetensors"))
+    vq = perturb(VQModel(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(32, 64), layers_per_block=1,
+                         latent_channels=3, num_vq_embeddings=64, norm_num_groups=8, sample_size=16).eval(), 0.02)
+    folder = os.path.join(OUT, "vae_vq")
+    vq = vq.half().float()
+    vq.half().save_pretrained(folder, safe_serialization=True, variant="fp16")
+    vq.float()
+    with torch.no_grad():
+        h = vq.encode(img).latents
+        quant, _, (_, _, indices) = vq.quantize(h)
+        dec_forced = vq.decode(h, force_not_quantize=False).sample
+        dec_plain = vq.decode(quant, force_not_quantize=True).sample
+    save_file({"image": img, "latents": h, "indices": indices.reshape(-1).to(torch.int64), "quantized": quant,
+               "decoded_quantize": dec_forced, "decoded_no_quantize": dec_plain},
+              os.path.join(folder, "expected.safetensors"))
+    print("vae: kl and vq written")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    tokenizer_fixtures()
+    clip_fixtures()
+    unet_fixtures()
+    vae_fixtures()
+    import diffusers, transformers
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, diffusers {diffusers.__version__}")
