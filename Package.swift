@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Samplers", targets: ["Samplers"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Models", targets: ["Models"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +22,7 @@ let package = Package(
         // System-library shims: a module map and a header, nothing else.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libpng reports errors by longjmp, which Swift cannot catch: the setjmp frames live in C.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
@@ -28,6 +31,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "Checkpoint", dependencies: ["Tensor"]),
         .target(name: "ImageIO", dependencies: ["CPNG", "Tensor"]),
+        .target(name: "Tokenizer", dependencies: ["CZlib"]),
+        .target(name: "Models", dependencies: ["Tensor", "Checkpoint"]),
         .target(name: "Samplers", dependencies: ["Tensor"], path: "samplers", exclude: ["README.md"]),
         .executableTarget(
             name: "phosphor",
@@ -41,6 +46,8 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         // Depends on the executable so `swift test` builds the binary it runs.
         .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor"]),
         .testTarget(name: "SystemShimTests", dependencies: ["COpenBLAS", "CNCurses", "CPNG"]),
