@@ -86,3 +86,33 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// torch.nn.functional.interpolate(size=(height, width), mode="nearest") for NCHW:
+    /// source index floor(dst · in/out) in float, as ATen's nearest_idx (exact halving for 2×).
+    public func upsampleNearest(height ho: Int, width wo: Int) -> Tensor {
+        precondition(rank == 4, "upsample needs NCHW, got \(shape)")
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        if ho == 2 * h && wo == 2 * w { return upsampleNearest2x() }
+        func sourceIndex(_ dst: Int, _ input: Int, _ output: Int) -> Int {
+            if output == 2 * input { return dst >> 1 }
+            let scale = Float(input) / Float(output)
+            return min(Int((Float(dst) * scale).rounded(.down)), input - 1)
+        }
+        let rows = (0..<ho).map { sourceIndex($0, h, ho) }
+        let cols = (0..<wo).map { sourceIndex($0, w, wo) }
+        let x = contiguous()
+        let out = Tensor.empty([n, c, ho, wo])
+        let xs = x.pointer, os = out.pointer
+        Parallel.forRanges(n * c, minChunk: max(1, 8192 / max(ho * wo, 1))) { r in
+            for plane in r {
+                let src = xs + plane * h * w, dst = os + plane * ho * wo
+                for y in 0..<ho {
+                    let line = src + rows[y] * w
+                    for xo in 0..<wo { dst[y * wo + xo] = line[cols[xo]] }
+                }
+            }
+        }
+        return out
+    }
+}

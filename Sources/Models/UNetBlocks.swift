@@ -1,0 +1,129 @@
+import Foundation
+import Tensor
+
+/// diffusers ResnetBlock2D: norm1 → SiLU → conv1 → + time_emb_proj(SiLU(temb)) → norm2 → SiLU → conv2, plus a
+/// 1×1 conv_shortcut when channels change. Channel counts come from the weights.
+struct ResnetBlock2D {
+    let norm1, norm2: GroupNorm
+    let conv1, conv2: Conv2d
+    let timeEmbProj: Linear?
+    let shortcut: Conv2d?
+
+    init(_ w: WeightReader, groups: Int, eps: Float, timeEmbeddingDim: Int?) throws {
+        let shape = try w["conv1"].tensor("weight").shape
+        let (cout, cin) = (shape[0], shape[1])
+        norm1 = try GroupNorm(w["norm1"], groups: groups, channels: cin, eps: eps)
+        conv1 = try Conv2d(w["conv1"], inChannels: cin, outChannels: cout, kernel: 3, padding: 1)
+        norm2 = try GroupNorm(w["norm2"], groups: groups, channels: cout, eps: eps)
+        conv2 = try Conv2d(w["conv2"], inChannels: cout, outChannels: cout, kernel: 3, padding: 1)
+        timeEmbProj = try timeEmbeddingDim.map { try Linear(w["time_emb_proj"], inFeatures: $0, outFeatures: cout) }
+        shortcut = w["conv_shortcut"].has("weight") ? try Conv2d(w["conv_shortcut"], inChannels: cin, outChannels: cout, kernel: 1) : nil
+    }
+
+    func callAsFunction(_ x: Tensor, _ temb: Tensor?) -> Tensor {
+        var h = conv1(norm1(x).silu())
+        if let timeEmbProj, let temb {
+            let t = timeEmbProj(temb.silu())
+            h = h + t.reshaped([t.shape[0], t.shape[1], 1, 1])
+        }
+        h = conv2(norm2(h).silu())
+        return (shortcut?(x) ?? x) + h
+    }
+}
+
+/// diffusers Attention (to_q/to_k/to_v without bias, to_out.0 with bias), scaled-dot-product per head.
+struct CrossAttention {
+    let q, k, v, out: Linear
+    let heads: Int
+
+    init(_ w: WeightReader, dim: Int, contextDim: Int, heads: Int) throws {
+        q = try Linear(w["to_q"], inFeatures: dim, outFeatures: dim, optionalBias: true)
+        k = try Linear(w["to_k"], inFeatures: contextDim, outFeatures: dim, optionalBias: true)
+        v = try Linear(w["to_v"], inFeatures: contextDim, outFeatures: dim, optionalBias: true)
+        out = try Linear(w["to_out"]["0"], inFeatures: dim, outFeatures: dim)
+        self.heads = heads
+    }
+
+    func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
+        let (b, n, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let ctx = context ?? x
+        let m = ctx.shape[1]
+        let hd = d / heads
+        let qh = q(x).reshaped([b, n, heads, hd]).transposed(1, 2)
+        let kh = k(ctx).reshaped([b, m, heads, hd]).transposed(1, 2)
+        let vh = v(ctx).reshaped([b, m, heads, hd]).transposed(1, 2)
+        let a = Tensor.scaledDotProductAttention(query: qh, key: kh, value: vh)
+        return out(a.transposed(1, 2).reshaped([b, n, d]))
+    }
+}
+
+/// diffusers BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward, each pre-norm + residual.
+struct BasicTransformerBlock {
+    let norm1, norm2, norm3: LayerNorm
+    let attn1, attn2: CrossAttention
+    let ffIn, ffOut: Linear
+
+    init(_ w: WeightReader, dim: Int, contextDim: Int, heads: Int) throws {
+        norm1 = try LayerNorm(w["norm1"], dim: dim, eps: 1e-5)
+        norm2 = try LayerNorm(w["norm2"], dim: dim, eps: 1e-5)
+        norm3 = try LayerNorm(w["norm3"], dim: dim, eps: 1e-5)
+        attn1 = try CrossAttention(w["attn1"], dim: dim, contextDim: dim, heads: heads)
+        attn2 = try CrossAttention(w["attn2"], dim: dim, contextDim: contextDim, heads: heads)
+        let inner2 = try w["ff"]["net"]["0"]["proj"].tensor("weight").shape[0]
+        ffIn = try Linear(w["ff"]["net"]["0"]["proj"], inFeatures: dim, outFeatures: inner2)
+        ffOut = try Linear(w["ff"]["net"]["2"], inFeatures: inner2 / 2, outFeatures: dim)
+    }
+
+    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        var h = x + attn1(norm1(x))
+        h = h + attn2(norm2(h), context: context)
+        // GEGLU: proj → (hidden, gate) → hidden · GELU(gate)
+        let parts = ffIn(norm3(h)).chunk(2, dim: -1)
+        return h + ffOut(parts[0] * parts[1].gelu())
+    }
+}
+
+/// diffusers Transformer2DModel (continuous input): GroupNorm(eps 1e-6) → proj_in (1×1 conv, or linear when
+/// `use_linear_projection`, told by the weight's rank) → transformer blocks → proj_out → + residual.
+struct SpatialTransformer {
+    let norm: GroupNorm
+    let projIn, projOut: Tensor
+    let projInBias, projOutBias: Tensor
+    let linearProjection: Bool
+    let blocks: [BasicTransformerBlock]
+
+    init(_ w: WeightReader, channels: Int, contextDim: Int, heads: Int, groups: Int) throws {
+        norm = try GroupNorm(w["norm"], groups: groups, channels: channels, eps: 1e-6)
+        projIn = try w["proj_in"].tensor("weight")
+        projOut = try w["proj_out"].tensor("weight")
+        projInBias = try w["proj_in"].tensor("bias", shape: [channels])
+        projOutBias = try w["proj_out"].tensor("bias", shape: [channels])
+        linearProjection = projIn.rank == 2
+        let inner = projIn.shape[0]
+        var blocks: [BasicTransformerBlock] = []
+        var i = 0
+        while w["transformer_blocks"]["\(i)"]["norm1"].has("weight") {
+            blocks.append(try BasicTransformerBlock(w["transformer_blocks"]["\(i)"], dim: inner, contextDim: contextDim, heads: heads))
+            i += 1
+        }
+        self.blocks = blocks
+    }
+
+    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        let (b, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var y = norm(x)
+        let inner = projIn.shape[0]
+        if linearProjection {
+            y = y.permuted([0, 2, 3, 1]).reshaped([b, h * wd, c]).linear(weight: projIn, bias: projInBias)
+        } else {
+            y = y.conv2d(weight: projIn, bias: projInBias).permuted([0, 2, 3, 1]).reshaped([b, h * wd, inner])
+        }
+        for block in blocks { y = block(y, context: context) }
+        if linearProjection {
+            y = y.linear(weight: projOut.reshaped([c, inner]), bias: projOutBias).reshaped([b, h, wd, c]).permuted([0, 3, 1, 2])
+        } else {
+            y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(weight: projOut, bias: projOutBias)
+        }
+        return x + y
+    }
+}
