@@ -116,3 +116,16 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// Zero padding of the last two dims (torch.nn.functional.pad(x, (left, right, top, bottom))).
+    public func padded2d(top: Int = 0, bottom: Int = 0, left: Int = 0, right: Int = 0) -> Tensor {
+        precondition(rank >= 2 && min(top, bottom, left, right) >= 0, "bad padding for \(shape)")
+        var s = shape
+        s[rank - 2] += top + bottom
+        s[rank - 1] += left + right
+        let out = Tensor.zeros(s)
+        out.narrowed(rank - 2, start: top, length: shape[rank - 2]).narrowed(rank - 1, start: left, length: shape[rank - 1]).assign(self)
+        return out
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import Tensor
+
+/// Latents → image in [-1, 1] ([B, 3, 8H, 8W] for SD). Latents are in the autoencoder's own space
+/// (already divided by the scaling factor).
+public protocol LatentDecoding {
+    func decode(_ latents: Tensor) -> Tensor
+}
+
+/// Image in [-1, 1] → latents (before scaling).
+public protocol LatentEncoding {
+    func encode(_ image: Tensor) -> Tensor
+}
+
+/// diffusers AutoencoderKL / VQModel config values shapes cannot tell.
+public struct AutoencoderConfig: Decodable, Sendable {
+    public var normNumGroups = 32
+    public var scalingFactor: Float = 0.18215
+
+    enum CodingKeys: String, CodingKey { case normNumGroups = "norm_num_groups", scalingFactor = "scaling_factor" }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        normNumGroups = try c.decodeIfPresent(Int.self, forKey: .normNumGroups) ?? 32
+        scalingFactor = (try? c.decodeIfPresent(Float.self, forKey: .scalingFactor)) ?? 0.18215
+    }
+
+    public static func load(_ path: String) throws -> AutoencoderConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig(path: path, detail: "cannot read") }
+        do { return try JSONDecoder().decode(AutoencoderConfig.self, from: data) } catch {
+            throw ModelError.badConfig(path: path, detail: "\(error)")
+        }
+    }
+}
+
+/// diffusers' VAE attention (single head, group norm, biased q/k/v/out, residual).
+struct VAEAttention {
+    let norm: GroupNorm
+    let q, k, v, out: Linear
+
+    init(_ w: WeightReader, channels: Int, groups: Int) throws {
+        norm = try GroupNorm(w["group_norm"], groups: groups, channels: channels, eps: 1e-6)
+        q = try Linear(w["to_q"], inFeatures: channels, outFeatures: channels)
+        k = try Linear(w["to_k"], inFeatures: channels, outFeatures: channels)
+        v = try Linear(w["to_v"], inFeatures: channels, outFeatures: channels)
+        out = try Linear(w["to_out"]["0"], inFeatures: channels, outFeatures: channels)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let (b, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let y = norm(x).reshaped([b, c, h * wd]).transposed(1, 2) // [B, HW, C]
+        let a = Tensor.scaledDotProductAttention(query: q(y).unsqueezed(1), key: k(y).unsqueezed(1), value: v(y).unsqueezed(1))
+        let o = out(a.reshaped([b, h * wd, c])).transposed(1, 2).reshaped([b, c, h, wd])
+        return x + o
+    }
+}
+
+/// UNetMidBlock2D as the autoencoders use it: resnet, attention, resnet (no time embedding).
+struct VAEMidBlock {
+    let resnet1, resnet2: ResnetBlock2D
+    let attention: VAEAttention?
+
+    init(_ w: WeightReader, groups: Int) throws {
+        resnet1 = try ResnetBlock2D(w["resnets"]["0"], groups: groups, eps: 1e-6, timeEmbeddingDim: nil)
+        resnet2 = try ResnetBlock2D(w["resnets"]["1"], groups: groups, eps: 1e-6, timeEmbeddingDim: nil)
+        attention = w["attentions"]["0"]["group_norm"].has("weight")
+            ? try VAEAttention(w["attentions"]["0"], channels: resnet1.conv2.outChannels, groups: groups) : nil
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = resnet1(x, nil)
+        if let attention { h = attention(h) }
+        return resnet2(h, nil)
+    }
+}
+
+func resnets(_ w: WeightReader, groups: Int) throws -> [ResnetBlock2D] {
+    var out: [ResnetBlock2D] = []
+    var j = 0
+    while w["resnets"]["\(j)"]["conv1"].has("weight") {
+        out.append(try ResnetBlock2D(w["resnets"]["\(j)"], groups: groups, eps: 1e-6, timeEmbeddingDim: nil))
+        j += 1
+    }
+    return out
+}
+
+func convFromShape(_ w: WeightReader, stride: Int = 1, padding: Int? = nil) throws -> Conv2d {
+    let s = try w.tensor("weight").shape
+    return try Conv2d(w, inChannels: s[1], outChannels: s[0], kernel: s[2], stride: stride, padding: padding ?? s[2] / 2)
+}
+
+/// diffusers Encoder: conv_in → down blocks (resnets, then a stride-2 conv after padding right/bottom by one)
+/// → mid block → GroupNorm → SiLU → conv_out.
+struct VAEEncoder {
+    let convIn, convOut: Conv2d
+    let down: [(resnets: [ResnetBlock2D], downsample: Conv2d?)]
+    let mid: VAEMidBlock
+    let normOut: GroupNorm
+
+    init(_ w: WeightReader, groups: Int) throws {
+        convIn = try convFromShape(w["conv_in"])
+        var down: [(resnets: [ResnetBlock2D], downsample: Conv2d?)] = []
+        var i = 0
+        while w["down_blocks"]["\(i)"]["resnets"]["0"]["conv1"].has("weight") {
+            let b = w["down_blocks"]["\(i)"]
+            let d = b["downsamplers"]["0"]["conv"]
+            down.append((try resnets(b, groups: groups), d.has("weight") ? try convFromShape(d, stride: 2, padding: 0) : nil))
+            i += 1
+        }
+        self.down = down
+        mid = try VAEMidBlock(w["mid_block"], groups: groups)
+        convOut = try convFromShape(w["conv_out"])
+        normOut = try GroupNorm(w["conv_norm_out"], groups: groups, channels: convOut.weight.shape[1], eps: 1e-6)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = convIn(x)
+        for block in down {
+            for r in block.resnets { h = r(h, nil) }
+            if let d = block.downsample { h = d(h.padded2d(bottom: 1, right: 1)) }
+        }
+        return convOut(normOut(mid(h)).silu())
+    }
+}
+
+/// diffusers Decoder: conv_in → mid block → up blocks (resnets, then nearest 2× and a conv) → GroupNorm → SiLU → conv_out.
+struct VAEDecoder {
+    let convIn, convOut: Conv2d
+    let mid: VAEMidBlock
+    let up: [(resnets: [ResnetBlock2D], upsample: Conv2d?)]
+    let normOut: GroupNorm
+
+    init(_ w: WeightReader, groups: Int) throws {
+        convIn = try convFromShape(w["conv_in"])
+        mid = try VAEMidBlock(w["mid_block"], groups: groups)
+        var up: [(resnets: [ResnetBlock2D], upsample: Conv2d?)] = []
+        var i = 0
+        while w["up_blocks"]["\(i)"]["resnets"]["0"]["conv1"].has("weight") {
+            let b = w["up_blocks"]["\(i)"]
+            let u = b["upsamplers"]["0"]["conv"]
+            up.append((try resnets(b, groups: groups), u.has("weight") ? try convFromShape(u) : nil))
+            i += 1
+        }
+        self.up = up
+        convOut = try convFromShape(w["conv_out"])
+        normOut = try GroupNorm(w["conv_norm_out"], groups: groups, channels: convOut.weight.shape[1], eps: 1e-6)
+    }
+
+    func callAsFunction(_ z: Tensor) -> Tensor {
+        var h = mid(convIn(z))
+        for block in up {
+            for r in block.resnets { h = r(h, nil) }
+            if let u = block.upsample { h = u(h.upsampleNearest2x()) }
+        }
+        return convOut(normOut(h).silu())
+    }
+}
+
+/// diffusers AutoencoderKL (the Stable Diffusion VAE).
+public final class AutoencoderKL: LatentDecoding, LatentEncoding {
+    public let config: AutoencoderConfig
+    let encoder: VAEEncoder
+    let decoder: VAEDecoder
+    let quantConv, postQuantConv: Conv2d?
+
+    public init(config: AutoencoderConfig, weights: WeightStore) throws {
+        self.config = config
+        let w = WeightReader(weights)
+        encoder = try VAEEncoder(w["encoder"], groups: config.normNumGroups)
+        decoder = try VAEDecoder(w["decoder"], groups: config.normNumGroups)
+        quantConv = w["quant_conv"].has("weight") ? try convFromShape(w["quant_conv"]) : nil
+        postQuantConv = w["post_quant_conv"].has("weight") ? try convFromShape(w["post_quant_conv"]) : nil
+    }
+
+    /// The posterior's mean and log-variance (clamped to [-30, 20] as diffusers' DiagonalGaussianDistribution).
+    public func encodeDistribution(_ image: Tensor) -> (mean: Tensor, logvar: Tensor) {
+        var h = encoder(image)
+        if let quantConv { h = quantConv(h) }
+        let parts = h.chunk(2, dim: 1)
+        return (parts[0].contiguous(), parts[1].map { min(max($0, -30), 20) })
+    }
+
+    /// The posterior mean (deterministic encoding).
+    public func encode(_ image: Tensor) -> Tensor { encodeDistribution(image).mean }
+
+    /// A posterior sample mean + exp(logvar / 2) · noise, with noise from the caller's generator.
+    public func encodeSample(_ image: Tensor, noise: (_ shape: [Int]) -> Tensor) -> Tensor {
+        let (mean, logvar) = encodeDistribution(image)
+        let std = logvar.map { Foundation.exp(0.5 * $0) }
+        return mean + std * noise(mean.shape)
+    }
+
+    public func decode(_ latents: Tensor) -> Tensor {
+        decoder(postQuantConv?(latents) ?? latents)
+    }
+}
+
+/// diffusers VQModel (latent-diffusion VQ-f4/f8): encoder, quant_conv, nearest-codebook quantisation,
+/// post_quant_conv, decoder.
+public final class VQModel: LatentDecoding, LatentEncoding {
+    public let config: AutoencoderConfig
+    let encoder: VAEEncoder
+    let decoder: VAEDecoder
+    let quantConv, postQuantConv: Conv2d
+    public let codebook: Tensor
+
+    public init(config: AutoencoderConfig, weights: WeightStore) throws {
+        self.config = config
+        let w = WeightReader(weights)
+        encoder = try VAEEncoder(w["encoder"], groups: config.normNumGroups)
+        decoder = try VAEDecoder(w["decoder"], groups: config.normNumGroups)
+        quantConv = try convFromShape(w["quant_conv"])
+        postQuantConv = try convFromShape(w["post_quant_conv"])
+        codebook = try w["quantize"]["embedding"].tensor("weight")
+    }
+
+    /// Latents before quantisation.
+    public func encode(_ image: Tensor) -> Tensor { quantConv(encoder(image)) }
+
+    /// Nearest codebook entry (Euclidean) for every latent pixel: the quantised latents and the indices.
+    public func quantize(_ h: Tensor) -> (quantized: Tensor, indices: [Int]) {
+        let (b, c, hh, ww) = (h.shape[0], h.shape[1], h.shape[2], h.shape[3])
+        let flat = h.permuted([0, 2, 3, 1]).contiguous()
+        let e = codebook.contiguous()
+        let n = e.shape[0]
+        precondition(e.shape[1] == c, "codebook of dimension \(e.shape[1]) for \(c)-channel latents")
+        var indices = [Int](repeating: 0, count: b * hh * ww)
+        let out = Tensor.empty([b, hh, ww, c])
+        for p in 0..<(b * hh * ww) {
+            let z = flat.pointer + p * c
+            var best = 0, bestDistance = Double.infinity
+            for j in 0..<n {
+                var d = 0.0
+                for k in 0..<c { let t = Double(z[k]) - Double(e.pointer[j * c + k]); d += t * t }
+                if d < bestDistance { bestDistance = d; best = j }
+            }
+            indices[p] = best
+            (out.pointer + p * c).update(from: e.pointer + best * c, count: c)
+        }
+        return (out.permuted([0, 3, 1, 2]).contiguous(), indices)
+    }
+
+    /// Decodes latents, quantising them first unless `forceNotQuantize` (diffusers' VQModel.decode).
+    public func decode(_ latents: Tensor, forceNotQuantize: Bool) -> Tensor {
+        let q = forceNotQuantize ? latents : quantize(latents).quantized
+        return decoder(postQuantConv(q))
+    }
+
+    public func decode(_ latents: Tensor) -> Tensor { decode(latents, forceNotQuantize: false) }
+}
