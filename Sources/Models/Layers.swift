@@ -1,3 +1,4 @@
+import Checkpoint
 import Tensor
 
 /// torch.nn.Linear (weight [out, in], optional bias).

@@ -198,11 +198,150 @@ def vae_fixtures():
     print("vae: kl and vq written")
 
 
+# --------------------------------------------------------------------------------------------- single-file
+RESNET_TO_LDM = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1", "norm2": "out_layers.0",
+                 "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
+
+
+def unet_to_ldm(sd, layers_per_block):
+    """diffusers UNet2DConditionModel keys -> original LDM keys (model.diffusion_model.*)."""
+    out = {}
+    n = layers_per_block + 1
+
+    def resnet(rest):
+        head, _, tail = rest.partition(".")
+        return RESNET_TO_LDM[head] + "." + tail
+
+    fixed = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2", "conv_in": "input_blocks.0.0",
+             "conv_norm_out": "out.0", "conv_out": "out.2"}
+    for k, v in sd.items():
+        parts = k.split(".")
+        new = None
+        for a, b in fixed.items():
+            if k.startswith(a + "."): new = b + k[len(a):]
+        if parts[0] == "down_blocks":
+            b, kind, l, rest = int(parts[1]), parts[2], int(parts[3]), ".".join(parts[4:])
+            if kind == "resnets": new = f"input_blocks.{1 + b * n + l}.0.{resnet(rest)}"
+            elif kind == "attentions": new = f"input_blocks.{1 + b * n + l}.1.{rest}"
+            elif kind == "downsamplers": new = f"input_blocks.{1 + b * n + layers_per_block}.0.op.{rest.split('.', 1)[1]}"
+        elif parts[0] == "mid_block":
+            kind, l, rest = parts[1], int(parts[2]), ".".join(parts[3:])
+            new = f"middle_block.{2 * l}.{resnet(rest)}" if kind == "resnets" else f"middle_block.{2 * l + 1}.{rest}"
+        elif parts[0] == "up_blocks":
+            b, kind, l, rest = int(parts[1]), parts[2], int(parts[3]), ".".join(parts[4:])
+            has_attn = any(x.startswith(f"up_blocks.{b}.attentions.") for x in sd)
+            if kind == "resnets": new = f"output_blocks.{b * n + l}.0.{resnet(rest)}"
+            elif kind == "attentions": new = f"output_blocks.{b * n + l}.1.{rest}"
+            elif kind == "upsamplers": new = f"output_blocks.{b * n + layers_per_block}.{2 if has_attn else 1}.conv.{rest.split('.', 1)[1]}"
+        assert new is not None, k
+        out["model.diffusion_model." + new] = v
+    return out
+
+
+def vae_to_ldm(sd):
+    out = {}
+    ups = 1 + max(int(k.split(".")[2]) for k in sd if k.startswith("decoder.up_blocks."))
+    attn = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+    for k, v in sd.items():
+        new = k.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
+        parts = new.split(".")
+        if parts[1] == "down_blocks":
+            new = f"{parts[0]}.down.{parts[2]}." + (f"block.{parts[4]}." + ".".join(parts[5:]) if parts[3] == "resnets"
+                                                    else "downsample." + ".".join(parts[5:]))
+        elif parts[1] == "up_blocks":
+            i = ups - 1 - int(parts[2])
+            new = f"{parts[0]}.up.{i}." + (f"block.{parts[4]}." + ".".join(parts[5:]) if parts[3] == "resnets"
+                                            else "upsample." + ".".join(parts[5:]))
+        elif parts[1] == "mid_block":
+            if parts[2] == "resnets":
+                new = f"{parts[0]}.mid.block_{int(parts[3]) + 1}." + ".".join(parts[4:])
+            else:
+                rest = ".".join(parts[4:])
+                for a, b in attn.items():
+                    if rest.startswith(a + "."): rest = b + rest[len(a):]
+                new = f"{parts[0]}.mid.attn_1.{rest}"
+                if v.dim() == 2: v = v[:, :, None, None]  # LDM stores the attention projections as 1×1 convs
+        out["first_stage_model." + new] = v.contiguous()
+    return out
+
+
+def clip_to_ldm(sd):
+    return {"cond_stage_model.transformer.text_model." + k: v for k, v in sd.items()}
+
+
+def openclip_to_ldm(sd):
+    """transformers CLIP keys -> OpenCLIP keys (cond_stage_model.model.*), q/k/v fused into in_proj, plus one more
+    resblock than the text encoder uses, as SD 2.x checkpoints carry 24 blocks of which diffusers uses 23."""
+    out = {}
+    layers = 1 + max(int(k.split(".")[2]) for k in sd if k.startswith("encoder.layers."))
+    p = "cond_stage_model.model."
+    out[p + "token_embedding.weight"] = sd["embeddings.token_embedding.weight"]
+    out[p + "positional_embedding"] = sd["embeddings.position_embedding.weight"]
+    out[p + "ln_final.weight"] = sd["final_layer_norm.weight"]
+    out[p + "ln_final.bias"] = sd["final_layer_norm.bias"]
+    for i in list(range(layers)) + [layers]:
+        src = f"encoder.layers.{min(i, layers - 1)}."
+        dst = f"{p}transformer.resblocks.{i}."
+        g = lambda n: sd[src + n]
+        out[dst + "attn.in_proj_weight"] = torch.cat([g("self_attn.q_proj.weight"), g("self_attn.k_proj.weight"), g("self_attn.v_proj.weight")])
+        out[dst + "attn.in_proj_bias"] = torch.cat([g("self_attn.q_proj.bias"), g("self_attn.k_proj.bias"), g("self_attn.v_proj.bias")])
+        if i == layers:  # the unused last block: make it different so using it would show
+            out[dst + "attn.in_proj_weight"] = out[dst + "attn.in_proj_weight"] * 3
+        for a, b in (("self_attn.out_proj", "attn.out_proj"), ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"),
+                     ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")):
+            for t in ("weight", "bias"): out[dst + f"{b}.{t}"] = g(f"{a}.{t}").clone()
+    out[p + "text_projection"] = torch.randn(sd["final_layer_norm.weight"].shape[0], 32)
+    return out
+
+
+def single_file_fixtures():
+    from diffusers.loaders.single_file_utils import (convert_ldm_clip_checkpoint, convert_ldm_unet_checkpoint,
+                                                     convert_ldm_vae_checkpoint, convert_open_clip_checkpoint)
+    from safetensors.torch import load_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+    load = lambda name, f: load_file(os.path.join(OUT, name, f))
+    cfg = lambda name: json.load(open(os.path.join(OUT, name, "config.json")))
+    vae = load("vae_kl", "diffusion_pytorch_model.safetensors")
+
+    def check(converted, original, what):
+        for k, v in original.items():
+            assert k in converted, f"{what}: diffusers' converter lost {k}"
+            assert torch.equal(converted[k].float().reshape(v.shape), v.float()), f"{what}: {k} differs"
+
+    files = {
+        "sd1_single.safetensors": ("unet_sd1", "diffusion_pytorch_model.safetensors", "clip_sd1", torch.float32),
+        "sd1_inpaint_single.safetensors": ("unet_inpaint", "diffusion_pytorch_model.safetensors", "clip_sd1", torch.float32),
+        "sd2_single_fp16.safetensors": ("unet_sd2", "diffusion_pytorch_model.fp16.safetensors", "clip_sd2", torch.float16),
+    }
+    for fname, (unet_name, unet_file, clip_name, dtype) in files.items():
+        unet = load(unet_name, unet_file)
+        clip = load(clip_name, "model.safetensors")
+        ldm = unet_to_ldm(unet, cfg(unet_name)["layers_per_block"])
+        ldm.update(vae_to_ldm(vae))
+        ldm.update(clip_to_ldm(clip) if clip_name == "clip_sd1" else openclip_to_ldm(clip))
+        # fp16 files: U-Net in fp16, text encoder in bf16 (as stored; bf16 → fp16 would not be exact), VAE in fp32.
+        text_dtype = torch.bfloat16 if dtype == torch.float16 else dtype
+        ldm = {k: (v.to(dtype) if k.startswith("model.") else v.to(text_dtype) if k.startswith("cond_stage_model.") else v).contiguous()
+               for k, v in ldm.items()}
+        # The reference's own converter must read our file back to the original weights.
+        check(convert_ldm_unet_checkpoint(ldm, cfg(unet_name)), unet, fname + " unet")
+        check(convert_ldm_vae_checkpoint(ldm, cfg("vae_kl")), vae, fname + " vae")
+        if clip_name == "clip_sd1":
+            check({k.replace("text_model.", "", 1): v for k, v in convert_ldm_clip_checkpoint(ldm).items()}, clip, fname + " clip")
+        else:
+            model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in cfg(clip_name).items() if not k.startswith("_")}))
+            conv = convert_open_clip_checkpoint(model, ldm)
+            check({k.replace("text_model.", "", 1): v for k, v in conv.items()}, clip, fname + " openclip")
+        save_file(ldm, os.path.join(OUT, fname))
+        print(f"{fname}: {len(ldm)} tensors, checked with diffusers' converters")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     tokenizer_fixtures()
     clip_fixtures()
     unet_fixtures()
     vae_fixtures()
+    single_file_fixtures()
     import diffusers, transformers
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, diffusers {diffusers.__version__}")

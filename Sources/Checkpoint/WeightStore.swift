@@ -1,0 +1,43 @@
+import Tensor
+
+/// Where a model component reads its weights from, by key.
+public protocol WeightStore {
+    var keys: Set<String> { get }
+    /// The tensor as fp32 (converted from fp16/bf16 if stored so).
+    func tensor(_ key: String) throws -> Tensor
+    /// A name for error messages (a file or folder).
+    var location: String { get }
+}
+
+extension SafetensorsFile: WeightStore {
+    public var keys: Set<String> { Set(entries.keys) }
+    public var location: String { path }
+}
+
+/// Several files seen as one (sharded checkpoints), or one file under a key prefix.
+public struct ScopedWeights: WeightStore {
+    let stores: [WeightStore]
+    let prefix: String
+
+    public init(_ stores: [WeightStore], prefix: String = "") {
+        self.stores = stores
+        self.prefix = prefix
+    }
+
+    public var keys: Set<String> {
+        var out = Set<String>()
+        for s in stores { for k in s.keys where k.hasPrefix(prefix) { out.insert(String(k.dropFirst(prefix.count))) } }
+        return out
+    }
+
+    public var location: String { stores.map(\.location).joined(separator: ", ") }
+
+    public func tensor(_ key: String) throws -> Tensor {
+        for s in stores where s.keys.contains(prefix + key) { return try s.tensor(prefix + key) }
+        throw CheckpointError.missingTensor(path: location, tensor: prefix + key)
+    }
+
+    /// A view of the keys under `scope` (e.g. "text_model.").
+    public func scoped(_ scope: String) -> ScopedWeights { ScopedWeights(stores, prefix: prefix + scope) }
+}
+
