@@ -74,6 +74,29 @@ void pk_softmax_rows(float *data, size_t rows, size_t n, size_t ld) {
 }
 
 PK_CLONES
+void pk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+#if defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
+    // _Float16 → float compiles to vcvtph2ps on F16C/AVX-512 clones and to exact bit arithmetic elsewhere.
+    const _Float16 *h = (const _Float16 *)src;
+    for (size_t i = 0; i < n; i++) dst[i] = (float)h[i];
+#else
+    for (size_t i = 0; i < n; i++) {
+        uint32_t sign = (uint32_t)(src[i] & 0x8000) << 16, e = (src[i] >> 10) & 0x1f, m = src[i] & 0x3ff, bits;
+        if (e == 0) { float v = (float)m * 5.9604644775390625e-8f; memcpy(&bits, &v, 4); bits |= sign; }
+        else if (e == 31) bits = sign | 0x7f800000 | (m << 13);
+        else bits = sign | ((e + 112) << 23) | (m << 13);
+        memcpy(dst + i, &bits, 4);
+    }
+#endif
+}
+
+PK_CLONES
+void pk_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    uint32_t *out = (uint32_t *)dst;
+    for (size_t i = 0; i < n; i++) out[i] = (uint32_t)src[i] << 16;
+}
+
+PK_CLONES
 static const char *pk_level_probe(void) {
 #if defined(__AVX512F__)
     return "avx512f";

@@ -27,17 +27,18 @@ public struct RenamedWeights: WeightStore {
 
     public var keys: Set<String> { Set(table.keys) }
     public var location: String { base.location }
+    public func contains(_ key: String) -> Bool { table[key] != nil }
 
-    public func tensor(_ key: String) throws -> Tensor {
+    public func packed(_ key: String) throws -> PackedTensor {
         guard let source = table[key] else { throw CheckpointError.missingTensor(path: location, tensor: key) }
-        let t = try base.tensor(source.sourceKey)
+        let t = try base.packed(source.sourceKey)
         switch source {
         case .direct: return t
         case .squeezed:
             return t.rank == 4 && t.shape[2] == 1 && t.shape[3] == 1 ? t.reshaped([t.shape[0], t.shape[1]]) : t
         case let .slice(_, part, parts):
             let n = t.shape[0] / parts
-            return t.narrowed(0, start: part * n, length: n)
+            return t.rows(part * n, n)
         }
     }
 }

@@ -55,19 +55,15 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: file.base + dataStart + e.byteRange.lowerBound, count: e.byteRange.count)
     }
 
+    /// The tensor in its stored dtype, without reading its data (the mapping stays alive with it).
+    public func packed(_ name: String) throws -> PackedTensor {
+        let e = try entry(name)
+        return PackedTensor(dtype: e.dtype, shape: e.shape, raw: file.base + dataStart + e.byteRange.lowerBound, owner: file)
+    }
+
     /// The tensor as fp32. F32 data that is 4-byte aligned is used in place (read-only, zero copy);
     /// other dtypes are converted. Tensors that share the mapping keep it alive.
-    public func tensor(_ name: String) throws -> Tensor {
-        let e = try entry(name)
-        let raw = file.base + dataStart + e.byteRange.lowerBound
-        if e.dtype == .f32 && Int(bitPattern: raw) % MemoryLayout<Float>.alignment == 0 {
-            let count = e.shape.reduce(1, *)
-            let pointer = UnsafeMutablePointer(mutating: raw.assumingMemoryBound(to: Float.self))
-            let storage = TensorStorage(borrowing: pointer, count: count, owner: file)
-            return Tensor(storage: storage, shape: e.shape, strides: Tensor.contiguousStrides(e.shape))
-        }
-        return Tensor.decode(raw, dtype: e.dtype, shape: e.shape)
-    }
+    public func tensor(_ name: String) throws -> Tensor { try packed(name).unpacked() }
 
     /// Integer tensors (token ids, position ids) as Int.
     public func integers(_ name: String) throws -> [Int] {

@@ -139,8 +139,7 @@ public struct StableDiffusionCheckpoint {
 extension RenamedWeights {
     /// The stored shape of a key's source (before any view), without reading its data.
     func tensorShape(_ key: String) throws -> [Int] {
-        guard let s = table[key], let file = base as? SafetensorsFile else { throw CheckpointError.missingTensor(path: location, tensor: key) }
-        return try file.entry(s.sourceKey).shape
+        try base.packed((table[key] ?? .direct(key)).sourceKey).shape
     }
 }
 

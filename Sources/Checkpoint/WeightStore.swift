@@ -3,14 +3,21 @@ import Tensor
 /// Where a model component reads its weights from, by key.
 public protocol WeightStore {
     var keys: Set<String> { get }
-    /// The tensor as fp32 (converted from fp16/bf16 if stored so).
-    func tensor(_ key: String) throws -> Tensor
+    /// The tensor in its stored type, converted only when unpacked.
+    func packed(_ key: String) throws -> PackedTensor
     /// A name for error messages (a file or folder).
     var location: String { get }
+    func contains(_ key: String) -> Bool
+}
+
+extension WeightStore {
+    /// The tensor as fp32 (converted from fp16/bf16 if stored so; aligned fp32 is used in place).
+    public func tensor(_ key: String) throws -> Tensor { try packed(key).unpacked() }
 }
 
 extension SafetensorsFile: WeightStore {
     public var keys: Set<String> { Set(entries.keys) }
+    public func contains(_ key: String) -> Bool { entries[key] != nil }
     public var location: String { path }
 }
 
@@ -32,8 +39,10 @@ public struct ScopedWeights: WeightStore {
 
     public var location: String { stores.map(\.location).joined(separator: ", ") }
 
-    public func tensor(_ key: String) throws -> Tensor {
-        for s in stores where s.keys.contains(prefix + key) { return try s.tensor(prefix + key) }
+    public func contains(_ key: String) -> Bool { stores.contains { $0.contains(prefix + key) } }
+
+    public func packed(_ key: String) throws -> PackedTensor {
+        for s in stores where s.contains(prefix + key) { return try s.packed(prefix + key) }
         throw CheckpointError.missingTensor(path: location, tensor: prefix + key)
     }
 

@@ -88,7 +88,7 @@ func resnets(_ w: WeightReader, groups: Int) throws -> [ResnetBlock2D] {
 }
 
 func convFromShape(_ w: WeightReader, stride: Int = 1, padding: Int? = nil) throws -> Conv2d {
-    let s = try w.tensor("weight").shape
+    let s = try w.packed("weight").shape
     return try Conv2d(w, inChannels: s[1], outChannels: s[0], kernel: s[2], stride: stride, padding: padding ?? s[2] / 2)
 }
 

@@ -53,7 +53,7 @@ public struct CLIPTextConfig: Decodable, Sendable {
 /// layer_norm1, mlp.fc1, mlp.fc2, layer_norm2}, final_layer_norm. Keys may sit under "text_model." (transformers 4).
 public final class CLIPTextModel: TextEncoding {
     public let config: CLIPTextConfig
-    let tokenEmbedding: Tensor
+    let tokenEmbedding: PackedTensor
     let positionEmbedding: Tensor
     let layers: [EncoderLayer]
     let finalLayerNorm: LayerNorm
@@ -63,9 +63,9 @@ public final class CLIPTextModel: TextEncoding {
     public init(config: CLIPTextConfig, weights: WeightStore) throws {
         self.config = config
         // transformers 4 saved keys under "text_model."; transformers 5 without it. Accept both.
-        let root = WeightReader(weights, path: weights.keys.contains("text_model.embeddings.token_embedding.weight") ? "text_model" : "")
+        let root = WeightReader(weights, path: weights.contains("text_model.embeddings.token_embedding.weight") ? "text_model" : "")
         let d = config.hiddenSize
-        tokenEmbedding = try root["embeddings"]["token_embedding"].tensor("weight", shape: [config.vocabSize, d])
+        tokenEmbedding = try root["embeddings"]["token_embedding"].packed("weight", shape: [config.vocabSize, d])
         positionEmbedding = try root["embeddings"]["position_embedding"].tensor("weight", shape: [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { i in
             try EncoderLayer(root["encoder"]["layers"]["\(i)"], config: config)
@@ -85,7 +85,7 @@ public final class CLIPTextModel: TextEncoding {
                 throw ModelError.unsupported(location: "CLIP text encoder", detail: "token id \(id) outside the vocabulary of \(config.vocabSize)")
             }
         }
-        var h = Tensor.embedding(tokenEmbedding, ids: ids.flatMap { $0 }, shape: [batch, n])
+        var h = tokenEmbedding.gatherRows(ids.flatMap { $0 }, shape: [batch, n])
         h = h + positionEmbedding.narrowed(0, start: 0, length: n)
         for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = layer(h) }
         return finalLayerNorm(h)

@@ -1,13 +1,13 @@
 import Checkpoint
 import Tensor
 
-/// torch.nn.Linear (weight [out, in], optional bias).
+/// torch.nn.Linear (weight [out, in], optional bias). The weight stays in its stored type until used.
 public struct Linear {
-    public let weight: Tensor
+    public let weight: PackedTensor
     public let bias: Tensor?
 
     public init(_ w: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = try w.tensor("weight", shape: [outFeatures, inFeatures])
+        weight = try w.packed("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? try w.tensor("bias", shape: [outFeatures]) : nil
     }
 
@@ -16,7 +16,7 @@ public struct Linear {
         try self.init(w, inFeatures: inFeatures, outFeatures: outFeatures, bias: w.has("bias"))
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.unpacked(), bias: bias) }
 }
 
 /// torch.nn.LayerNorm over the last dimension.
@@ -51,22 +51,22 @@ public struct GroupNorm {
     public func callAsFunction(_ x: Tensor) -> Tensor { x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps) }
 }
 
-/// torch.nn.Conv2d.
+/// torch.nn.Conv2d. The weight stays in its stored type until used.
 public struct Conv2d {
-    public let weight: Tensor
+    public let weight: PackedTensor
     public let bias: Tensor?
     public let options: Conv2dOptions
 
     public init(_ w: WeightReader, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true) throws {
-        weight = try w.tensor("weight", shape: [outChannels, inChannels, kernel, kernel])
+        weight = try w.packed("weight", shape: [outChannels, inChannels, kernel, kernel])
         self.bias = bias ? try w.tensor("bias", shape: [outChannels]) : nil
         options = Conv2dOptions(stride: stride, padding: padding)
     }
 
     public var outChannels: Int { weight.shape[0] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.conv2d(weight: weight, bias: bias, options: options) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.conv2d(weight: weight.unpacked(), bias: bias, options: options) }
 }
 
 public enum Activation: String, Decodable, Sendable {

@@ -28,13 +28,13 @@ public final class UNet2DConditionModel: NoisePredicting {
     public init(config: UNetConfig, weights: WeightStore) throws {
         self.config = config
         let w = WeightReader(weights)
-        let cinShape = try w["conv_in"].tensor("weight").shape
+        let cinShape = try w["conv_in"].packed("weight").shape
         let base = cinShape[0]
         convIn = try Conv2d(w["conv_in"], inChannels: cinShape[1], outChannels: base, kernel: 3, padding: 1)
-        let outShape = try w["conv_out"].tensor("weight").shape
+        let outShape = try w["conv_out"].packed("weight").shape
         convOut = try Conv2d(w["conv_out"], inChannels: base, outChannels: outShape[0], kernel: 3, padding: 1)
         timeChannels = base
-        let tembDim = try w["time_embedding"]["linear_1"].tensor("weight").shape[0]
+        let tembDim = try w["time_embedding"]["linear_1"].packed("weight").shape[0]
         timeLinear1 = try Linear(w["time_embedding"]["linear_1"], inFeatures: base, outFeatures: tembDim)
         timeLinear2 = try Linear(w["time_embedding"]["linear_2"], inFeatures: tembDim, outFeatures: tembDim)
         let g = config.normNumGroups, eps = config.normEps, ctx = config.crossAttentionDim
@@ -112,7 +112,7 @@ struct DownBlock {
         self.attentions = attentions
         let d = w["downsamplers"]["0"]["conv"]
         if d.has("weight") {
-            let s = try d.tensor("weight").shape
+            let s = try d.packed("weight").shape
             downsample = try Conv2d(d, inChannels: s[1], outChannels: s[0], kernel: 3, stride: 2, padding: 1)
         } else {
             downsample = nil
@@ -181,7 +181,7 @@ struct UpBlock {
         self.attentions = attentions
         let u = w["upsamplers"]["0"]["conv"]
         if u.has("weight") {
-            let s = try u.tensor("weight").shape
+            let s = try u.packed("weight").shape
             upsample = try Conv2d(u, inChannels: s[1], outChannels: s[0], kernel: 3, padding: 1)
         } else {
             upsample = nil

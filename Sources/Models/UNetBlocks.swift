@@ -11,7 +11,7 @@ struct ResnetBlock2D {
     let shortcut: Conv2d?
 
     init(_ w: WeightReader, groups: Int, eps: Float, timeEmbeddingDim: Int?) throws {
-        let shape = try w["conv1"].tensor("weight").shape
+        let shape = try w["conv1"].packed("weight").shape
         let (cout, cin) = (shape[0], shape[1])
         norm1 = try GroupNorm(w["norm1"], groups: groups, channels: cin, eps: eps)
         conv1 = try Conv2d(w["conv1"], inChannels: cin, outChannels: cout, kernel: 3, padding: 1)
@@ -70,7 +70,7 @@ struct BasicTransformerBlock {
         norm3 = try LayerNorm(w["norm3"], dim: dim, eps: 1e-5)
         attn1 = try CrossAttention(w["attn1"], dim: dim, contextDim: dim, heads: heads)
         attn2 = try CrossAttention(w["attn2"], dim: dim, contextDim: contextDim, heads: heads)
-        let inner2 = try w["ff"]["net"]["0"]["proj"].tensor("weight").shape[0]
+        let inner2 = try w["ff"]["net"]["0"]["proj"].packed("weight").shape[0]
         ffIn = try Linear(w["ff"]["net"]["0"]["proj"], inFeatures: dim, outFeatures: inner2)
         ffOut = try Linear(w["ff"]["net"]["2"], inFeatures: inner2 / 2, outFeatures: dim)
     }
@@ -88,15 +88,15 @@ struct BasicTransformerBlock {
 /// `use_linear_projection`, told by the weight's rank) → transformer blocks → proj_out → + residual.
 struct SpatialTransformer {
     let norm: GroupNorm
-    let projIn, projOut: Tensor
+    let projIn, projOut: PackedTensor
     let projInBias, projOutBias: Tensor
     let linearProjection: Bool
     let blocks: [BasicTransformerBlock]
 
     init(_ w: WeightReader, channels: Int, contextDim: Int, heads: Int, groups: Int) throws {
         norm = try GroupNorm(w["norm"], groups: groups, channels: channels, eps: 1e-6)
-        projIn = try w["proj_in"].tensor("weight")
-        projOut = try w["proj_out"].tensor("weight")
+        projIn = try w["proj_in"].packed("weight")
+        projOut = try w["proj_out"].packed("weight")
         projInBias = try w["proj_in"].tensor("bias", shape: [channels])
         projOutBias = try w["proj_out"].tensor("bias", shape: [channels])
         linearProjection = projIn.rank == 2
@@ -115,15 +115,15 @@ struct SpatialTransformer {
         var y = norm(x)
         let inner = projIn.shape[0]
         if linearProjection {
-            y = y.permuted([0, 2, 3, 1]).reshaped([b, h * wd, c]).linear(weight: projIn, bias: projInBias)
+            y = y.permuted([0, 2, 3, 1]).reshaped([b, h * wd, c]).linear(weight: projIn.unpacked(), bias: projInBias)
         } else {
-            y = y.conv2d(weight: projIn, bias: projInBias).permuted([0, 2, 3, 1]).reshaped([b, h * wd, inner])
+            y = y.conv2d(weight: projIn.unpacked(), bias: projInBias).permuted([0, 2, 3, 1]).reshaped([b, h * wd, inner])
         }
         for block in blocks { y = block(y, context: context) }
         if linearProjection {
-            y = y.linear(weight: projOut.reshaped([c, inner]), bias: projOutBias).reshaped([b, h, wd, c]).permuted([0, 3, 1, 2])
+            y = y.linear(weight: projOut.reshaped([c, inner]).unpacked(), bias: projOutBias).reshaped([b, h, wd, c]).permuted([0, 3, 1, 2])
         } else {
-            y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(weight: projOut, bias: projOutBias)
+            y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(weight: projOut.unpacked(), bias: projOutBias)
         }
         return x + y
     }

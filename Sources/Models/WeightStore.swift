@@ -38,15 +38,21 @@ public struct WeightReader {
 
     func key(_ name: String) -> String { path.isEmpty ? name : path + "." + name }
 
-    public func has(_ name: String) -> Bool { store.keys.contains(key(name)) }
+    public func has(_ name: String) -> Bool { store.contains(key(name)) }
 
-    public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+    /// The weight in its stored type (fp16/bf16 stay packed until used), its shape checked.
+    public func packed(_ name: String, shape: [Int]? = nil) throws -> PackedTensor {
         let k = key(name)
-        guard store.keys.contains(k) else { throw ModelError.missingWeight(location: store.location, key: k) }
-        let t = try store.tensor(k)
+        guard store.contains(k) else { throw ModelError.missingWeight(location: store.location, key: k) }
+        let t = try store.packed(k)
         if let shape, t.shape != shape {
             throw ModelError.wrongShape(location: store.location, key: k, expected: shape, actual: t.shape)
         }
         return t
+    }
+
+    /// The weight as fp32 now (for small tensors: norms, biases, embeddings of positions).
+    public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        try packed(name, shape: shape).unpacked()
     }
 }

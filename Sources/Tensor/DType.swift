@@ -1,3 +1,5 @@
+import CKernels
+
 /// Element types found in checkpoints. Compute is fp32; the others convert on load.
 public enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
@@ -80,6 +82,10 @@ extension Tensor {
                 UnsafeMutableRawPointer(o + r.lowerBound).copyMemory(from: raw + r.lowerBound * 4, byteCount: r.count * 4)
             case .f64:
                 for i in r { o[i] = Float(raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+            case .f16 where Int(bitPattern: raw) % 2 == 0:
+                pk_f16_to_f32(raw.assumingMemoryBound(to: UInt16.self) + r.lowerBound, o + r.lowerBound, r.count)
+            case .bf16 where Int(bitPattern: raw) % 2 == 0:
+                pk_bf16_to_f32(raw.assumingMemoryBound(to: UInt16.self) + r.lowerBound, o + r.lowerBound, r.count)
             case .f16:
                 for i in r { o[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
             case .bf16:

@@ -3,6 +3,7 @@
 #ifndef PHOSPHOR_CKERNELS_H
 #define PHOSPHOR_CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 // In-place numerically stable softmax of `rows` rows of length n, rows `ld` floats apart.
 // A row that is all -inf becomes NaN (as torch).
@@ -13,6 +14,10 @@ void pk_exp(const float *x, float *out, size_t n);
 
 // Which clone the loader picked for pk_exp: "avx512f", "avx2", or "default".
 const char *pk_simd_level(void);
+
+// IEEE half / bfloat16 (little-endian bit patterns) -> float32, exact.
+void pk_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void pk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
