@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "phosphor",
             dependencies: [
-                "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels",
+                "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels", "Models", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,5 +1,8 @@
 import Foundation
 import Tensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One tensor's record in a safetensors header.
 public struct SafetensorsEntry: Sendable, Equatable {
@@ -169,34 +172,84 @@ public enum SafetensorsWriter {
         }
     }
 
-    public static func encode(_ items: [Item], metadata: [String: String] = [:]) -> [UInt8] {
-        let sorted = items.sorted { $0.name < $1.name }
+    /// One tensor's place in a file being written: its name, dtype and shape.
+    public struct Layout {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        public init(_ name: String, _ dtype: DType, _ shape: [Int]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
+        var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+    }
+
+    /// The 8-byte length and JSON header (padded with spaces to a multiple of 8) for tensors in this order.
+    static func header(_ layout: [Layout], metadata: [String: String]) -> [UInt8] {
         var offset = 0
         var fields: [String] = []
         if !metadata.isEmpty {
             let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             fields.append("\"__metadata__\":{\(m.joined(separator: ","))}")
         }
-        var blobs: [[UInt8]] = []
-        for item in sorted {
-            let bytes = item.tensor.encoded(as: item.dtype)
-            let shape = item.tensor.shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(item.name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
-            offset += bytes.count
-            blobs.append(bytes)
+        for item in layout {
+            let shape = item.shape.map(String.init).joined(separator: ",")
+            fields.append("\(jsonString(item.name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + item.byteCount)]}")
+            offset += item.byteCount
         }
-        var header = Array("{\(fields.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
+        var json = Array("{\(fields.joined(separator: ","))}".utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: header)
-        for b in blobs { out.append(contentsOf: b) }
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        return out + json
+    }
+
+    public static func encode(_ items: [Item], metadata: [String: String] = [:]) -> [UInt8] {
+        let sorted = items.sorted { $0.name < $1.name }
+        var out = header(sorted.map { Layout($0.name, $0.dtype, $0.tensor.shape) }, metadata: metadata)
+        for item in sorted { out += item.tensor.encoded(as: item.dtype) }
         return out
     }
 
+    /// Writes a file tensor by tensor: `fill(index, bytes)` produces each tensor's raw little-endian data into
+    /// a buffer of its size, so files larger than memory can be made (random test checkpoints). Atomic.
+    public static func write(layout: [Layout], metadata: [String: String] = [:], to path: String, overwrite: Bool = true,
+                             fill: (Int, UnsafeMutableRawBufferPointer) -> Void) throws {
+        do {
+            try AtomicFile.write(to: path, overwrite: overwrite) { fd, _ in
+                func put(_ buffer: UnsafeRawBufferPointer) throws {
+                    var done = 0
+                    while done < buffer.count {
+                        let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw FileWriteError(path: path, reason: String(cString: strerror(errno)))
+                        }
+                        done += n
+                    }
+                }
+                try header(layout, metadata: metadata).withUnsafeBytes { try put($0) }
+                let largest = layout.map(\.byteCount).max() ?? 0
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(largest, 1), alignment: 64)
+                defer { buffer.deallocate() }
+                for (i, item) in layout.enumerated() {
+                    let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<item.byteCount])
+                    fill(i, slice)
+                    try put(UnsafeRawBufferPointer(slice))
+                }
+            }
+        } catch let e as FileWriteError {
+            throw CheckpointError.cannotWrite(path: path, reason: e.reason)
+        }
+    }
+
     public static func write(_ items: [Item], metadata: [String: String] = [:], to path: String, overwrite: Bool = true) throws {
-        try AtomicFile.write(encode(items, metadata: metadata), to: path, overwrite: overwrite)
+        do {
+            try AtomicFile.write(encode(items, metadata: metadata), to: path, overwrite: overwrite)
+        } catch let e as FileWriteError {
+            throw CheckpointError.cannotWrite(path: path, reason: e.reason)
+        }
     }
 
     static func jsonString(_ s: String) -> String {

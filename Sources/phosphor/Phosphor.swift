@@ -7,7 +7,7 @@ struct Phosphor: ParsableCommand {
         commandName: "phosphor",
         abstract: "Phosphor: a terminal text-to-image studio (latent diffusion on the CPU).",
         version: phosphorVersion,
-        subcommands: [Info.self, Bench.self])
+        subcommands: [Info.self, Bench.self, ModelCommand.self])
 
     static func main() {
         BLASCoreSelection.restartWithBetterKernelsIfNeeded()

@@ -336,6 +336,26 @@ def single_file_fixtures():
         print(f"{fname}: {len(ldm)} tensors, checked with diffusers' converters")
 
 
+def sd15_shapes():
+    """Key → shape of a full-size SD 1.5 single-file checkpoint (LDM names), from the reference classes built on
+    the meta device (no weights). Tests and `phosphor bench` fill such a file with random fp16 data at run time."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+        vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                            up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512)
+        clip = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                            num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu"))
+    ldm = unet_to_ldm(unet.state_dict(), 2)
+    ldm.update(vae_to_ldm(vae.state_dict()))
+    ldm.update(clip_to_ldm({k: v for k, v in clip.state_dict().items() if not k.endswith("position_ids")}))
+    shapes = {k: list(v.shape) for k, v in sorted(ldm.items())}
+    json.dump(shapes, open(os.path.join(HERE, "..", "..", "assets", "architectures", "sd15_shapes.json"), "w"), separators=(",", ":"))
+    total = sum(int(torch.tensor(s).prod()) if s else 1 for s in shapes.values())
+    print(f"sd15_shapes.json: {len(shapes)} tensors, {total / 1e6:.1f} M parameters")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     tokenizer_fixtures()
@@ -343,5 +363,6 @@ if __name__ == "__main__":
     unet_fixtures()
     vae_fixtures()
     single_file_fixtures()
+    sd15_shapes()
     import diffusers, transformers
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, diffusers {diffusers.__version__}")

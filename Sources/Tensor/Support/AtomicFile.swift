@@ -8,6 +8,10 @@ import Darwin
 public struct FileWriteError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): cannot write: \(reason)" }
 }
 
