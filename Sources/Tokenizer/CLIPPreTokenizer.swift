@@ -38,9 +38,12 @@ enum CLIPPreTokenizer {
     static func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
 
     static let contractions: [[Unicode.Scalar]] = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].map { Array($0.unicodeScalars) }
-    static let specials: [[Unicode.Scalar]] = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
+    static let transformersSpecials = ["<|startoftext|>", "<|endoftext|>"]
+    /// open_clip's regex names its special tokens differently.
+    static let openCLIPSpecials = ["<start_of_text>", "<end_of_text>"]
 
-    static func split(_ text: String) -> [String] {
+    static func split(_ text: String, specials specialWords: [String] = transformersSpecials) -> [String] {
+        let specials = specialWords.map { Array($0.unicodeScalars) }
         let s = Array(text.unicodeScalars)
         var words: [String] = []
         var i = 0

@@ -27,6 +27,14 @@ public struct CLIPTokenizer: Tokenizing {
         case zero
     }
 
+    public enum Cleaning: Sendable {
+        /// transformers' CLIPTokenizer, as diffusers uses it (the default).
+        case transformers
+        /// open_clip's tokenizer: ftfy-style fixes and HTML unescaping first (see OpenCLIPCleaning for the limits),
+        /// no special-token matching in the text.
+        case openCLIP
+    }
+
     public static let startOfText = "<|startoftext|>"
     public static let endOfText = "<|endoftext|>"
 
@@ -36,6 +44,7 @@ public struct CLIPTokenizer: Tokenizing {
     public let endId: Int
     public var padding: Padding
     public var maxLength: Int
+    public var cleaning: Cleaning = .transformers
     private let cache = WordCache()
 
     struct Pair: Hashable {
@@ -85,6 +94,12 @@ public struct CLIPTokenizer: Tokenizing {
     }
 
     public func encode(_ text: String) -> [Int] {
+        if cleaning == .openCLIP {
+            let specials = CLIPPreTokenizer.openCLIPSpecials
+            return CLIPPreTokenizer.split(OpenCLIPCleaning.clean(text), specials: specials).flatMap { word -> [Int] in
+                word == specials[0] ? [startId] : word == specials[1] ? [endId] : bpeIds(ByteLevel.encode(word))
+            }
+        }
         var ids: [Int] = []
         for segment in splitSpecialTokens(text) {
             switch segment {

@@ -66,6 +66,8 @@ def prompts():
         "camelCaseWords and PascalCase", "snake_case_words", "UPPER lower MiXeD", "trailing spaces   ",
         "\u3000leading ideographic space", "mixed日本語english", "123abc456", "a1b2c3", "l33t sp34k",
         "question? exclamation! colon: semicolon;", "ellipsis… dash — endash –", "«guillemets» „quotes“",
+        "“curly” ‘quotes’ don’t", "ﬁne ﬂower ﬀ ﬃ", "ＦＵＬＬ　ＷＩＤＴＨ！", "&lt;tag&gt; &quot;q&quot; &#39;a&#39; &#x263A; &amp;amp;",
+        "line\r\nbreaks\rand\u2028separators", "soft\u00adhyphen", "bom\ufeffmark",
     ]
     words = ["a", "cat", "dog", "photo", "of", "the", "red", "blue", "green", "painting", "portrait", "landscape",
              "sunset", "mountain", "river", "city", "night", "neon", "cyberpunk", "forest", "castle", "dragon",
@@ -97,7 +99,10 @@ def tokenizer_fixtures():
     # Untruncated ids (for A1111-style chunking of long prompts): no specials, no padding.
     raw = [sd1(p, add_special_tokens=False).input_ids for p in ps]
     json.dump({"prompts": ps, "raw_ids": raw}, open(os.path.join(OUT, "tokenizer_prompts.json"), "w"), ensure_ascii=False, indent=0)
-    save_file({"sd1_ids": ids1, "sd2_ids": ids2}, os.path.join(OUT, "tokenizer_ids.safetensors"))
+    # open_clip's own tokenizer (ftfy.fix_text + HTML unescaping + whitespace clean + lower, pad with 0).
+    import open_clip
+    ids_oc = open_clip.tokenize(ps).to(torch.int64)
+    save_file({"sd1_ids": ids1, "sd2_ids": ids2, "open_clip_ids": ids_oc}, os.path.join(OUT, "tokenizer_ids.safetensors"))
     print(f"tokenizer: {len(ps)} prompts, vocab {len(vocab)}")
 
 

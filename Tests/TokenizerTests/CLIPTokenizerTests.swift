@@ -40,6 +40,17 @@ import TestSupport
         #expect(mismatches == 0)
     }
 
+    /// open_clip's cleaning (ftfy subset + HTML unescaping): identical ids on the same prompts, which include
+    /// curly quotes, ligatures, full-width text, entities, line separators and control characters.
+    @Test func openCLIPCleaningMatchesOpenCLIP() throws {
+        var tokenizer = try CLIPTokenizer(mergesFile: Self.mergesPath, padding: .zero)
+        tokenizer.cleaning = .openCLIP
+        let want = try ids.file.integers("open_clip_ids")
+        for (i, prompt) in reference.prompts.enumerated() {
+            #expect(tokenizer.tokenize(prompt) == Array(want[(i * 77)..<((i + 1) * 77)]), "prompt \(i) \(prompt.debugDescription)")
+        }
+    }
+
     @Test func missingOrBadVocabularyIsAClearError() throws {
         #expect(throws: TokenizerError.self) { try CLIPTokenizer(mergesFile: "/nonexistent/vocab.txt.gz") }
         let bad = Fixtures.temporaryFolder() + "/bad.txt"
