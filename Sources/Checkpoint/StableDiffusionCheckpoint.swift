@@ -5,6 +5,7 @@ import Tensor
 public struct StableDiffusionArchitecture: Equatable, Sendable {
     public enum TextEncoderKind: String, Sendable { case clip, openCLIP }
     public enum AutoencoderKind: String, Sendable { case kl, vq }
+    public enum PredictionType: String, Sendable { case epsilon, vPrediction = "v_prediction" }
 
     public var unetInChannels: Int
     /// Cross-attention context width: 768 for SD 1.x (CLIP ViT-L), 1024 for SD 2.x (OpenCLIP ViT-H).
@@ -14,6 +15,8 @@ public struct StableDiffusionArchitecture: Equatable, Sendable {
     public var textEncoder: TextEncoderKind?
     public var textLayers: Int
     public var autoencoder: AutoencoderKind?
+    /// What the U-Net predicts, where the file tells (see `StableDiffusionCheckpoint.predictionType`).
+    public var predictionType: PredictionType = .epsilon
 
     public init(unetInChannels: Int, contextDim: Int, unetChannels: [Int], layersPerBlock: Int,
                 textEncoder: TextEncoderKind?, textLayers: Int, autoencoder: AutoencoderKind?) {
@@ -42,7 +45,7 @@ public struct StableDiffusionCheckpoint {
     public let unet: RenamedWeights
     public let vae: RenamedWeights?
     public let textEncoder: RenamedWeights?
-    public let architecture: StableDiffusionArchitecture
+    public private(set) var architecture: StableDiffusionArchitecture
 
     public init(singleFile path: String) throws {
         try CheckpointFormat.refuseUnsafe(path)
@@ -133,6 +136,24 @@ public struct StableDiffusionCheckpoint {
             unetInChannels: convIn[1], contextDim: contextDim, unetChannels: channels, layersPerBlock: layersPerBlock,
             textEncoder: textKind, textLayers: textLayers,
             autoencoder: vaeTable.isEmpty ? nil : (vaeTable["quantize.embedding.weight"] != nil ? .vq : .kl))
+        architecture.predictionType = try Self.predictionType(file: file, architecture: architecture, layersPerBlock: layersPerBlock)
+    }
+
+    /// v-prediction where detectable: a `v_pred` key (as SDXL-era files mark it), or for SD 2.x non-inpainting
+    /// U-Nets ComfyUI's heuristic — the population std of the last output block's first transformer norm1 bias
+    /// above 0.09 (comfy/supported_models.py SD20.model_type). Otherwise epsilon; a diffusers folder's
+    /// scheduler config, when there is one, is the better source.
+    static func predictionType(file: SafetensorsFile, architecture a: StableDiffusionArchitecture, layersPerBlock: Int) throws
+        -> StableDiffusionArchitecture.PredictionType {
+        if file.entries["v_pred"] != nil { return .vPrediction }
+        guard a.contextDim == 1024 || a.textEncoder == .openCLIP, a.unetInChannels == 4 else { return .epsilon }
+        let last = a.unetChannels.count * (layersPerBlock + 1) - 1
+        let key = LDMKeyMap.unetPrefix + "output_blocks.\(last).1.transformer_blocks.0.norm1.bias"
+        guard file.entries[key] != nil else { return .epsilon }
+        let values = try file.tensor(key).toArray().map(Double.init)
+        let mean = values.reduce(0, +) / Double(max(values.count, 1))
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(values.count, 1))
+        return variance.squareRoot() > 0.09 ? .vPrediction : .epsilon
     }
 }
 

@@ -70,6 +70,25 @@ import TestSupport
         try checkUNet(m.unet, "unet_inpaint")
     }
 
+    /// SD 2.x v-prediction is told apart by ComfyUI's weight-statistic heuristic or a `v_pred` marker key.
+    @Test func predictionTypeWhereDetectable() throws {
+        let source = try SafetensorsFile(path: Fixtures.path("models/sd2_single_fp16.safetensors"))
+        #expect(try StableDiffusionCheckpoint(singleFile: source.path).architecture.predictionType == .epsilon)
+        let bias = "model.diffusion_model.output_blocks.5.1.transformer_blocks.0.norm1.bias"
+        let dir = Fixtures.temporaryFolder()
+        func variant(_ name: String, _ change: ([SafetensorsWriter.Item]) -> [SafetensorsWriter.Item]) throws -> String {
+            let items = try source.names.map { SafetensorsWriter.Item($0, try source.tensor($0), dtype: source.entries[$0]!.dtype) }
+            try SafetensorsWriter.write(change(items), to: dir + "/" + name)
+            return dir + "/" + name
+        }
+        let spread = try variant("v.safetensors") { items in
+            items.map { $0.name == bias ? SafetensorsWriter.Item(bias, $0.tensor.scaled(20), dtype: $0.dtype) : $0 }
+        }
+        #expect(try StableDiffusionCheckpoint(singleFile: spread).architecture.predictionType == .vPrediction)
+        let marked = try variant("marked.safetensors") { $0 + [SafetensorsWriter.Item("v_pred", Tensor.zeros([0]))] }
+        #expect(try StableDiffusionCheckpoint(singleFile: marked).architecture.predictionType == .vPrediction)
+    }
+
     @Test func realSizeArchitectureDefaults() {
         var arch = StableDiffusionArchitecture(unetInChannels: 4, contextDim: 1024, unetChannels: [320, 640, 1280, 1280],
                                                layersPerBlock: 2, textEncoder: .openCLIP, textLayers: 23, autoencoder: .kl)
