@@ -1,0 +1,45 @@
+import Tensor
+
+/// The samplers by CLI slug, with A1111's display names.
+public enum SamplerKind: String, CaseIterable, Sendable {
+    case euler, eulerAncestral = "euler_a", heun, dpmpp2m = "dpmpp_2m"
+
+    public var displayName: String {
+        switch self {
+        case .euler: "Euler"
+        case .eulerAncestral: "Euler a"
+        case .heun: "Heun"
+        case .dpmpp2m: "DPM++ 2M"
+        }
+    }
+
+    public init(slug: String) throws {
+        guard let kind = SamplerKind(rawValue: slug) else { throw SamplerError.unknownSampler(slug) }
+        self = kind
+    }
+
+    /// Runs the sampler from `x` (noised to levels[0].sigma) down the schedule.
+    /// `noise(shape)` draws standard normal noise for ancestral/SDE samplers (the caller's RNG).
+    public func sample(_ denoiser: Denoiser, _ x: Tensor, levels: [NoiseLevel], noise: (_ shape: [Int]) -> Tensor,
+                       callback: SamplerCallback? = nil) throws -> Tensor {
+        switch self {
+        case .euler: try sampleEuler(denoiser, x, levels: levels, callback: callback)
+        case .eulerAncestral: try sampleEulerAncestral(denoiser, x, levels: levels, noise: noise, callback: callback)
+        case .heun: try sampleHeun(denoiser, x, levels: levels, callback: callback)
+        case .dpmpp2m: try sampleDPMPP2M(denoiser, x, levels: levels, callback: callback)
+        }
+    }
+}
+
+/// Calls the callback and turns a false return into cancellation.
+@inline(__always)
+func report(_ callback: SamplerCallback?, _ i: Int, _ steps: Int, _ x: Tensor, _ denoised: Tensor) throws {
+    if let callback, !callback(i, steps, x, denoised) { throw SamplerError.cancelled(afterStep: i) }
+}
+
+/// x + (x − denoised)/σ · (σ_next − σ): one Euler step of the probability-flow ODE, in float32 as diffusers.
+@inline(__always)
+func eulerStep(_ x: Tensor, _ denoised: Tensor, sigma: Float, to next: Float) -> Tensor {
+    let d = (x - denoised).map { $0 / sigma }
+    return Tensor.zip(x, d) { $0 + $1 * (next - sigma) }
+}
