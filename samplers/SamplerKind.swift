@@ -2,7 +2,7 @@ import Tensor
 
 /// The samplers by CLI slug, with A1111's display names.
 public enum SamplerKind: String, CaseIterable, Sendable {
-    case euler, eulerAncestral = "euler_a", heun, dpmpp2m = "dpmpp_2m"
+    case euler, eulerAncestral = "euler_a", heun, dpmpp2m = "dpmpp_2m", ddim, lms
 
     public var displayName: String {
         switch self {
@@ -10,6 +10,8 @@ public enum SamplerKind: String, CaseIterable, Sendable {
         case .eulerAncestral: "Euler a"
         case .heun: "Heun"
         case .dpmpp2m: "DPM++ 2M"
+        case .ddim: "DDIM"
+        case .lms: "LMS"
         }
     }
 
@@ -20,13 +22,16 @@ public enum SamplerKind: String, CaseIterable, Sendable {
 
     /// Runs the sampler from `x` (noised to levels[0].sigma) down the schedule.
     /// `noise(shape)` draws standard normal noise for ancestral/SDE samplers (the caller's RNG).
+    /// `eta` is DDIM's stochasticity (0 = deterministic, A1111's default).
     public func sample(_ denoiser: Denoiser, _ x: Tensor, levels: [NoiseLevel], noise: (_ shape: [Int]) -> Tensor,
-                       callback: SamplerCallback? = nil) throws -> Tensor {
+                       eta: Float = 0, callback: SamplerCallback? = nil) throws -> Tensor {
         switch self {
         case .euler: try sampleEuler(denoiser, x, levels: levels, callback: callback)
         case .eulerAncestral: try sampleEulerAncestral(denoiser, x, levels: levels, noise: noise, callback: callback)
         case .heun: try sampleHeun(denoiser, x, levels: levels, callback: callback)
         case .dpmpp2m: try sampleDPMPP2M(denoiser, x, levels: levels, callback: callback)
+        case .ddim: try sampleDDIM(denoiser, x, levels: levels, eta: eta, noise: noise, callback: callback)
+        case .lms: try sampleLMS(denoiser, x, levels: levels, callback: callback)
         }
     }
 }

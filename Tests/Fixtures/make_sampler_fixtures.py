@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 import torch
-from diffusers import EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler
+from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler,
+                       HeunDiscreteScheduler, LMSDiscreteScheduler)
 from safetensors.torch import save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +62,7 @@ def trajectories(fx, meta):
     mu = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5
     fx["mu"] = mu
     meta["data_std"] = json.dumps(S)
-    for sampler in ("euler", "euler_a", "heun"):
+    for sampler in ("euler", "euler_a", "heun", "dpmpp_2m", "lms"):
         for schedule in ("normal", "karras", "exponential"):
             for prediction in ("epsilon", "v_prediction"):
                 steps = 25 if (sampler, schedule, prediction) == ("euler", "normal", "epsilon") else 10
@@ -74,6 +75,17 @@ def trajectories(fx, meta):
                     sch = EulerAncestralDiscreteScheduler(**common)
                     sch.set_timesteps(steps)
                     sch.sigmas, sch.timesteps = ref.sigmas.clone(), ref.timesteps.clone()
+                elif sampler == "dpmpp_2m":
+                    # DPM-Solver++(2M) on Euler's σ and timesteps (diffusers' own spacing for this class differs).
+                    ref = EulerDiscreteScheduler(**common, **flags)
+                    ref.set_timesteps(steps)
+                    sch = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2,
+                                                      final_sigmas_type="zero")
+                    sch.set_timesteps(steps)
+                    sch.sigmas, sch.timesteps = ref.sigmas.clone(), ref.timesteps.clone()
+                elif sampler == "lms":
+                    sch = LMSDiscreteScheduler(**common, **flags)
+                    sch.set_timesteps(steps)
                 elif sampler == "heun":
                     sch = HeunDiscreteScheduler(**common, **flags)
                     sch.set_timesteps(steps)
@@ -82,14 +94,18 @@ def trajectories(fx, meta):
                     sch.set_timesteps(steps)
                 model = exact_model(sch, mu, prediction)
                 g = torch.Generator("cpu").manual_seed(1234)
-                x = torch.randn(1, 4, 8, 8, generator=g) * sch.init_noise_sigma
-                traj = [x.clone()]
+                noise = torch.randn(1, 4, 8, 8, generator=g)
+                # DPM-Solver works on VP latents (x / √(σ²+1)); trajectories are stored in k-diffusion's VE form.
+                vp = sampler == "dpmpp_2m"
+                ve_scale = lambda i: float((sch.sigmas[i] ** 2 + 1) ** 0.5) if vp else 1.0
+                x = noise * (1.0 if vp else sch.init_noise_sigma)
+                traj = [x.clone() * ve_scale(0)]
                 for t in sch.timesteps:
                     inp = sch.scale_model_input(x, t)
                     out = model(inp, t)
-                    x = (sch.step(out, t, x) if sampler == "heun" else sch.step(out, t, x, generator=g)).prev_sample
+                    x = (sch.step(out, t, x, generator=g) if sampler == "euler_a" or sampler == "euler" else sch.step(out, t, x)).prev_sample
                     if sampler != "heun" or sch.state_in_first_order:
-                        traj.append(x.clone())
+                        traj.append(x.clone() * ve_scale(len(traj)))
                 if sampler == "heun":
                     # Heun's last step (to σ = 0) is a first-order step that leaves the scheduler mid-pair.
                     traj.append(x.clone())
@@ -99,11 +115,36 @@ def trajectories(fx, meta):
                 print(f"{key}: {len(traj) - 1} steps, final mean {x.mean().item():+.4f}")
 
 
+def ddim_trajectories(fx):
+    """DDIMScheduler (its own leading timesteps, set_alpha_to_one) with η = 0 and η = 1, stored in VE form."""
+    mu = fx["mu"]
+    for prediction in ("epsilon", "v_prediction"):
+        for eta in (0.0, 1.0):
+            sch = DDIMScheduler(**BASE, timestep_spacing="leading", steps_offset=1, prediction_type=prediction,
+                                set_alpha_to_one=True, clip_sample=False)
+            sch.set_timesteps(10)
+            model = exact_model(sch, mu, prediction)
+            g = torch.Generator("cpu").manual_seed(1234)
+            x = torch.randn(1, 4, 8, 8, generator=g) * sch.init_noise_sigma
+            ac = sch.alphas_cumprod
+            ve = lambda x, t: x / float(ac[int(t)]) ** 0.5 if t >= 0 else x
+            traj = [ve(x, sch.timesteps[0])]
+            ts = sch.timesteps.tolist()
+            for i, t in enumerate(sch.timesteps):
+                out = model(sch.scale_model_input(x, t), t)
+                x = sch.step(out, t, x, eta=eta, generator=g).prev_sample
+                traj.append(ve(x, ts[i + 1] if i + 1 < len(ts) else -1))
+            key = f"traj.ddim{eta:g}.normal.{prediction}"
+            fx[key] = torch.stack(traj)
+            print(f"{key}: {len(traj) - 1} steps, final mean {x.mean().item():+.4f}")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     fx, meta = {}, {}
     schedule_arrays(fx, meta)
     trajectories(fx, meta)
+    ddim_trajectories(fx)
     save_file({k: v.contiguous() for k, v in fx.items()}, os.path.join(HERE, "samplers.safetensors"), metadata=meta)
     import diffusers
     print(f"torch {torch.__version__}, diffusers {diffusers.__version__}, numpy {np.__version__}")

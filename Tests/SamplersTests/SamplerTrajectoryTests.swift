@@ -25,7 +25,7 @@ import TestSupport
         }
     }
 
-    static let cases: [(String, String, String)] = ["euler", "euler_a", "heun"].flatMap { s in
+    static let cases: [(String, String, String)] = ["euler", "euler_a", "heun", "dpmpp_2m", "lms"].flatMap { s in
         ["normal", "karras", "exponential"].flatMap { c in ["epsilon", "v_prediction"].map { (s, c, $0) } }
     }
 
@@ -53,6 +53,29 @@ import TestSupport
             let error = scaledMaxError(x, want.selected(0, i))
             // Whole trajectory ≤ 1e-5 relative (issue 4).
             #expect(error <= 1e-5, "\(samplerName) \(scheduleName) \(predictionName) step \(i)")
+        }
+    }
+
+    /// DDIM with η = 0 and η = 1 against diffusers' DDIMScheduler (its noise from the same generator).
+    @Test(arguments: ["epsilon", "v_prediction"], [Float(0), Float(1)])
+    func ddimMatchesDiffusers(_ predictionName: String, _ eta: Float) throws {
+        let want = try fx.file.tensor("traj.ddim\(eta == 0 ? "0" : "1").normal.\(predictionName)")
+        let schedule = DiscreteSchedule()
+        let levels = schedule.noiseLevels(steps: want.shape[0] - 1, schedule: .normal, spacing: .leading, stepsOffset: 1)
+        let prediction = PredictionType(rawValue: predictionName)!
+        let std = try JSONDecoder().decode(Double.self, from: Data(fx.file.metadata["data_std"]!.utf8))
+        let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: prediction,
+                                             model: exactModel(schedule, mu: try fx.file.tensor("mu"), std: std, prediction: prediction))
+        var generator = TorchGenerator(seed: 1234)
+        let x0 = generator.randn([1, 4, 8, 8]).scaled(levels.initialNoiseSigma(spacing: .leading))
+        var trajectory = [x0]
+        _ = try SamplerKind.ddim.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: eta) { _, _, x, _ in
+            trajectory.append(x)
+            return true
+        }
+        for (i, x) in trajectory.enumerated() {
+            let error = scaledMaxError(x, want.selected(0, i))
+            #expect(error <= 1e-5, "ddim η=\(eta) \(predictionName) step \(i)")
         }
     }
 
