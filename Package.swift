@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Samplers", targets: ["Samplers"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,11 +34,12 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CPNG", "Tensor"]),
         .target(name: "Tokenizer", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Tensor", "Checkpoint"]),
+        .target(name: "Pipeline", dependencies: ["Tensor", "Checkpoint", "Models", "Samplers", "Tokenizer", "ImageIO"]),
         .target(name: "Samplers", dependencies: ["Tensor"], path: "samplers", exclude: ["README.md"]),
         .executableTarget(
             name: "phosphor",
             dependencies: [
-                "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels", "Models", "Tokenizer",
+                "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels", "Models", "Tokenizer", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         // Depends on the executable so `swift test` builds the binary it runs.
         .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor"]),
         .testTarget(name: "SystemShimTests", dependencies: ["COpenBLAS", "CNCurses", "CPNG"]),

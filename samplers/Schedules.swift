@@ -78,3 +78,63 @@ extension Array where Element == NoiseLevel {
         return spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
     }
 }
+
+extension DiscreteSchedule {
+    /// The noise levels diffusers' DPMSolverMultistepScheduler uses (its own spacing over n+1 points, Karras and
+    /// exponential over the full training σ range, Karras timesteps rounded to integers, final σ = 0).
+    public func dpmSolverLevels(steps: Int, schedule: SigmaSchedule = .normal, spacing: TimestepSpacing = .leading,
+                                stepsOffset: Int = 0) -> [NoiseLevel] {
+        let last = trainSteps
+        var ts: [Double]
+        switch spacing {
+        case .linspace:
+            ts = Array(numpyLinspace(0, Double(last - 1), steps + 1).map { $0.rounded(.toNearestOrEven) }.reversed().dropLast())
+        case .leading:
+            let ratio = last / (steps + 1)
+            ts = Array((0...steps).map { Double($0 * ratio + stepsOffset) }.reversed().dropLast())
+        case .trailing:
+            let ratio = Double(trainSteps) / Double(steps)
+            let count = Int((Double(last) / ratio).rounded(.up))
+            ts = (0..<count).map { (Double(last) - Double($0) * ratio).rounded(.toNearestOrEven) - 1 }
+        }
+        var sigmas = ts.map { sigma(atTimestep: $0) }
+        let (fullMin, fullMax) = (Double(self.sigmas[0]), Double(self.sigmas[trainSteps - 1]))
+        switch schedule {
+        case .normal: break
+        case .karras:
+            let rho = 7.0
+            let minInv = pow(fullMin, 1 / rho), maxInv = pow(fullMax, 1 / rho)
+            sigmas = numpyLinspace(0, 1, steps).map { pow(maxInv + $0 * (minInv - maxInv), rho) }
+            ts = sigmas.map { timestep(forSigma: $0).rounded(.toNearestOrEven) }
+        case .exponential:
+            sigmas = numpyLinspace(Foundation.log(fullMax), Foundation.log(fullMin), steps).map { Foundation.exp($0) }
+            ts = sigmas.map { timestep(forSigma: $0) }
+        }
+        var levels = zip(sigmas, ts).map { NoiseLevel(sigma: Double(Float($0)), timestep: $1) }
+        levels.append(NoiseLevel(sigma: 0, timestep: nil))
+        return levels
+    }
+}
+
+extension SamplerKind {
+    /// The diffusers scheduler class whose σ and timesteps this sampler follows in a pipeline.
+    public var followsDPMSolverSchedule: Bool { self == .dpmpp2m }
+
+    /// The noise levels a diffusers pipeline with this sampler's scheduler class would use.
+    public func levels(_ schedule: DiscreteSchedule, steps: Int, sigmas: SigmaSchedule, spacing: TimestepSpacing,
+                       stepsOffset: Int) -> [NoiseLevel] {
+        followsDPMSolverSchedule
+            ? schedule.dpmSolverLevels(steps: steps, schedule: sigmas, spacing: spacing, stepsOffset: stepsOffset)
+            : schedule.noiseLevels(steps: steps, schedule: sigmas, spacing: spacing, stepsOffset: stepsOffset)
+    }
+
+    /// Initial noise scale in the VE form samplers use: VP-based schedulers (DPM-Solver, DDIM) start from
+    /// unit-variance VP noise, i.e. √(σ_max²+1); Euler-family ones follow `initialNoiseSigma(spacing:)`.
+    public func initialNoiseSigma(_ levels: [NoiseLevel], spacing: TimestepSpacing) -> Float {
+        if followsDPMSolverSchedule || self == .ddim {
+            let s = Float(levels[0].sigma)
+            return (s * s + 1).squareRoot()
+        }
+        return levels.initialNoiseSigma(spacing: spacing)
+    }
+}

@@ -196,6 +196,12 @@ public final class AutoencoderKL: LatentDecoding, LatentEncoding {
     public func decode(_ latents: Tensor) -> Tensor {
         decoder(postQuantConv?(latents) ?? latents)
     }
+
+    /// Image pixels per latent pixel: 2^(upsampling decoder blocks) — 8 for Stable Diffusion.
+    public var downscaleFactor: Int { 1 << decoder.up.filter { $0.upsample != nil }.count }
+
+    /// Latent channels the decoder takes.
+    public var latentChannels: Int { postQuantConv?.weight.shape[1] ?? decoder.convIn.weight.shape[1] }
 }
 
 /// diffusers VQModel (latent-diffusion VQ-f4/f8): encoder, quant_conv, nearest-codebook quantisation,

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Everything that determines an image; shared by every front end and stored in each PNG so it can be re-run.
+public struct GenerationRequest: Codable, Equatable, Sendable {
+    public var prompt: String
+    public var negativePrompt: String = ""
+    public var width: Int = 512
+    public var height: Int = 512
+    public var steps: Int = 20
+    public var cfgScale: Float = 7
+    /// Sampler slug (`euler`, `euler_a`, `heun`, `dpmpp_2m`, `ddim`, `lms`).
+    public var sampler: String = "dpmpp_2m"
+    /// `normal`, `karras` or `exponential`.
+    public var schedule: String = "karras"
+    public var seed: UInt64 = 0
+    /// Only "torch" (CPU generator, as diffusers) so far.
+    public var rng: String = "torch"
+    public var clipSkip: Int = 1
+    public var eta: Float = 0
+    /// The model path (diffusers folder or single file) as given.
+    public var model: String = ""
+
+    public init(prompt: String) { self.prompt = prompt }
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
+        case clipSkip = "clip_skip", eta, model
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        prompt = try c.decode(String.self, forKey: .prompt)
+        negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt) ?? negativePrompt
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? width
+        height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+        cfgScale = try c.decodeIfPresent(Float.self, forKey: .cfgScale) ?? cfgScale
+        sampler = try c.decodeIfPresent(String.self, forKey: .sampler) ?? sampler
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        rng = try c.decodeIfPresent(String.self, forKey: .rng) ?? rng
+        clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip) ?? clipSkip
+        eta = try c.decodeIfPresent(Float.self, forKey: .eta) ?? eta
+        model = try c.decodeIfPresent(String.self, forKey: .model) ?? model
+    }
+
+    /// Problems a user can fix, one line each.
+    public func validate() throws {
+        func fail(_ s: String) throws { throw PipelineError.invalidRequest(s) }
+        if width % 8 != 0 || height % 8 != 0 || width < 8 || height < 8 {
+            try fail("width and height must be positive multiples of 8, got \(width)×\(height)")
+        }
+        if steps < 1 || steps > 1000 { try fail("steps must be in 1...1000, got \(steps)") }
+        if clipSkip < 1 { try fail("clip skip must be at least 1, got \(clipSkip)") }
+        if rng != "torch" { try fail("unknown rng '\(rng)' (supported: torch)") }
+    }
+
+    /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
+    public func a1111Parameters(samplerName: String, modelName: String) -> String {
+        var lines = [prompt]
+        if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
+        var fields = ["Steps: \(steps)", "Sampler: \(samplerName)", "Schedule type: \(schedule.capitalized)",
+                      "CFG scale: \(cfgScale.formatted())", "Seed: \(seed)", "Size: \(width)x\(height)", "Model: \(modelName)"]
+        if clipSkip > 1 { fields.append("Clip skip: \(clipSkip)") }
+        if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
+        fields.append("RNG: CPU")
+        lines.append(fields.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Float {
+    /// 7.5 → "7.5", 7 → "7" (A1111 writes CFG scale this way).
+    func formatted() -> String { self == rounded() ? String(Int(self)) : String(self) }
+}
+
+public enum PipelineError: Error, CustomStringConvertible, Equatable {
+    case invalidRequest(String)
+    case cancelled
+
+    public var description: String {
+        switch self {
+        case let .invalidRequest(s): s
+        case .cancelled: "cancelled"
+        }
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""A tiny random-weight Stable Diffusion pipeline saved as a diffusers folder, and diffusers' images for
+fixed seeds (generator = torch.Generator("cpu").manual_seed(seed), output_type="np"), for the pipeline
+tests. Versions in requirements.txt. Writes Tests/Fixtures/models/tiny_sd/ and pipeline_expected.safetensors."""
+import gzip
+import json
+import os
+import shutil
+
+import torch
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "models", "tiny_sd")
+
+
+def main():
+    from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
+                           EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mf", os.path.join(HERE, "make_model_fixtures.py"))
+    mf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mf)
+    torch.manual_seed(7)
+    vocab, merges = mf.clip_vocab()
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[tuple(m.split()) for m in merges], model_max_length=77)
+    text = mf.perturb(CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                   num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu",
+                                                   bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)).eval(), 0.05)
+    text = text.half().float()  # stored as fp16 below (exactly these values) to keep the fixture small
+    unet = mf.perturb(UNet2DConditionModel(sample_size=8, block_out_channels=(32, 64), layers_per_block=1, norm_num_groups=8,
+                                           down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                           up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+                                           attention_head_dim=4, in_channels=4, out_channels=4).eval(), 0.02)
+    vae = mf.perturb(AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                                   block_out_channels=(16, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8,
+                                   sample_size=16).eval(), 0.02)
+    # SD 1.x scheduler config as Stable Diffusion v1.5 ships it (PNDM with these betas, leading, offset 1).
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+                                       timestep_spacing="leading", num_train_timesteps=1000, prediction_type="epsilon")
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    shutil.rmtree(OUT, ignore_errors=True)
+    pipe.save_pretrained(OUT, safe_serialization=True)
+    # The tokenizer files are the BPE vocabulary Phosphor ships in assets/; keep the folder small.
+    shutil.rmtree(os.path.join(OUT, "tokenizer"), ignore_errors=True)
+    te = os.path.join(OUT, "text_encoder", "model.safetensors")
+    from safetensors.torch import load_file
+    save_file({k: v.half().contiguous() for k, v in load_file(te).items()}, te)
+
+    cases = {
+        "euler_cfg": (EulerDiscreteScheduler, {}, "a red circle on a blue background", "", 7.5, 64, 64, 12, 42),
+        "euler_nocfg": (EulerDiscreteScheduler, {}, "a photo of a cat", "", 1.0, 64, 48, 8, 7),
+        "euler_a_cfg": (EulerAncestralDiscreteScheduler, {}, "two green stars, (detailed)", "blurry", 5.0, 48, 64, 10, 1234),
+        "dpmpp2m_karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True, "algorithm_type": "dpmsolver++"},
+                           "a castle at night", "ugly", 7.0, 64, 64, 10, 3),
+    }
+    expected = {}
+    meta = {}
+    for name, (cls, extra, prompt, negative, cfg, width, height, steps, seed) in cases.items():
+        pipe.scheduler = cls.from_config(pipe.scheduler.config, **extra)
+        g = torch.Generator("cpu").manual_seed(seed)
+        with torch.no_grad():
+            image = pipe(prompt, negative_prompt=negative or None, guidance_scale=cfg, width=width, height=height,
+                         num_inference_steps=steps, generator=g, output_type="np").images[0]
+        expected[name] = torch.from_numpy(image.copy())
+        meta[name] = json.dumps({"prompt": prompt, "negative_prompt": negative, "cfg_scale": cfg, "width": width,
+                                 "height": height, "steps": steps, "seed": seed})
+        print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+    save_file(expected, os.path.join(HERE, "pipeline_expected.safetensors"), metadata=meta)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main()
+    import diffusers
+    print(f"torch {torch.__version__}, diffusers {diffusers.__version__}")
