@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         // Depends on the executable so `swift test` builds the binary it runs.
-        .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor"]),
+        .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor", "ImageIO"]),
         .testTarget(name: "SystemShimTests", dependencies: ["COpenBLAS", "CNCurses", "CPNG"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Tensor
 
 @main
@@ -7,11 +8,25 @@ struct Phosphor: ParsableCommand {
         commandName: "phosphor",
         abstract: "Phosphor: a terminal text-to-image studio (latent diffusion on the CPU).",
         version: phosphorVersion,
-        subcommands: [Info.self, Bench.self, ModelCommand.self])
+        subcommands: [Generate.self, Info.self, Bench.self, ModelCommand.self])
 
+    /// Exit codes: 0 done, 1 generation or I/O failure, 2 usage error (the message is one line on stderr).
     static func main() {
         BLASCoreSelection.restartWithBetterKernelsIfNeeded()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            let usage = code == .validationFailure || error is ValidationError
+            // One line that says what is wrong (ArgumentParser adds a usage hint after it; leave that to --help).
+            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Foundation.exit(usage ? 2 : 1)
+        }
     }
 }
 

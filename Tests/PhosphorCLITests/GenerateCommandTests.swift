@@ -1,0 +1,54 @@
+import Foundation
+import ImageIO
+import Testing
+import TestSupport
+
+@Suite struct GenerateCommandTests {
+    let model = Fixtures.path("models/tiny_sd")
+
+    /// The PNG a user gets: diffusers' image for the same seed (≥ 55 dB on 8-bit pixels, issue 6), with A1111's
+    /// `parameters` chunk and the full request as JSON.
+    @Test func writesTheDiffusersImageWithMetadata() throws {
+        let dir = Fixtures.temporaryFolder()
+        let r = try CLI.run(["generate", "a red circle on a blue background", "--model", model, "--width", "64", "--height", "64",
+                             "--steps", "12", "--cfg-scale", "7.5", "--sampler", "euler", "--schedule", "normal", "--seed", "42",
+                             "-o", dir, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.isEmpty)
+        let path = dir + "/00000-42.png"
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == path)
+        let png = try PNG.read(path: path)
+        let parameters = try #require(png.text("parameters"))
+        #expect(parameters.hasPrefix("a red circle on a blue background\nSteps: 12, Sampler: Euler, Schedule type: Normal, CFG scale: 7.5, Seed: 42, Size: 64x64"))
+        let json = try #require(png.text("phosphor"))
+        let request = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(request["seed"] as? Int == 42 && request["sampler"] as? String == "euler")
+        let want = try FixtureFile("pipeline_expected.safetensors").file.tensor("euler_cfg").toArray()
+        let got = png.rgb8().pixels
+        let mse = zip(got, want).reduce(0.0) { $0 + pow(Double($1.0) / 255 - Double($1.1), 2) } / Double(got.count)
+        let psnr = 10 * log10(1 / mse)
+        #expect(psnr >= 55, "\(psnr) dB")
+        // Nothing is overwritten unless asked.
+        let again = try CLI.run(["generate", "x", "--model", model, "--width", "64", "--height", "64", "--steps", "1", "--seed", "42",
+                                 "-o", path, "--quiet"])
+        #expect(again.status == 1 && again.stderr.contains("refusing to overwrite"))
+        let forced = try CLI.run(["generate", "x", "--model", model, "--width", "64", "--height", "64", "--steps", "1", "--seed", "42",
+                                  "-o", path, "--quiet", "--overwrite"])
+        #expect(forced.status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["00000-42.png"])
+    }
+
+    @Test(arguments: [
+        (["generate", "a cat"], Int32(1), "--model"),
+        (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
+        (["generate", "a cat", "--width", "500"], Int32(2), "multiples of 8"),
+        (["generate", "a cat", "--schedule", "cosine"], Int32(2), "unknown schedule"),
+        (["generate", "a cat", "--model", "/nonexistent/model"], Int32(1), "/nonexistent/model"),
+    ])
+    func badInputGivesOneLineAndTheRightExitCode(_ args: [String], _ status: Int32, _ needle: String) throws {
+        let r = try CLI.run(args)
+        #expect(r.status == status)
+        #expect(r.stderr.contains(needle), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+}
