@@ -10,12 +10,13 @@ struct ModelCommand: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what a checkpoint (diffusers folder or single .safetensors file) contains; --run loads and runs it.")
+            abstract: "Show what a checkpoint (diffusers folder or single .safetensors file) contains; --run loads and runs it once.")
 
         @Argument(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var path: String
-        @Flag(name: .customLong("run"), help: "Load every component and run each once on a tiny input (8×8 latents), reporting time and peak memory.")
+        @Flag(name: .customLong("run"), help: "Load every component and run each once (--size pixels), reporting time and peak memory.")
         var runModel = false
         @Flag(help: "Print one JSON object.") var json = false
+        @Option(help: "With --run: image size in pixels for the U-Net (batch 2, as with CFG) and VAE runs.") var size = 64
         @OptionGroup var threadOptions: ThreadOptions
 
         func run() throws {
@@ -51,13 +52,14 @@ struct ModelCommand: ParsableCommand {
                 let context = try model.textEncoder.encode(ids.map { row in row.map { min($0, model.textEncoder.config.vocabSize - 1) } }, clipSkip: 1)
                 report["text_encoder_seconds"] = Date().timeIntervalSince(start)
                 start = Date()
-                let latents = Tensor.randomUniform([1, model.unet.inChannels, 8, 8], seed: 1)
-                let out = model.unet.predict(latents, timesteps: [500], context: context)
+                let side = max(1, size / (model.vae?.downscaleFactor ?? 8))
+                let latents = Tensor.randomUniform([2, model.unet.inChannels, side, side], seed: 1)
+                let out = model.unet.predict(latents, timesteps: [500, 500], context: Tensor.concat([context, context], dim: 0))
                 report["unet_seconds"] = Date().timeIntervalSince(start)
                 report["unet_output_finite"] = out.toArray().allSatisfy(\.isFinite)
                 if let vae = model.vae {
                     start = Date()
-                    let image = vae.decode(Tensor.randomUniform([1, 4, 8, 8], seed: 2))
+                    let image = vae.decode(Tensor.randomUniform([1, vae.latentChannels, side, side], seed: 2))
                     report["vae_decode_seconds"] = Date().timeIntervalSince(start)
                     report["vae_output_shape"] = image.shape
                 }

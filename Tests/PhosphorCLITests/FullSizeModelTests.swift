@@ -22,7 +22,7 @@ import TestSupport
         #expect(report["unet_channels"] as? [Int] == [320, 640, 1280, 1280])
         #expect(report["text_layers"] as? Int == 12)
         #expect(report["unet_output_finite"] as? Bool == true)
-        #expect(report["vae_output_shape"] as? [Int] == [1, 3, 64, 64])
+        #expect(report["vae_output_shape"] as? [Int] == [1, 3, 64, 64]) // --size 64: 8×8 latents
         let disk = try #require(report["file_bytes"] as? Int), peak = try #require(report["peak_rss_bytes"] as? Int)
         #expect(disk > 2_000_000_000)
         #expect(peak <= disk + 600_000_000, "peak RSS \(peak) for \(disk) bytes on disk")
