@@ -84,11 +84,14 @@ public final class Pipeline {
         let levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: scheduler.spacing,
                                     stepsOffset: scheduler.stepsOffset)
 
-        // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "".
+        // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "". A1111 prompt
+        // syntax (emphasis, BREAK, chunks of 75 tokens) through PromptEncoder; both padded to the same chunk count.
         let guided = request.cfgScale > 1
-        let cond = try components.textEncoder.encode([tokenizer.tokenize(request.prompt)], clipSkip: request.clipSkip)
+        let prompts = PromptEncoder(tokenizer: tokenizer, textEncoder: components.textEncoder)
+        let chunkCount = max(prompts.chunks(request.prompt).count, guided ? prompts.chunks(request.negativePrompt).count : 1)
+        let cond = try prompts.encode(request.prompt, clipSkip: request.clipSkip, minChunks: chunkCount)
         let context = guided
-            ? Tensor.concat([try components.textEncoder.encode([tokenizer.tokenize(request.negativePrompt)], clipSkip: request.clipSkip), cond], dim: 0)
+            ? Tensor.concat([try prompts.encode(request.negativePrompt, clipSkip: request.clipSkip, minChunks: chunkCount), cond], dim: 0)
             : cond
         let unet = components.unet
         let scale = request.cfgScale

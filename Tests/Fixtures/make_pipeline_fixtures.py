@@ -52,7 +52,7 @@ def main():
     cases = {
         "euler_cfg": (EulerDiscreteScheduler, {}, "a red circle on a blue background", "", 7.5, 64, 64, 12, 42),
         "euler_nocfg": (EulerDiscreteScheduler, {}, "a photo of a cat", "", 1.0, 64, 48, 8, 7),
-        "euler_a_cfg": (EulerAncestralDiscreteScheduler, {}, "two green stars, (detailed)", "blurry", 5.0, 48, 64, 10, 1234),
+        "euler_a_cfg": (EulerAncestralDiscreteScheduler, {}, "two green stars, detailed", "blurry", 5.0, 48, 64, 10, 1234),
         "dpmpp2m_karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True, "algorithm_type": "dpmsolver++"},
                            "a castle at night", "ugly", 7.0, 64, 64, 10, 3),
     }
