@@ -1,8 +1,5 @@
 import Foundation
 import Tensor
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One tensor's record in a safetensors header.
 public struct SafetensorsEntry: Sendable, Equatable {
@@ -218,17 +215,7 @@ public enum SafetensorsWriter {
                              fill: (Int, UnsafeMutableRawBufferPointer) -> Void) throws {
         do {
             try AtomicFile.write(to: path, overwrite: overwrite) { fd, _ in
-                func put(_ buffer: UnsafeRawBufferPointer) throws {
-                    var done = 0
-                    while done < buffer.count {
-                        let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw FileWriteError(path: path, reason: String(cString: strerror(errno)))
-                        }
-                        done += n
-                    }
-                }
+                func put(_ buffer: UnsafeRawBufferPointer) throws { try AtomicFile.writeAll(fd, buffer, path: path) }
                 try header(layout, metadata: metadata).withUnsafeBytes { try put($0) }
                 let largest = layout.map(\.byteCount).max() ?? 0
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(largest, 1), alignment: 64)

@@ -28,12 +28,7 @@ public struct AutoencoderConfig: Decodable, Sendable {
         scalingFactor = (try? c.decodeIfPresent(Float.self, forKey: .scalingFactor)) ?? 0.18215
     }
 
-    public static func load(_ path: String) throws -> AutoencoderConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig(path: path, detail: "cannot read") }
-        do { return try JSONDecoder().decode(AutoencoderConfig.self, from: data) } catch {
-            throw ModelError.badConfig(path: path, detail: "\(error)")
-        }
-    }
+    public static func load(_ path: String) throws -> AutoencoderConfig { try loadConfig(path) }
 }
 
 /// diffusers' VAE attention (single head, group norm, biased q/k/v/out, residual).

@@ -40,12 +40,7 @@ public struct CLIPTextConfig: Decodable, Sendable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? layerNormEps
     }
 
-    public static func load(_ path: String) throws -> CLIPTextConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig(path: path, detail: "cannot read") }
-        do { return try JSONDecoder().decode(CLIPTextConfig.self, from: data) } catch {
-            throw ModelError.badConfig(path: path, detail: "\(error)")
-        }
-    }
+    public static func load(_ path: String) throws -> CLIPTextConfig { try loadConfig(path) }
 }
 
 /// transformers CLIPTextModel (causal self-attention transformer over token + position embeddings).

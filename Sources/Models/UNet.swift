@@ -91,23 +91,30 @@ public final class UNet2DConditionModel: NoisePredicting {
     }
 }
 
+/// The resnets.N (each optionally followed by attentions.N) of a down or up block, as many as the weights have.
+func resnetsAndAttentions(_ w: WeightReader, heads: Int, groups: Int, eps: Float, contextDim: Int, tembDim: Int) throws
+    -> ([ResnetBlock2D], [SpatialTransformer]) {
+    var resnets: [ResnetBlock2D] = [], attentions: [SpatialTransformer] = []
+    var j = 0
+    while w["resnets"]["\(j)"]["conv1"].has("weight") {
+        let r = try ResnetBlock2D(w["resnets"]["\(j)"], groups: groups, eps: eps, timeEmbeddingDim: tembDim)
+        resnets.append(r)
+        if w["attentions"]["\(j)"]["norm"].has("weight") {
+            attentions.append(try SpatialTransformer(w["attentions"]["\(j)"], channels: r.conv2.outChannels, contextDim: contextDim,
+                                                     heads: heads, groups: groups))
+        }
+        j += 1
+    }
+    return (resnets, attentions)
+}
+
 struct DownBlock {
     let resnets: [ResnetBlock2D]
     let attentions: [SpatialTransformer]
     let downsample: Conv2d?
 
     init(_ w: WeightReader, heads: Int, groups: Int, eps: Float, contextDim: Int, tembDim: Int) throws {
-        var resnets: [ResnetBlock2D] = [], attentions: [SpatialTransformer] = []
-        var j = 0
-        while w["resnets"]["\(j)"]["conv1"].has("weight") {
-            let r = try ResnetBlock2D(w["resnets"]["\(j)"], groups: groups, eps: eps, timeEmbeddingDim: tembDim)
-            resnets.append(r)
-            if w["attentions"]["\(j)"]["norm"].has("weight") {
-                attentions.append(try SpatialTransformer(w["attentions"]["\(j)"], channels: r.conv2.outChannels, contextDim: contextDim,
-                                                         heads: heads, groups: groups))
-            }
-            j += 1
-        }
+        let (resnets, attentions) = try resnetsAndAttentions(w, heads: heads, groups: groups, eps: eps, contextDim: contextDim, tembDim: tembDim)
         self.resnets = resnets
         self.attentions = attentions
         let d = w["downsamplers"]["0"]["conv"]
@@ -165,17 +172,7 @@ struct UpBlock {
     let upsample: Conv2d?
 
     init(_ w: WeightReader, heads: Int, groups: Int, eps: Float, contextDim: Int, tembDim: Int) throws {
-        var resnets: [ResnetBlock2D] = [], attentions: [SpatialTransformer] = []
-        var j = 0
-        while w["resnets"]["\(j)"]["conv1"].has("weight") {
-            let r = try ResnetBlock2D(w["resnets"]["\(j)"], groups: groups, eps: eps, timeEmbeddingDim: tembDim)
-            resnets.append(r)
-            if w["attentions"]["\(j)"]["norm"].has("weight") {
-                attentions.append(try SpatialTransformer(w["attentions"]["\(j)"], channels: r.conv2.outChannels, contextDim: contextDim,
-                                                         heads: heads, groups: groups))
-            }
-            j += 1
-        }
+        let (resnets, attentions) = try resnetsAndAttentions(w, heads: heads, groups: groups, eps: eps, contextDim: contextDim, tembDim: tembDim)
         guard !resnets.isEmpty else { throw ModelError.missingWeight(location: w.store.location, key: w.key("resnets.0.conv1.weight")) }
         self.resnets = resnets
         self.attentions = attentions

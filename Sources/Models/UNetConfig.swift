@@ -39,10 +39,5 @@ public struct UNetConfig: Decodable, Sendable {
         crossAttentionDim = (try? c.decodeIfPresent(Int.self, forKey: .crossAttentionDim)) ?? 768
     }
 
-    public static func load(_ path: String) throws -> UNetConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig(path: path, detail: "cannot read") }
-        do { return try JSONDecoder().decode(UNetConfig.self, from: data) } catch {
-            throw ModelError.badConfig(path: path, detail: "\(error)")
-        }
-    }
+    public static func load(_ path: String) throws -> UNetConfig { try loadConfig(path) }
 }

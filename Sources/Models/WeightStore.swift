@@ -56,3 +56,11 @@ public struct WeightReader {
         try packed(name, shape: shape).unpacked()
     }
 }
+
+/// Decodes a JSON config file, with errors that name the file.
+func loadConfig<T: Decodable>(_ path: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig(path: path, detail: "cannot read") }
+    do { return try JSONDecoder().decode(T.self, from: data) } catch {
+        throw ModelError.badConfig(path: path, detail: "\(error)")
+    }
+}

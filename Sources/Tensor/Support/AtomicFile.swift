@@ -20,16 +20,19 @@ public struct FileWriteError: Error, CustomStringConvertible, Equatable {
 /// Without `overwrite`, an existing destination is never replaced (link(2) fails on it atomically).
 public enum AtomicFile {
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, overwrite: Bool) throws {
-        try write(to: path, overwrite: overwrite) { fd, temp in
-            var done = 0
-            while done < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileWriteError(path: path, reason: String(cString: strerror(errno)))
-                }
-                done += n
+        try write(to: path, overwrite: overwrite) { fd, _ in try writeAll(fd, bytes, path: path) }
+    }
+
+    /// Writes every byte to `fd`, retrying short writes and EINTR; errors name `path`.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileWriteError(path: path, reason: String(cString: strerror(errno)))
             }
+            done += n
         }
     }
 
