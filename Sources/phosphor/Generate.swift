@@ -9,19 +9,23 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate an image from a prompt (seed-exact to diffusers on a CPU).")
 
-    @Argument(help: "The prompt.") var prompt: String
-    @Option(name: .customLong("negative-prompt"), help: "What the image should not show.") var negativePrompt = ""
+    @Argument(help: "The prompt (optional with --from).") var prompt: String?
+    @Option(name: .customLong("negative-prompt"), help: "What the image should not show.") var negativePrompt: String?
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String?
-    @Option(help: "Width in pixels (a multiple of 8).") var width = 512
-    @Option(help: "Height in pixels (a multiple of 8).") var height = 512
-    @Option(help: "Sampling steps.") var steps = 20
-    @Option(name: .customLong("cfg-scale"), help: "Classifier-free guidance scale (1 = off).") var cfgScale: Float = 7
-    @Option(help: "Sampler: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).") var sampler = "dpmpp_2m"
-    @Option(help: "Schedule: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", ")).") var schedule = "karras"
-    @Option(help: "Seed; -1 picks a random one.") var seed: Int64 = -1
+    @Option(help: "Width in pixels (a multiple of 8; default 512).") var width: Int?
+    @Option(help: "Height in pixels (a multiple of 8; default 512).") var height: Int?
+    @Option(help: "Sampling steps (default 20).") var steps: Int?
+    @Option(name: .customLong("cfg-scale"), help: "Classifier-free guidance scale, 1 = off (default 7).") var cfgScale: Float?
+    @Option(help: "Sampler: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default dpmpp_2m).") var sampler: String?
+    @Option(help: "Schedule: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", ")) (default karras).") var schedule: String?
+    @Option(help: "Seed; -1 picks a random one (default).") var seed: Int64?
     @Option(name: .customLong("clip-skip"), help: "Use the text encoder's output this many layers from the end (A1111).")
-    var clipSkip = 1
-    @Option(help: "DDIM eta (0 = deterministic).") var eta: Float = 0
+    var clipSkip: Int?
+    @Option(help: "DDIM eta (0 = deterministic).") var eta: Float?
+    @Option(name: .customLong("batch-count"), help: "Images to make one after another; the seed goes up by one each.")
+    var batchCount = 1
+    @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
+    var from: String?
     @Option(name: [.short, .customLong("output")], help: "Output PNG file, or a folder for NNNNN-SEED.png (default: outputs).")
     var output = "outputs"
     @Flag(help: "Replace an existing output file.") var overwrite = false
@@ -29,60 +33,85 @@ struct Generate: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        guard let _ = SamplerKind(rawValue: sampler) else {
+        if let sampler, SamplerKind(rawValue: sampler) == nil {
             throw ValidationError("unknown sampler '\(sampler)'; valid: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard SigmaSchedule(rawValue: schedule) != nil else {
+        if let schedule, SigmaSchedule(rawValue: schedule) == nil {
             throw ValidationError("unknown schedule '\(schedule)'; valid: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if width % 8 != 0 || height % 8 != 0 || width < 8 || height < 8 {
-            throw ValidationError("--width and --height must be positive multiples of 8, got \(width)×\(height)")
+        for (name, value) in [("--width", width), ("--height", height)] {
+            if let value, value % 8 != 0 || value < 8 {
+                throw ValidationError("\(name) must be a positive multiple of 8, got \(value)")
+            }
         }
-        if steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
-        if seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
+        if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
+        if let seed, seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
+        if prompt == nil && from == nil { throw ValidationError("a prompt is needed (or --from IMAGE.png)") }
+        if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
+        if batchCount > 1 && output.lowercased().hasSuffix(".png") {
+            throw ValidationError("--batch-count \(batchCount) needs an output folder, not the file \(output)")
+        }
+    }
+
+    /// The request: the one stored in --from's PNG (if given), with every flag given here on top.
+    func request() throws -> GenerationRequest {
+        var r = GenerationRequest(prompt: prompt ?? "")
+        if let from {
+            let texts = try PNG.readText(path: from)
+            guard let json = texts.first(where: { $0.keyword == "phosphor" })?.text else {
+                throw GenerateError.noMetadata(from)
+            }
+            do { r = try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8)) } catch {
+                throw GenerateError.noMetadata(from)
+            }
+            if let prompt { r.prompt = prompt }
+        }
+        if let negativePrompt { r.negativePrompt = negativePrompt }
+        if let width { r.width = width }
+        if let height { r.height = height }
+        if let steps { r.steps = steps }
+        if let cfgScale { r.cfgScale = cfgScale }
+        if let sampler { r.sampler = sampler }
+        if let schedule { r.schedule = schedule }
+        if let seed { r.seed = seed < 0 ? UInt64.random(in: 0..<(1 << 32)) : UInt64(seed) } else if from == nil {
+            r.seed = UInt64.random(in: 0..<(1 << 32))
+        }
+        if let clipSkip { r.clipSkip = clipSkip }
+        if let eta { r.eta = eta }
+        if let model { r.model = model }
+        return r
     }
 
     func run() throws {
         threadOptions.apply()
-        guard let model else {
-            throw GenerateError.noModel
-        }
-        var request = GenerationRequest(prompt: prompt)
-        request.negativePrompt = negativePrompt
-        request.width = width
-        request.height = height
-        request.steps = steps
-        request.cfgScale = cfgScale
-        request.sampler = sampler
-        request.schedule = schedule
-        request.seed = seed < 0 ? UInt64.random(in: 0..<(1 << 32)) : UInt64(seed)
-        request.clipSkip = clipSkip
-        request.eta = eta
-        request.model = model
-
-        let path = try outputPath(seed: request.seed)
-        let start = Date()
-        let pipeline = try Pipeline(model: model, mergesFile: Assets.clipMerges)
-        let loaded = Date()
-        let image = try pipeline.generate(request) { step, total, _ in
-            if !quiet {
-                let rate = Double(step) / Date().timeIntervalSince(loaded)
-                FileHandle.standardError.write(Data("\rstep \(step)/\(total)  \(String(format: "%.2f", rate)) it/s".utf8))
-                if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        var base = try request()
+        guard !base.model.isEmpty else { throw GenerateError.noModel }
+        let pipeline = try Pipeline(model: base.model, mergesFile: Assets.clipMerges)
+        let modelName = URL(fileURLWithPath: base.model).deletingPathExtension().lastPathComponent
+        for n in 0..<batchCount {
+            if n > 0 { base.seed += 1 }
+            let request = base
+            let path = try outputPath(seed: request.seed)
+            let start = Date()
+            let image = try pipeline.generate(request) { step, total, _ in
+                if !quiet {
+                    let rate = Double(step) / Date().timeIntervalSince(start)
+                    FileHandle.standardError.write(Data("\rstep \(step)/\(total)  \(String(format: "%.2f", rate)) it/s".utf8))
+                    if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                }
+                return true
             }
-            return true
+            let rgb = try RGBImage.from(image)
+            let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
+            let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
+            try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
+                                       PNGTextChunk(keyword: "phosphor", text: json, international: true)],
+                          to: path, overwrite: overwrite)
+            if !quiet {
+                FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
+            }
+            print(path)
         }
-        let rgb = try RGBImage.from(image)
-        let modelName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let samplerName = SamplerKind(rawValue: sampler)!.displayName
-        let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
-        try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
-                                   PNGTextChunk(keyword: "phosphor", text: json, international: true)],
-                      to: path, overwrite: overwrite)
-        if !quiet {
-            FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
-        }
-        print(path)
     }
 
     /// -o FILE.png as given; a folder gets the next NNNNN-SEED.png (A1111's naming).
@@ -102,12 +131,14 @@ struct Generate: ParsableCommand {
 enum GenerateError: Error, CustomStringConvertible {
     case noModel
     case outputFolder(String, String)
+    case noMetadata(String)
 
     var description: String {
         switch self {
         case .noModel:
             "no model: the embedded default model does not exist yet; pass --model PATH (a diffusers folder or a .safetensors checkpoint)"
         case let .outputFolder(path, reason): "\(path): cannot create the output folder: \(reason)"
+        case let .noMetadata(path): "\(path): no phosphor request in this PNG's metadata (only images made by phosphor can be re-run with --from)"
         }
     }
 }

@@ -38,10 +38,33 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["00000-42.png"])
     }
 
+    /// `--from` re-runs the request stored in a PNG (same seed, same image); flags given alongside override it.
+    @Test func fromReRunsTheStoredRequestAndBatchCountStepsTheSeed() throws {
+        let dir = Fixtures.temporaryFolder()
+        let first = try CLI.run(["generate", "a photo of a cat", "--model", model, "--width", "64", "--height", "48", "--steps", "4",
+                                 "--sampler", "euler", "--schedule", "normal", "--seed", "7", "--cfg-scale", "1", "-o", dir, "--quiet",
+                                 "--batch-count", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.split(separator: "\n") == ["\(dir)/00000-7.png", "\(dir)/00001-8.png"])
+        let again = try CLI.run(["generate", "--from", dir + "/00000-7.png", "-o", dir + "/again.png", "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try PNG.read(path: dir + "/again.png").rgb8() == (try PNG.read(path: dir + "/00000-7.png").rgb8()))
+        let more = try CLI.run(["generate", "--from", dir + "/00000-7.png", "--steps", "2", "-o", dir + "/more.png", "--quiet"])
+        #expect(more.status == 0)
+        let json = try #require(try PNG.read(path: dir + "/more.png").text("phosphor"))
+        let request = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(request["steps"] as? Int == 2 && request["seed"] as? Int == 7 && request["prompt"] as? String == "a photo of a cat")
+        // A PNG without phosphor metadata: one line, exit 1.
+        let plain = dir + "/plain.png"
+        try PNG.write(try RGBImage(width: 2, height: 2, channels: 3, pixels: [UInt8](repeating: 9, count: 12)), to: plain)
+        let none = try CLI.run(["generate", "--from", plain])
+        #expect(none.status == 1 && none.stderr.contains("no phosphor request") && none.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test(arguments: [
         (["generate", "a cat"], Int32(1), "--model"),
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
-        (["generate", "a cat", "--width", "500"], Int32(2), "multiples of 8"),
+        (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
         (["generate", "a cat", "--schedule", "cosine"], Int32(2), "unknown schedule"),
         (["generate", "a cat", "--model", "/nonexistent/model"], Int32(1), "/nonexistent/model"),
     ])
