@@ -19,12 +19,15 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     public var eta: Float = 0
     /// The model path (diffusers folder or single file) as given.
     public var model: String = ""
+    /// img2img: the starting image (a PNG path) and how much of the schedule to run over it (1 = all of it).
+    public var initImage: String?
+    public var strength: Float = 0.75
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
-        case clipSkip = "clip_skip", eta, model
+        case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength
     }
 
     public init(from decoder: Decoder) throws {
@@ -42,6 +45,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip) ?? clipSkip
         eta = try c.decodeIfPresent(Float.self, forKey: .eta) ?? eta
         model = try c.decodeIfPresent(String.self, forKey: .model) ?? model
+        initImage = try c.decodeIfPresent(String.self, forKey: .initImage)
+        strength = try c.decodeIfPresent(Float.self, forKey: .strength) ?? strength
     }
 
     /// Problems a user can fix, one line each.
@@ -53,6 +58,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if steps < 1 || steps > 1000 { try fail("steps must be in 1...1000, got \(steps)") }
         if clipSkip < 1 { try fail("clip skip must be at least 1, got \(clipSkip)") }
         if rng != "torch" { try fail("unknown rng '\(rng)' (supported: torch)") }
+        if initImage != nil && !(strength > 0 && strength <= 1) { try fail("strength must be in (0, 1], got \(strength)") }
     }
 
     /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
@@ -63,6 +69,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
                       "CFG scale: \(cfgScale.formatted())", "Seed: \(seed)", "Size: \(width)x\(height)", "Model: \(modelName)"]
         if clipSkip > 1 { fields.append("Clip skip: \(clipSkip)") }
         if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
+        if initImage != nil { fields.append("Denoising strength: \(strength.formatted())") }
         fields.append("RNG: CPU")
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")

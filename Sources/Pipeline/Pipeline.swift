@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import ImageIO
 import Models
 import Samplers
 import Tensor
@@ -81,7 +82,7 @@ public final class Pipeline {
         let sampler = try SamplerKind(slug: request.sampler)
         guard let sigmaSchedule = SigmaSchedule(rawValue: request.schedule) else { throw SamplerError.unknownSchedule(request.schedule) }
         let schedule = scheduler.schedule
-        let levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: scheduler.spacing,
+        var levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: scheduler.spacing,
                                     stepsOffset: scheduler.stepsOffset)
 
         // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "". A1111 prompt
@@ -110,7 +111,20 @@ public final class Pipeline {
             throw PipelineError.invalidRequest("width and height must be multiples of \(factor) for this model, got \(request.width)×\(request.height)")
         }
         let shape = [1, vae.latentChannels, request.height / factor, request.width / factor]
-        let x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
+        let x0: Tensor
+        if let initPath = request.initImage {
+            // diffusers img2img: encode (a posterior sample from the generator), scale, skip the first
+            // steps − ⌊steps·strength⌋ levels, and noise the latents to the first remaining σ.
+            let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
+            let initLatents = vae.encodeSample(image) { generator.randn($0) }.scaled(scalingFactor)
+            let run = min(Int(Float(request.steps) * request.strength), request.steps)
+            levels = Array(levels[(request.steps - run)...])
+            let noise = generator.randn(initLatents.shape)
+            let sigma = Float(levels[0].sigma)
+            x0 = Tensor.zip(initLatents, noise) { $0 + $1 * sigma }
+        } else {
+            x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
+        }
         let latents: Tensor
         do {
             latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta) { i, n, _, denoised in
@@ -121,5 +135,19 @@ public final class Pipeline {
         }
         let image = vae.decode(latents.map { $0 / self.scalingFactor })
         return image.map { min(max($0 / 2 + 0.5, 0), 1) }
+    }
+
+    /// A PNG as [1, 3, H, W] in [-1, 1] (diffusers' VaeImageProcessor normalisation); it must have the requested size.
+    static func loadImage(_ path: String, width: Int, height: Int) throws -> Tensor {
+        let png = try PNG.read(path: path)
+        guard png.width == width, png.height == height else {
+            throw PipelineError.invalidRequest("\(path): the image is \(png.width)×\(png.height) but the request is \(width)×\(height)")
+        }
+        let f = png.rgbFloat()
+        let out = Tensor.empty([1, 3, height, width])
+        for p in 0..<(width * height) {
+            for c in 0..<3 { out.pointer[c * width * height + p] = f.samples[p * 3 + c] * 2 - 1 }
+        }
+        return out
     }
 }

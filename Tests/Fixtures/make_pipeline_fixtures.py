@@ -68,6 +68,26 @@ def main():
         meta[name] = json.dumps({"prompt": prompt, "negative_prompt": negative, "cfg_scale": cfg, "width": width,
                                  "height": height, "steps": steps, "seed": seed})
         print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+    # img2img from a procedural 64×48 picture (stored as a PNG the tests read), Euler, strength 0.6.
+    from diffusers import StableDiffusionImg2ImgPipeline
+    from PIL import Image
+    import numpy as np
+    yy, xx = np.mgrid[0:48, 0:64]
+    picture = np.stack([xx * 4, yy * 5, ((xx // 8 + yy // 8) % 2) * 255], -1).clip(0, 255).astype(np.uint8)
+    init_path = os.path.join(HERE, "png", "img2img_init.png")
+    Image.fromarray(picture).save(init_path)
+    i2i = StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
+                                         scheduler=EulerDiscreteScheduler.from_config(scheduler.config),
+                                         safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    for name, strength, cfg, seed in (("img2img_s06", 0.6, 7.5, 11), ("img2img_s1_nocfg", 1.0, 1.0, 5)):
+        g = torch.Generator("cpu").manual_seed(seed)
+        with torch.no_grad():
+            image = i2i("a checkerboard", image=Image.open(init_path), strength=strength, guidance_scale=cfg,
+                        num_inference_steps=10, generator=g, output_type="np").images[0]
+        expected[name] = torch.from_numpy(image.copy())
+        meta[name] = json.dumps({"prompt": "a checkerboard", "negative_prompt": "", "cfg_scale": cfg, "width": 64, "height": 48,
+                                 "steps": 10, "seed": seed, "strength": strength})
+        print(f"{name}: {image.shape}, mean {image.mean():.4f}")
     save_file(expected, os.path.join(HERE, "pipeline_expected.safetensors"), metadata=meta)
 
 

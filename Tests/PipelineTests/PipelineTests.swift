@@ -19,6 +19,30 @@ import TestSupport
         let seed: UInt64
     }
 
+    /// img2img from a PNG (strength 0.6 with CFG, and 1.0 without), Euler, against diffusers' Img2Img pipeline.
+    @Test(arguments: [("img2img_s06", Float(0.6)), ("img2img_s1_nocfg", Float(1.0))])
+    func img2imgMatchesDiffusers(_ c: (String, Float)) throws {
+        let fx = try FixtureFile("pipeline_expected.safetensors")
+        let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
+        let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
+        var request = GenerationRequest(prompt: spec.prompt)
+        request.cfgScale = spec.cfg_scale
+        request.width = spec.width
+        request.height = spec.height
+        request.steps = spec.steps
+        request.seed = spec.seed
+        request.sampler = "euler"
+        request.schedule = "normal"
+        request.initImage = Fixtures.path("png/img2img_init.png")
+        request.strength = c.1
+        let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
+        let quality = psnr(hwc, try fx.file.tensor(c.0).toArray())
+        #expect(quality >= 60, "\(c.0): \(quality) dB")
+        // A starting image of another size is refused with both sizes named.
+        request.width = 32
+        #expect(throws: PipelineError.self) { try pipeline.generate(request) }
+    }
+
     /// PSNR of two images in [0, 1].
     func psnr(_ a: [Float], _ b: [Float]) -> Double {
         let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
