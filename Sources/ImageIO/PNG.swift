@@ -65,7 +65,12 @@ public enum PNG {
 
     /// Reads only the header and the text chunks before the image data (fast metadata scan).
     public static func readText(path: String) throws -> [PNGTextChunk] {
-        try decode(readBytes(path), path: path, readPixels: false).texts
+        try readInfo(path: path).texts
+    }
+
+    /// Size, format and leading text chunks, without decoding pixels.
+    public static func readInfo(path: String) throws -> DecodedPNG {
+        try decode(readBytes(path), path: path, readPixels: false)
     }
 
     public static func decode(_ bytes: [UInt8], path: String = "<memory>", readPixels: Bool = true) throws -> DecodedPNG {

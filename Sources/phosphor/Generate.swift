@@ -9,6 +9,26 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate an image from a prompt (seed-exact to diffusers on a CPU).")
 
+    @OptionGroup var options: GenerationOptions
+
+    func run() throws { try options.run() }
+}
+
+struct Img2Img: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "img2img", abstract: "Generate from a starting image (--init) and a prompt; --strength sets how much changes.")
+
+    @OptionGroup var options: GenerationOptions
+
+    func validate() throws {
+        if options.initImage == nil && options.from == nil { throw ValidationError("img2img needs --init IMAGE.png") }
+    }
+
+    func run() throws { try options.run() }
+}
+
+/// Options shared by generate and img2img (A1111's parameter names).
+struct GenerationOptions: ParsableArguments {
     @Argument(help: "The prompt (optional with --from).") var prompt: String?
     @Option(name: .customLong("negative-prompt"), help: "What the image should not show.") var negativePrompt: String?
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String?
@@ -26,6 +46,8 @@ struct Generate: ParsableCommand {
     var batchCount = 1
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
+    @Option(name: .customLong("init"), help: "img2img: the starting image (PNG, the output size).") var initImage: String?
+    @Option(help: "img2img: how much of the schedule runs over the starting image, in (0, 1] (default 0.75).") var strength: Float?
     @Option(name: [.short, .customLong("output")], help: "Output PNG file, or a folder for NNNNN-SEED.png (default: outputs).")
     var output = "outputs"
     @Flag(help: "Replace an existing output file.") var overwrite = false
@@ -48,6 +70,7 @@ struct Generate: ParsableCommand {
         if let seed, seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
         if prompt == nil && from == nil { throw ValidationError("a prompt is needed (or --from IMAGE.png)") }
         if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
+        if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
         if batchCount > 1 && output.lowercased().hasSuffix(".png") {
             throw ValidationError("--batch-count \(batchCount) needs an output folder, not the file \(output)")
         }
@@ -79,6 +102,14 @@ struct Generate: ParsableCommand {
         if let clipSkip { r.clipSkip = clipSkip }
         if let eta { r.eta = eta }
         if let model { r.model = model }
+        if let initImage {
+            r.initImage = initImage
+            // Without --width/--height an img2img request takes the starting image's size.
+            let info = try PNG.readInfo(path: initImage)
+            if width == nil { r.width = info.width }
+            if height == nil { r.height = info.height }
+        }
+        if let strength { r.strength = strength }
         return r
     }
 

@@ -61,6 +61,25 @@ import TestSupport
         #expect(none.status == 1 && none.stderr.contains("no phosphor request") && none.stderr.split(separator: "\n").count == 1)
     }
 
+    /// img2img as a user runs it: the size comes from the starting image; the PNG equals diffusers' (≥ 55 dB).
+    @Test func img2imgCommand() throws {
+        let dir = Fixtures.temporaryFolder()
+        let r = try CLI.run(["img2img", "a checkerboard", "--model", model, "--init", Fixtures.path("png/img2img_init.png"), "--steps", "10",
+                             "--strength", "0.6", "--cfg-scale", "7.5", "--seed", "11", "--sampler", "euler", "--schedule", "normal",
+                             "-o", dir, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let png = try PNG.read(path: dir + "/00000-11.png")
+        #expect(png.width == 64 && png.height == 48)
+        #expect(png.text("parameters")?.contains("Denoising strength: 0.6") == true)
+        let want = try FixtureFile("pipeline_expected.safetensors").file.tensor("img2img_s06").toArray()
+        let mse = zip(png.rgb8().pixels, want).reduce(0.0) { $0 + pow(Double($1.0) / 255 - Double($1.1), 2) } / Double(want.count)
+        #expect(10 * log10(1 / mse) >= 55)
+        let missing = try CLI.run(["img2img", "x", "--model", model, "--init", dir + "/nope.png"])
+        #expect(missing.status == 1 && missing.stderr.contains("nope.png") && missing.stderr.split(separator: "\n").count == 1)
+        let noInit = try CLI.run(["img2img", "x", "--model", model])
+        #expect(noInit.status == 2 && noInit.stderr.contains("--init"))
+    }
+
     @Test(arguments: [
         (["generate", "a cat"], Int32(1), "--model"),
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
