@@ -68,6 +68,18 @@ def main():
         meta[name] = json.dumps({"prompt": prompt, "negative_prompt": negative, "cfg_scale": cfg, "width": width,
                                  "height": height, "steps": steps, "seed": seed})
         print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+    # A v-prediction model with trailing spacing: the same networks, the scheduler config says so (the test writes the
+    # same config into a copy of the folder).
+    pipe.scheduler = EulerDiscreteScheduler.from_config(scheduler.config, prediction_type="v_prediction", timestep_spacing="trailing")
+    g = torch.Generator("cpu").manual_seed(21)
+    with torch.no_grad():
+        image = pipe("a blue square", guidance_scale=6.0, width=48, height=64, num_inference_steps=9, generator=g,
+                     output_type="np").images[0]
+    expected["euler_v_trailing"] = torch.from_numpy(image.copy())
+    meta["euler_v_trailing"] = json.dumps({"prompt": "a blue square", "negative_prompt": "", "cfg_scale": 6.0, "width": 48,
+                                           "height": 64, "steps": 9, "seed": 21})
+    print(f"euler_v_trailing: {image.shape}, mean {image.mean():.4f}")
+
     # img2img from a procedural 64×48 picture (stored as a PNG the tests read), Euler, strength 0.6.
     from diffusers import StableDiffusionImg2ImgPipeline
     from PIL import Image

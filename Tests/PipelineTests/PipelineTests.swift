@@ -19,6 +19,35 @@ import TestSupport
         let seed: UInt64
     }
 
+    /// The model's scheduler_config.json decides prediction type and spacing: a copy of the tiny model whose config
+    /// says v_prediction + trailing must give diffusers' image for that config.
+    @Test func vPredictionAndTrailingSpacingFollowTheSchedulerConfig() throws {
+        let fx = try FixtureFile("pipeline_expected.safetensors")
+        let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata["euler_v_trailing"]!.utf8))
+        let source = Fixtures.path("models/tiny_sd"), folder = Fixtures.temporaryFolder()
+        let fm = FileManager.default
+        for item in ["unet", "vae", "text_encoder", "model_index.json"] {
+            try fm.createSymbolicLink(atPath: folder + "/" + item, withDestinationPath: source + "/" + item)
+        }
+        try fm.createDirectory(atPath: folder + "/scheduler", withIntermediateDirectories: true)
+        let config = try String(contentsOfFile: source + "/scheduler/scheduler_config.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"epsilon\"", with: "\"v_prediction\"").replacingOccurrences(of: "\"leading\"", with: "\"trailing\"")
+        try config.write(toFile: folder + "/scheduler/scheduler_config.json", atomically: true, encoding: .utf8)
+        let pipeline = try Pipeline(model: folder, mergesFile: Self.merges)
+        #expect(pipeline.scheduler.predictionType == .vPrediction && pipeline.scheduler.spacing == .trailing)
+        var request = GenerationRequest(prompt: spec.prompt)
+        request.cfgScale = spec.cfg_scale
+        request.width = spec.width
+        request.height = spec.height
+        request.steps = spec.steps
+        request.seed = spec.seed
+        request.sampler = "euler"
+        request.schedule = "normal"
+        let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
+        let quality = psnr(hwc, try fx.file.tensor("euler_v_trailing").toArray())
+        #expect(quality >= 60, "\(quality) dB")
+    }
+
     /// img2img from a PNG (strength 0.6 with CFG, and 1.0 without), Euler, against diffusers' Img2Img pipeline.
     @Test(arguments: [("img2img_s06", Float(0.6)), ("img2img_s1_nocfg", Float(1.0))])
     func img2imgMatchesDiffusers(_ c: (String, Float)) throws {
