@@ -15,8 +15,9 @@ OUT = os.path.join(HERE, "models", "tiny_sd")
 
 
 def main():
-    from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                           EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel)
+    from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
+                           EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, StableDiffusionPipeline,
+                           UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
     import importlib.util
     spec = importlib.util.spec_from_file_location("mf", os.path.join(HERE, "make_model_fixtures.py"))
@@ -55,6 +56,10 @@ def main():
         "euler_a_cfg": (EulerAncestralDiscreteScheduler, {}, "two green stars, detailed", "blurry", 5.0, 48, 64, 10, 1234),
         "dpmpp2m_karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True, "algorithm_type": "dpmsolver++"},
                            "a castle at night", "ugly", 7.0, 64, 64, 10, 3),
+        # clip_sample=False as in Stable Diffusion's own scheduler configs (DDIM's class default clips x0 to [-1, 1]).
+        "ddim_cfg": (DDIMScheduler, {"set_alpha_to_one": True, "clip_sample": False}, "a tree", "", 7.5, 64, 64, 10, 8),
+        "heun_cfg": (HeunDiscreteScheduler, {}, "a river", "", 7.5, 48, 48, 6, 9),
+        "lms_cfg": (LMSDiscreteScheduler, {}, "a mountain", "", 7.5, 64, 48, 10, 10),
     }
     expected = {}
     meta = {}
