@@ -44,8 +44,9 @@ public struct SchedulerConfig: Decodable, Sendable {
     }
 }
 
-/// Progress of one generation: step (1-based) of steps, with the current denoised estimate. Return false to cancel.
-public typealias PipelineProgress = (_ step: Int, _ steps: Int, _ denoised: Tensor) -> Bool
+/// Progress of one generation: step (1-based) of steps, the latents after it and the denoised estimate (for
+/// previews). Return false to cancel.
+public typealias PipelineProgress = (_ step: Int, _ steps: Int, _ latents: Tensor, _ denoised: Tensor) -> Bool
 
 /// Text → image with one loaded model: tokenizer, text encoder, CFG over the U-Net, a sampler, the VAE.
 public final class Pipeline {
@@ -127,8 +128,8 @@ public final class Pipeline {
         }
         let latents: Tensor
         do {
-            latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta) { i, n, _, denoised in
-                progress?(i + 1, n, denoised) ?? true
+            latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta) { i, n, x, denoised in
+                progress?(i + 1, n, x, denoised) ?? true
             }
         } catch SamplerError.cancelled {
             throw PipelineError.cancelled

@@ -124,7 +124,7 @@ struct GenerationOptions: ParsableArguments {
             let request = base
             let path = try outputPath(seed: request.seed)
             let start = Date()
-            let image = try pipeline.generate(request) { step, total, _ in
+            let image = try pipeline.generate(request) { step, total, _, _ in
                 if !quiet {
                     let rate = Double(step) / Date().timeIntervalSince(start)
                     FileHandle.standardError.write(Data("\rstep \(step)/\(total)  \(String(format: "%.2f", rate)) it/s".utf8))

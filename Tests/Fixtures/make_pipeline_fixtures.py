@@ -64,7 +64,8 @@ def main():
     expected = {}
     meta = {}
     for name, (cls, extra, prompt, negative, cfg, width, height, steps, seed) in cases.items():
-        pipe.scheduler = cls.from_config(pipe.scheduler.config, **extra)
+        # Always from the model's own config: from_config of the previous case's scheduler would carry its options over.
+        pipe.scheduler = cls.from_config(scheduler.config, **extra)
         g = torch.Generator("cpu").manual_seed(seed)
         with torch.no_grad():
             image = pipe(prompt, negative_prompt=negative or None, guidance_scale=cfg, width=width, height=height,

@@ -19,10 +19,6 @@ import TestSupport
         let seed: UInt64
     }
 
-    // heun_cfg and lms_cfg are in the fixture but not asserted yet: the pipeline reaches 56.3 and 57.7 dB against
-    // diffusers (below the 60 dB target) although both samplers' trajectories match diffusers to 3.6e-7 on the
-    // closed-form model (SamplerTrajectoryTests). Open item on issue 6.
-
     /// The model's scheduler_config.json decides prediction type and spacing: a copy of the tiny model whose config
     /// says v_prediction + trailing must give diffusers' image for that config.
     @Test func vPredictionAndTrailingSpacingFollowTheSchedulerConfig() throws {
@@ -83,7 +79,8 @@ import TestSupport
     }
 
     @Test(arguments: [("euler_cfg", "euler", "normal"), ("euler_nocfg", "euler", "normal"), ("euler_a_cfg", "euler_a", "normal"),
-                      ("dpmpp2m_karras", "dpmpp_2m", "karras"), ("ddim_cfg", "ddim", "normal")])
+                      ("dpmpp2m_karras", "dpmpp_2m", "karras"), ("ddim_cfg", "ddim", "normal"), ("heun_cfg", "heun", "normal"),
+                      ("lms_cfg", "lms", "normal")])
     func matchesDiffusers(_ c: (String, String, String)) throws {
         let fx = try FixtureFile("pipeline_expected.safetensors")
         let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
