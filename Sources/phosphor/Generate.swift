@@ -52,7 +52,11 @@ struct GenerationOptions: ParsableArguments {
     var output = "outputs"
     @Flag(help: "Replace an existing output file.") var overwrite = false
     @Flag(help: "Print nothing on stderr.") var quiet = false
+    @Option(help: "Progress on stderr: bar (default on a terminal) or json (one object per step, for scripts).")
+    var progress: ProgressStyle = .bar
     @OptionGroup var threadOptions: ThreadOptions
+
+    enum ProgressStyle: String, ExpressibleByArgument { case bar, json }
 
     func validate() throws {
         if let sampler, SamplerKind(rawValue: sampler) == nil {
@@ -115,6 +119,7 @@ struct GenerationOptions: ParsableArguments {
 
     func run() throws {
         threadOptions.apply()
+        Interrupt.install()
         var base = try request()
         guard !base.model.isEmpty else { throw GenerateError.noModel }
         let pipeline = try Pipeline(model: base.model, mergesFile: Assets.clipMerges)
@@ -124,13 +129,14 @@ struct GenerationOptions: ParsableArguments {
             let request = base
             let path = try outputPath(seed: request.seed)
             let start = Date()
-            let image = try pipeline.generate(request) { step, total, _, _ in
-                if !quiet {
-                    let rate = Double(step) / Date().timeIntervalSince(start)
-                    FileHandle.standardError.write(Data("\rstep \(step)/\(total)  \(String(format: "%.2f", rate)) it/s".utf8))
-                    if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+            let image: Tensor
+            do {
+                image = try pipeline.generate(request) { step, total, _, _ in
+                    if !quiet { report(step: step, of: total, since: start, image: n + 1, of: batchCount) }
+                    return !Interrupt.isRequested
                 }
-                return true
+            } catch PipelineError.cancelled {
+                throw Interrupted()
             }
             let rgb = try RGBImage.from(image)
             let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
@@ -142,6 +148,23 @@ struct GenerationOptions: ParsableArguments {
                 FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
             }
             print(path)
+        }
+    }
+
+    func report(step: Int, of total: Int, since start: Date, image: Int, of images: Int) {
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = Double(step) / max(elapsed, 1e-9)
+        let eta = Double(total - step) / max(rate, 1e-9)
+        switch progress {
+        case .json:
+            let line = String(format: "{\"image\":%d,\"images\":%d,\"step\":%d,\"steps\":%d,\"it_per_s\":%.3f,\"eta_s\":%.1f}\n",
+                              image, images, step, total, rate, eta)
+            FileHandle.standardError.write(Data(line.utf8))
+        case .bar:
+            let width = 24, filled = width * step / max(total, 1)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\r%@ %d/%d  %.2f it/s  ETA %.0f s", bar, step, total, rate, eta).utf8))
+            if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
         }
     }
 

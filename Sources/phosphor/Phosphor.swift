@@ -21,6 +21,10 @@ struct Phosphor: ParsableCommand {
             if code == .success {
                 exit(withError: error)
             }
+            if error is Interrupted {
+                FileHandle.standardError.write(Data("\n\(error)\n".utf8))
+                Foundation.exit(130)
+            }
             let usage = code == .validationFailure || error is ValidationError
             // One line that says what is wrong (ArgumentParser adds a usage hint after it; leave that to --help).
             let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? ""

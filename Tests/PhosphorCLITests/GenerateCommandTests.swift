@@ -80,6 +80,32 @@ import TestSupport
         #expect(noInit.status == 2 && noInit.stderr.contains("--init"))
     }
 
+    /// `--progress json` prints one object per step; Ctrl-C stops within a step, writes nothing and exits 130.
+    @Test func jsonProgressAndCtrlC() throws {
+        let dir = Fixtures.temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["generate", "x", "--model", model, "--width", "64", "--height", "64", "--steps", "1000", "--seed", "1",
+                             "--sampler", "euler", "-o", dir, "--progress", "json"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains("\n") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        let first = try #require(seen.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        #expect(object["step"] as? Int == 1 && object["steps"] as? Int == 1000)
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
     @Test(arguments: [
         (["generate", "a cat"], Int32(1), "--model"),
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
