@@ -35,14 +35,7 @@ import TestSupport
         try config.write(toFile: folder + "/scheduler/scheduler_config.json", atomically: true, encoding: .utf8)
         let pipeline = try Pipeline(model: folder, mergesFile: Self.merges)
         #expect(pipeline.scheduler.predictionType == .vPrediction && pipeline.scheduler.spacing == .trailing)
-        var request = GenerationRequest(prompt: spec.prompt)
-        request.cfgScale = spec.cfg_scale
-        request.width = spec.width
-        request.height = spec.height
-        request.steps = spec.steps
-        request.seed = spec.seed
-        request.sampler = "euler"
-        request.schedule = "normal"
+        let request = request(spec, sampler: "euler", schedule: "normal")
         let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
         let quality = psnr(hwc, try fx.file.tensor("euler_v_trailing").toArray())
         #expect(quality >= 60, "\(quality) dB")
@@ -54,14 +47,7 @@ import TestSupport
         let fx = try FixtureFile("pipeline_expected.safetensors")
         let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
         let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
-        var request = GenerationRequest(prompt: spec.prompt)
-        request.cfgScale = spec.cfg_scale
-        request.width = spec.width
-        request.height = spec.height
-        request.steps = spec.steps
-        request.seed = spec.seed
-        request.sampler = "euler"
-        request.schedule = "normal"
+        var request = request(spec, sampler: "euler", schedule: "normal")
         request.initImage = Fixtures.path("png/img2img_init.png")
         request.strength = c.1
         let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
@@ -70,6 +56,20 @@ import TestSupport
         // A starting image of another size is refused with both sizes named.
         request.width = 32
         #expect(throws: PipelineError.self) { try pipeline.generate(request) }
+    }
+
+    /// The request for a fixture case (sampler and schedule as the case's diffusers scheduler).
+    func request(_ spec: Case, sampler: String, schedule: String) -> GenerationRequest {
+        var request = GenerationRequest(prompt: spec.prompt)
+        request.negativePrompt = spec.negative_prompt
+        request.cfgScale = spec.cfg_scale
+        request.width = spec.width
+        request.height = spec.height
+        request.steps = spec.steps
+        request.seed = spec.seed
+        request.sampler = sampler
+        request.schedule = schedule
+        return request
     }
 
     /// PSNR of two images in [0, 1].
@@ -85,15 +85,7 @@ import TestSupport
         let fx = try FixtureFile("pipeline_expected.safetensors")
         let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
         let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
-        var request = GenerationRequest(prompt: spec.prompt)
-        request.negativePrompt = spec.negative_prompt
-        request.cfgScale = spec.cfg_scale
-        request.width = spec.width
-        request.height = spec.height
-        request.steps = spec.steps
-        request.seed = spec.seed
-        request.sampler = c.1
-        request.schedule = c.2
+        let request = request(spec, sampler: c.1, schedule: c.2)
         let image = try pipeline.generate(request)
         let hwc = image.selected(0, 0).permuted([1, 2, 0]).toArray()
         let want = try fx.file.tensor(c.0)
