@@ -44,9 +44,7 @@ public struct DiscreteSchedule: Sendable {
         // low index: the last t with log_sigmas[t] <= log σ (cumsum(dists >= 0).argmax), clipped to n-2.
         var count = 0
         for l in logSigmas where logSigma - Double(l) >= 0 { count += 1 }
-        var low = max(count - 1, 0)
-        if count == 0 { low = 0 }
-        low = min(low, logSigmas.count - 2)
+        let low = min(max(count - 1, 0), logSigmas.count - 2)
         let lo = Double(logSigmas[low]), hi = Double(logSigmas[low + 1])
         let w = min(max((lo - logSigma) / (lo - hi), 0), 1)
         return (1 - w) * Double(low) + w * Double(low + 1)
@@ -55,23 +53,18 @@ public struct DiscreteSchedule: Sendable {
     /// σ at a fractional timestep by linear interpolation of σ (numpy interp over t = 0, 1, …), as diffusers
     /// computes the σ of each inference timestep.
     public func sigma(atTimestep t: Double) -> Double {
-        numpyInterp(t, sigmas.map(Double.init))
-    }
-
-    /// σ at a fractional timestep by log-σ interpolation (k-diffusion's t_to_sigma), the inverse of `timestep(forSigma:)`.
-    public func sigmaLogInterpolated(atTimestep t: Double) -> Double {
-        Foundation.exp(numpyInterp(t, logSigmas.map(Double.init)))
+        numpyInterp(t, sigmas)
     }
 }
 
-/// numpy.interp over xp = 0, 1, 2, …
-func numpyInterp(_ x: Double, _ fp: [Double]) -> Double {
-    if x <= 0 { return fp[0] }
-    if x >= Double(fp.count - 1) { return fp[fp.count - 1] }
+/// numpy.interp over xp = 0, 1, 2, … (float32 table, float64 arithmetic, as numpy promotes).
+func numpyInterp(_ x: Double, _ fp: [Float]) -> Double {
+    if x <= 0 { return Double(fp[0]) }
+    if x >= Double(fp.count - 1) { return Double(fp[fp.count - 1]) }
     let j = Int(x.rounded(.down))
-    if Double(j) == x { return fp[j] }
-    let slope = (fp[j + 1] - fp[j]) / 1
-    return slope * (x - Double(j)) + fp[j]
+    if Double(j) == x { return Double(fp[j]) }
+    let slope = Double(fp[j + 1]) - Double(fp[j])
+    return slope * (x - Double(j)) + Double(fp[j])
 }
 
 /// torch.linspace for float32 (ATen's kernel: step in float; the first half start + step·i, the second half

@@ -90,10 +90,12 @@ public final class Pipeline {
         // syntax (emphasis, BREAK, chunks of 75 tokens) through PromptEncoder; both padded to the same chunk count.
         let guided = request.cfgScale > 1
         let prompts = PromptEncoder(tokenizer: tokenizer, textEncoder: components.textEncoder)
-        let chunkCount = max(prompts.chunks(request.prompt).count, guided ? prompts.chunks(request.negativePrompt).count : 1)
-        let cond = try prompts.encode(request.prompt, clipSkip: request.clipSkip, minChunks: chunkCount)
+        let condChunks = prompts.chunks(request.prompt)
+        let uncondChunks = guided ? prompts.chunks(request.negativePrompt) : []
+        let chunkCount = max(condChunks.count, uncondChunks.count)
+        let cond = try prompts.encode(condChunks, clipSkip: request.clipSkip, minChunks: chunkCount)
         let context = guided
-            ? Tensor.concat([try prompts.encode(request.negativePrompt, clipSkip: request.clipSkip, minChunks: chunkCount), cond], dim: 0)
+            ? Tensor.concat([try prompts.encode(uncondChunks, clipSkip: request.clipSkip, minChunks: chunkCount), cond], dim: 0)
             : cond
         let unet = components.unet
         let scale = request.cfgScale

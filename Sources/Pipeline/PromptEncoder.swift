@@ -64,8 +64,13 @@ public struct PromptEncoder {
     /// [1, 77·chunks, width]; `minChunks` pads with encodings of "" (A1111 pads the shorter of prompt and
     /// negative prompt this way so both have the same length).
     public func encode(_ prompt: String, clipSkip: Int, minChunks: Int = 1) throws -> Tensor {
-        var parts = chunks(prompt)
-        let empty = chunks("")[0]
+        try encode(chunks(prompt), clipSkip: clipSkip, minChunks: minChunks)
+    }
+
+    /// Encodes chunks made by `chunks(_:)`, padded to `minChunks` with the chunk of "".
+    public func encode(_ chunks: [Chunk], clipSkip: Int, minChunks: Int = 1) throws -> Tensor {
+        var parts = chunks
+        let empty = self.chunks("")[0]
         while parts.count < minChunks { parts.append(empty) }
         let encoded = try parts.map { chunk -> Tensor in
             let z = try textEncoder.encode([chunk.tokens], clipSkip: clipSkip)

@@ -20,9 +20,7 @@ extension Tensor {
         let alpha = scale ?? 1 / Float(d).squareRoot()
         let heads = lead.reduce(1, *)
         let out = Tensor.empty(lead + [nq, dv])
-        let block = max(1, min(blockRows, nq))
-        let blocksPerHead = (nq + block - 1) / block
-        let workers = min(Parallel.threadCount, heads * blocksPerHead)
+        let (block, blocksPerHead, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         let scratch = Tensor.empty([max(workers, 1), block * nk])
         let slots = SlotPool(count: max(workers, 1))
 
@@ -66,9 +64,15 @@ extension Tensor {
 
     /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes.
     public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, blockRows: Int = 256) -> Int {
-        let block = max(1, min(blockRows, nq))
-        let workers = min(Parallel.threadCount, heads * ((nq + block - 1) / block))
+        let (block, _, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         return max(workers, 1) * block * nk * MemoryLayout<Float>.stride
+    }
+
+    /// Rows per query block, blocks per head, and workers (each with one block × keys scratch buffer).
+    private static func attentionBlocks(queries nq: Int, heads: Int, blockRows: Int) -> (block: Int, blocksPerHead: Int, workers: Int) {
+        let block = max(1, min(blockRows, nq))
+        let blocksPerHead = (nq + block - 1) / block
+        return (block, blocksPerHead, min(Parallel.threadCount, heads * blocksPerHead))
     }
 }
 

@@ -25,6 +25,22 @@ import TestSupport
         }
     }
 
+    /// Runs `sampler` on the closed-form model from the seed-1234 initial noise and returns every step's latents.
+    func trajectory(_ sampler: SamplerKind, levels: [NoiseLevel], schedule: DiscreteSchedule, prediction: PredictionType,
+                    eta: Float = 0) throws -> [Tensor] {
+        let std = try JSONDecoder().decode(Double.self, from: Data(fx.file.metadata["data_std"]!.utf8))
+        let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: prediction,
+                                             model: exactModel(schedule, mu: try fx.file.tensor("mu"), std: std, prediction: prediction))
+        var generator = TorchGenerator(seed: 1234)
+        let x0 = generator.randn([1, 4, 8, 8]).scaled(levels.initialNoiseSigma(spacing: .leading))
+        var trajectory = [x0]
+        _ = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: eta) { _, _, x, _ in
+            trajectory.append(x)
+            return true
+        }
+        return trajectory
+    }
+
     static let cases: [(String, String, String)] = ["euler", "euler_a", "heun", "dpmpp_2m", "lms"].flatMap { s in
         ["normal", "karras", "exponential"].flatMap { c in ["epsilon", "v_prediction"].map { (s, c, $0) } }
     }
@@ -36,18 +52,8 @@ import TestSupport
         let steps = want.shape[0] - 1
         let schedule = DiscreteSchedule()
         let levels = schedule.noiseLevels(steps: steps, schedule: SigmaSchedule(rawValue: scheduleName)!, spacing: .leading, stepsOffset: 1)
-        let prediction = PredictionType(rawValue: predictionName)!
-        let std = try JSONDecoder().decode(Double.self, from: Data(fx.file.metadata["data_std"]!.utf8))
-        let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: prediction,
-                                             model: exactModel(schedule, mu: try fx.file.tensor("mu"), std: std, prediction: prediction))
-        var generator = TorchGenerator(seed: 1234)
-        let x0 = generator.randn([1, 4, 8, 8]).scaled(levels.initialNoiseSigma(spacing: .leading))
-        var trajectory = [x0]
-        let sampler = try SamplerKind(slug: samplerName)
-        _ = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }) { _, _, x, _ in
-            trajectory.append(x)
-            return true
-        }
+        let trajectory = try trajectory(try SamplerKind(slug: samplerName), levels: levels, schedule: schedule,
+                                        prediction: PredictionType(rawValue: predictionName)!)
         #expect(trajectory.count == steps + 1)
         for (i, x) in trajectory.enumerated() {
             let error = scaledMaxError(x, want.selected(0, i))
@@ -62,17 +68,8 @@ import TestSupport
         let want = try fx.file.tensor("traj.ddim\(eta == 0 ? "0" : "1").normal.\(predictionName)")
         let schedule = DiscreteSchedule()
         let levels = schedule.noiseLevels(steps: want.shape[0] - 1, schedule: .normal, spacing: .leading, stepsOffset: 1)
-        let prediction = PredictionType(rawValue: predictionName)!
-        let std = try JSONDecoder().decode(Double.self, from: Data(fx.file.metadata["data_std"]!.utf8))
-        let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: prediction,
-                                             model: exactModel(schedule, mu: try fx.file.tensor("mu"), std: std, prediction: prediction))
-        var generator = TorchGenerator(seed: 1234)
-        let x0 = generator.randn([1, 4, 8, 8]).scaled(levels.initialNoiseSigma(spacing: .leading))
-        var trajectory = [x0]
-        _ = try SamplerKind.ddim.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: eta) { _, _, x, _ in
-            trajectory.append(x)
-            return true
-        }
+        let trajectory = try trajectory(.ddim, levels: levels, schedule: schedule, prediction: PredictionType(rawValue: predictionName)!,
+                                        eta: eta)
         for (i, x) in trajectory.enumerated() {
             let error = scaledMaxError(x, want.selected(0, i))
             #expect(error <= 1e-5, "ddim η=\(eta) \(predictionName) step \(i)")
