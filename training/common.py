@@ -1,0 +1,70 @@
+"""Shared pieces of the default-model training: paths, model configurations, the frozen text tower."""
+import json
+import os
+
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+DEFAULT_MODEL = os.path.join(ROOT, "assets", "default")
+MAX_TOKENS = 32          # the text tower's context length for the U-Net (captions are short)
+
+VQ_CONFIG = dict(
+    in_channels=3, out_channels=3,
+    down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+    block_out_channels=[64, 128, 128], layers_per_block=1, act_fn="silu",
+    latent_channels=3, sample_size=128, num_vq_embeddings=1024, vq_embed_dim=3, norm_num_groups=32,
+)
+UNET_CONFIG = dict(
+    sample_size=32, in_channels=7, out_channels=3,
+    down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+    up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+    block_out_channels=[64, 128, 160], layers_per_block=1, cross_attention_dim=384,
+    attention_head_dim=4, norm_num_groups=32,
+)
+CLIP_VISION_CONFIG = dict(
+    image_size=128, patch_size=16, hidden_size=256, intermediate_size=1024,
+    num_hidden_layers=4, num_attention_heads=4, projection_dim=384, hidden_act="quick_gelu",
+)
+SCHEDULER_CONFIG = {
+    "_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 1000,
+    "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon", "timestep_spacing": "leading", "steps_offset": 1,
+}
+
+
+def pick_device(name):
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def autocast(device):
+    if device == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+class TextTower:
+    """Frozen all-MiniLM-L6-v2 (BERT): token states for cross-attention, mean-pooled unit vectors for CLIP."""
+
+    def __init__(self, device, root=DEFAULT_MODEL):
+        from transformers import BertModel, BertTokenizerFast
+        self.tokenizer = BertTokenizerFast(os.path.join(root, "tokenizer", "vocab.txt"), do_lower_case=True)
+        self.model = BertModel.from_pretrained(os.path.join(root, "text_encoder"), dtype=torch.float32,
+                                               add_pooling_layer=False).to(device).eval()
+        self.model.requires_grad_(False)
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, captions):
+        t = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=MAX_TOKENS,
+                           return_tensors="pt").to(self.device)
+        states = self.model(input_ids=t.input_ids, attention_mask=t.attention_mask).last_hidden_state
+        mask = t.attention_mask[..., None].float()
+        pooled = (states * mask).sum(1) / mask.sum(1)
+        return states, torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def save_json(obj, path):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)

@@ -1,0 +1,123 @@
+"""Reference sampler for the default model (PyTorch + diffusers components), and a labelled grid.
+
+The same function produces the evaluation samples and the Swift pipeline's fixture, so what the
+Swift code is compared with is exactly what was evaluated.
+
+    python training/sample.py --model assets/default --out grid.png "a red circle" "a blue star left of a green square"
+    python training/sample.py --runs runs/ --out grid.png          # straight from training outputs
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DEFAULT_MODEL, SCHEDULER_CONFIG, TextTower  # noqa: E402
+
+
+class DefaultModel:
+    def __init__(self, device="cpu", model=DEFAULT_MODEL, runs=None):
+        from diffusers import UNet2DConditionModel, VQModel
+        from safetensors.torch import load_file
+        self.device = device
+        if runs:
+            def load(cls, name):
+                cfg = json.load(open(os.path.join(runs, name, "config.json")))
+                m = cls(**{k: v for k, v in cfg.items() if not k.startswith("_")})
+                m.load_state_dict(load_file(os.path.join(runs, name, "weights.safetensors")))
+                return m, cfg
+            self.unet, _ = load(UNet2DConditionModel, "unet")
+            self.vq, vq_cfg = load(VQModel, "vq")
+            self.scheduler_config = SCHEDULER_CONFIG
+        else:
+            self.unet = UNet2DConditionModel.from_pretrained(os.path.join(model, "unet"), dtype=torch.float32)
+            self.vq = VQModel.from_pretrained(os.path.join(model, "vqvae"), dtype=torch.float32)
+            vq_cfg = dict(self.vq.config)
+            self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
+        self.scaling = vq_cfg["scaling_factor"]
+        self.unet = self.unet.float().to(device).eval()
+        self.vq = self.vq.float().to(device).eval()
+        self.text = TextTower(device, model if not runs else DEFAULT_MODEL)
+
+    @torch.no_grad()
+    def generate(self, prompts, seeds, steps=20, cfg=5.0, negative="", image=None, mask=None, trace=None):
+        """Euler (EulerDiscreteScheduler) with classifier-free guidance; initial noise per seed from
+        torch.Generator('cpu').manual_seed(seed), shape (1, 3, 32, 32). For inpainting pass image (B,3,128,128)
+        in [-1, 1] and mask (B,1,128,128), 1 = repaint; otherwise the mask is all ones (text-to-image)."""
+        from diffusers import EulerDiscreteScheduler
+        sched = EulerDiscreteScheduler.from_config(self.scheduler_config)
+        sched.set_timesteps(steps)
+        n = len(prompts)
+        lat = torch.cat([torch.randn(1, 3, 32, 32, generator=torch.Generator("cpu").manual_seed(s)) for s in seeds])
+        lat = (lat * sched.init_noise_sigma).to(self.device)
+        cond, _ = self.text(prompts)
+        uncond, _ = self.text([negative] * n)
+        context = torch.cat([uncond, cond])
+        if mask is None:
+            mask = torch.ones(n, 1, 128, 128)
+            image = torch.zeros(n, 3, 128, 128)
+        mask, image = mask.to(self.device), image.to(self.device)
+        masked = self.vq.encode(image * (mask < 0.5)).latents * self.scaling
+        mask_lat = torch.nn.functional.interpolate(mask, size=(32, 32))
+        extra = torch.cat([torch.cat([mask_lat, masked], 1)] * 2)
+        for t in sched.timesteps:
+            inp = sched.scale_model_input(torch.cat([lat, lat]), t)
+            eps = self.unet(torch.cat([inp, extra], 1), t, encoder_hidden_states=context).sample
+            eps_u, eps_c = eps.chunk(2)
+            lat = sched.step(eps_u + cfg * (eps_c - eps_u), t, lat).prev_sample
+            if trace is not None:
+                trace.append(lat.cpu().clone())
+        return self.vq.decode(lat / self.scaling).sample.clamp(-1, 1).cpu()
+
+
+def labelled_grid(images, labels, cols=4, size=128):
+    from PIL import Image, ImageDraw
+    rows = (len(images) + cols - 1) // cols
+    cell_h = size + 24
+    grid = Image.new("RGB", (cols * size, rows * cell_h), "white")
+    draw = ImageDraw.Draw(grid)
+    arr = ((images.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    for i, (im, label) in enumerate(zip(arr, labels)):
+        x, y = (i % cols) * size, (i // cols) * cell_h
+        grid.paste(Image.fromarray(im), (x, y))
+        words, lines = label.split(), [""]
+        for w in words:
+            if len(lines[-1]) + len(w) + 1 > 21:
+                lines.append("")
+            lines[-1] = (lines[-1] + " " + w).strip()
+        draw.text((x + 2, y + size + 1), "\n".join(lines[:2]), fill="black", spacing=0)
+    return grid
+
+
+DEMO_PROMPTS = [
+    "a red circle", "a blue square", "a green triangle", "a yellow star",
+    "an orange ring", "a purple cross", "a big pink circle", "a small cyan square",
+    "a red circle left of a blue square", "a blue circle left of a red square",
+    "a yellow star above a green ring", "a white cross below a black triangle",
+    "two red circles", "three blue stars", "a purple star", "a red circle on a yellow background",
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("prompts", nargs="*")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--runs")
+    ap.add_argument("--out", default="grid.png")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--cfg", type=float, default=5.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    prompts = args.prompts or DEMO_PROMPTS
+    model = DefaultModel(args.device, args.model, args.runs)
+    images = model.generate(prompts, [args.seed + i for i in range(len(prompts))], args.steps, args.cfg)
+    labelled_grid(images, prompts).save(args.out)
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

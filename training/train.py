@@ -1,0 +1,334 @@
+"""Train the default model's parts on the scene world: `vq`, `unet`, `clip`.
+
+Each stage runs for --steps or --seconds (whichever ends first), saves a resumable checkpoint
+(`state.pt`, with the data sampler's state) and the exportable weights (`weights.safetensors`,
+`config.json`) into --out. Deterministic for a given seed and step count; CPU always works,
+`--device cuda` uses a GPU (bf16 autocast).
+
+    python training/train.py vq   --out runs/vq   --seconds 5400
+    python training/train.py unet --out runs/unet --vq runs/vq --seconds 5400
+    python training/train.py clip --out runs/clip --seconds 5400
+"""
+import argparse
+import math
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VQ_CONFIG, TextTower, autocast,  # noqa: E402
+                    pick_device, save_json)
+from scenes import SceneSampler, render  # noqa: E402
+
+
+class Stage:
+    def __init__(self, args):
+        self.args = args
+        self.device = pick_device(args.device)
+        torch.manual_seed(args.seed)
+        self.sampler = SceneSampler(args.seed)
+        self.jitter = random.Random(args.seed + 1)
+        self.step = 0
+        os.makedirs(args.out, exist_ok=True)
+
+    def batch(self, n):
+        scenes = [self.sampler.sample() for _ in range(n)]
+        return scenes, render(scenes, self.device, jitter_seed=self.jitter.randrange(2**31))
+
+    def lr(self, base, warmup=200):
+        return base * min(1.0, (self.step + 1) / warmup)
+
+    def save_state(self, extra):
+        state = {"step": self.step, "sampler": self.sampler.rng.getstate(), "jitter": self.jitter.getstate(),
+                 "torch_rng": torch.get_rng_state(), **extra}
+        tmp = os.path.join(self.args.out, "state.pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, os.path.join(self.args.out, "state.pt"))
+
+    def load_state(self):
+        path = os.path.join(self.args.out, "state.pt")
+        if not (self.args.resume and os.path.exists(path)):
+            return None
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.step = state["step"]
+        self.sampler.rng.setstate(state["sampler"])
+        self.jitter.setstate(state["jitter"])
+        torch.set_rng_state(state["torch_rng"])
+        return state
+
+    def run(self):
+        start = time.time()
+        last_log = last_save = start
+        while self.step < self.args.steps and time.time() - start < self.args.seconds:
+            logs = self.train_step()
+            self.step += 1
+            now = time.time()
+            if now - last_log > self.args.log_every or self.step == 1:
+                print(f"[{self.name}] step {self.step} {now - start:.0f}s " +
+                      " ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
+                last_log = now
+            if now - last_save > self.args.save_every:
+                self.save()
+                last_save = now
+        self.save()
+        print(f"[{self.name}] done: {self.step} steps in {time.time() - start:.0f}s", flush=True)
+
+
+def save_weights(module, path, config, out):
+    weights = {k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(weights, os.path.join(out, path), metadata={"format": "pt"})
+    save_json(config, os.path.join(out, "config.json"))
+
+
+# ------------------------------------------------------------------ VQ autoencoder
+
+class VQStage(Stage):
+    name = "vq"
+
+    def __init__(self, args):
+        super().__init__(args)
+        from diffusers import VQModel
+        self.model = VQModel(**VQ_CONFIG).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        self.usage = torch.zeros(VQ_CONFIG["num_vq_embeddings"], device=self.device)
+        state = self.load_state()
+        if state:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["opt"])
+        self.scaling = 1.0
+
+    def train_step(self):
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(self.args.lr)
+        _, x = self.batch(self.args.batch)
+        warm = self.step < self.args.warmup
+        with autocast(self.device):
+            h = self.model.encode(x).latents
+        h = h.float()
+        if self.step == self.args.warmup:
+            self.init_codebook(h)
+        if warm:
+            z, qloss = h, torch.zeros((), device=self.device)
+        else:
+            z, qloss, (_, _, idx) = self.model.quantize(h)
+            self.usage.index_add_(0, idx.flatten(), torch.ones_like(idx.flatten(), dtype=torch.float32))
+        with autocast(self.device):
+            y = self.model.decode(z, force_not_quantize=True).sample.float()
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        grad = ((y.diff(dim=-1) - x.diff(dim=-1)).abs().mean() + (y.diff(dim=-2) - x.diff(dim=-2)).abs().mean())
+        loss = rec + 0.5 * grad + qloss
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if not warm and self.step % 200 == 199:
+            self.restart_dead_codes(h)
+        psnr = -10 * math.log10(F.mse_loss(y.detach().clamp(-1, 1), x).item() / 4 + 1e-12)
+        return {"loss": loss.item(), "qloss": qloss.item(), "psnr": psnr}
+
+    @torch.no_grad()
+    def init_codebook(self, h):
+        flat = h.permute(0, 2, 3, 1).reshape(-1, h.shape[1])
+        pick = torch.randint(0, flat.shape[0], (self.usage.numel(),), device=self.device)
+        self.model.quantize.embedding.weight.data.copy_(flat[pick])
+
+    @torch.no_grad()
+    def restart_dead_codes(self, h):
+        dead = (self.usage == 0).nonzero().flatten()
+        if dead.numel():
+            flat = h.permute(0, 2, 3, 1).reshape(-1, h.shape[1])
+            pick = torch.randint(0, flat.shape[0], (dead.numel(),), device=self.device)
+            self.model.quantize.embedding.weight.data[dead] = flat[pick] + 0.01 * torch.randn_like(flat[pick])
+        print(f"[vq] codes used {int((self.usage > 0).sum())}/{self.usage.numel()}, restarted {dead.numel()}", flush=True)
+        self.usage.zero_()
+
+    @torch.no_grad()
+    def save(self):
+        self.model.eval()
+        _, x = self.batch(min(64, 4 * self.args.batch))
+        std = self.model.encode(x).latents.float().std().item()
+        self.model.train()
+        config = dict(VQ_CONFIG, _class_name="VQModel", scaling_factor=round(1.0 / std, 5))
+        save_weights(self.model, "weights.safetensors", config, self.args.out)
+        self.save_state({"model": self.model.state_dict(), "opt": self.opt.state_dict()})
+
+
+# ------------------------------------------------------------------ U-Net (7-channel: latents, mask, masked latents)
+
+def random_masks(n, size, device, gen):
+    """Half the batch all-ones (plain text-to-image), the rest one to three rectangles or ellipses (1 = repaint)."""
+    full = torch.rand(n, generator=gen) < 0.5
+    count = torch.randint(1, 4, (n,), generator=gen)
+    centre = torch.rand(n, 3, 2, generator=gen) * 1.6 - 0.8
+    radius = torch.rand(n, 3, 2, generator=gen) * 0.5 + 0.15
+    rect = torch.rand(n, 3, generator=gen) < 0.5
+    active = torch.arange(3)[None] < count[:, None]
+    centre, radius, rect, active, full = (t.to(device) for t in (centre, radius, rect, active, full))
+    coords = (torch.arange(size, device=device) + 0.5) / size * 2 - 1
+    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    dx = (gx - centre[..., 0, None, None]) / radius[..., 0, None, None]
+    dy = (gy - centre[..., 1, None, None]) / radius[..., 1, None, None]
+    inside = torch.where(rect[..., None, None], (dx.abs() < 1) & (dy.abs() < 1), dx * dx + dy * dy < 1)
+    masks = (inside & active[..., None, None]).any(1) | full[:, None, None]
+    return masks.float()[:, None]
+
+
+class UNetStage(Stage):
+    name = "unet"
+
+    def __init__(self, args):
+        super().__init__(args)
+        from diffusers import UNet2DConditionModel, VQModel
+        vq_config = load_config(os.path.join(args.vq, "config.json"))
+        self.scaling = vq_config["scaling_factor"]
+        self.vq = VQModel(**{k: v for k, v in vq_config.items() if not k.startswith("_")}).to(self.device).eval()
+        self.vq.load_state_dict(load_file(os.path.join(args.vq, "weights.safetensors")))
+        self.vq.requires_grad_(False)
+        self.text = TextTower(self.device)
+        self.model = UNet2DConditionModel(**UNET_CONFIG).to(self.device)
+        self.ema = UNet2DConditionModel(**UNET_CONFIG).to(self.device).eval()
+        self.ema.load_state_dict(self.model.state_dict())
+        self.ema.requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.01)
+        self.gen = torch.Generator().manual_seed(args.seed + 2)
+        betas = torch.linspace(SCHEDULER_CONFIG["beta_start"] ** 0.5, SCHEDULER_CONFIG["beta_end"] ** 0.5, 1000,
+                               dtype=torch.float64) ** 2
+        self.alphas_cumprod = torch.cumprod(1 - betas, 0).float().to(self.device)
+        state = self.load_state()
+        if state:
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+            self.opt.load_state_dict(state["opt"])
+            self.gen.set_state(state["gen"])
+
+    def train_step(self):
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(self.args.lr)
+        scenes, x = self.batch(self.args.batch)
+        n = x.shape[0]
+        captions = [s["caption"] if torch.rand((), generator=self.gen) >= 0.1 else "" for s in scenes]
+        masks = random_masks(n, x.shape[-1], self.device, self.gen)
+        with torch.no_grad(), autocast(self.device):
+            states, _ = self.text(captions)
+            lat = self.vq.encode(x).latents.float() * self.scaling
+            masked = self.vq.encode(x * (masks < 0.5)).latents.float() * self.scaling
+        mask_lat = F.interpolate(masks, size=lat.shape[-2:])
+        t = torch.randint(0, 1000, (n,), generator=self.gen).to(self.device)
+        noise = torch.randn(lat.shape, generator=self.gen).to(self.device)
+        a = self.alphas_cumprod[t][:, None, None, None]
+        noisy = a.sqrt() * lat + (1 - a).sqrt() * noise
+        with autocast(self.device):
+            pred = self.model(torch.cat([noisy, mask_lat, masked], 1), t, encoder_hidden_states=states.float()).sample
+        snr = (a / (1 - a)).flatten()
+        weight = snr.clamp(max=5.0) / snr                       # min-SNR-5 weighting for epsilon targets
+        loss = (weight * ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        decay = min(self.args.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        return {"loss": loss.item()}
+
+    def save(self):
+        config = dict(UNET_CONFIG, _class_name="UNet2DConditionModel")
+        save_weights(self.ema, "weights.safetensors", config, self.args.out)
+        self.save_state({"model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                         "opt": self.opt.state_dict(), "gen": self.gen.get_state()})
+
+
+# ------------------------------------------------------------------ CLIP image tower (locked text tower, LiT)
+
+class CLIPStage(Stage):
+    name = "clip"
+
+    def __init__(self, args):
+        super().__init__(args)
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+        self.text = TextTower(self.device)
+        self.model = CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_VISION_CONFIG)).to(self.device)
+        self.text_projection = torch.nn.Linear(384, 384, bias=False).to(self.device)
+        torch.nn.init.eye_(self.text_projection.weight)
+        self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07), device=self.device))
+        params = list(self.model.parameters()) + list(self.text_projection.parameters()) + [self.logit_scale]
+        self.opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
+        state = self.load_state()
+        if state:
+            self.model.load_state_dict(state["model"])
+            self.text_projection.load_state_dict(state["text_projection"])
+            self.logit_scale.data.copy_(state["logit_scale"])
+            self.opt.load_state_dict(state["opt"])
+
+    def train_step(self):
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(self.args.lr)
+        scenes, x = self.batch(self.args.batch)
+        captions = [s["caption"] for s in scenes]
+        _, pooled = self.text(captions)
+        with autocast(self.device):
+            img = self.model(pixel_values=x).image_embeds.float()
+        img = F.normalize(img, dim=-1)
+        txt = F.normalize(self.text_projection(pooled), dim=-1)
+        logits = self.logit_scale.clamp(max=math.log(100)).exp() * img @ txt.T
+        # Identical captions in a batch are positives too (soft targets over equal captions).
+        same = torch.tensor([[a == b for b in captions] for a in captions], device=self.device, dtype=torch.float32)
+        targets = same / same.sum(1, keepdim=True)
+        loss = (torch.sum(-targets * F.log_softmax(logits, 1), 1).mean() +
+                torch.sum(-targets * F.log_softmax(logits.T, 1), 1).mean()) / 2
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        acc = (logits.argmax(1) == torch.arange(len(captions), device=self.device)).float().mean().item()
+        return {"loss": loss.item(), "acc": acc, "scale": self.logit_scale.exp().item()}
+
+    def save(self):
+        config = dict(CLIP_VISION_CONFIG, _class_name="CLIPVisionModelWithProjection")
+        save_weights(self.model, "weights.safetensors", config, self.args.out)
+        save_file({"text_projection.weight": self.text_projection.weight.detach().cpu().contiguous(),
+                   "logit_scale": self.logit_scale.detach().cpu().reshape(1)},
+                  os.path.join(self.args.out, "text_projection.safetensors"), metadata={"format": "pt"})
+        self.save_state({"model": self.model.state_dict(), "text_projection": self.text_projection.state_dict(),
+                         "logit_scale": self.logit_scale.detach(), "opt": self.opt.state_dict()})
+
+
+def load_config(path):
+    import json
+    with open(path) as f:
+        return json.load(f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["vq", "unet", "clip"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--vq", help="the vq stage's output folder (unet stage)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=10**9)
+    ap.add_argument("--seconds", type=float, default=5400)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--warmup", type=int, default=300, help="vq: steps before quantization starts")
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--log-every", type=float, default=20)
+    ap.add_argument("--save-every", type=float, default=600)
+    args = ap.parse_args()
+    defaults = {"vq": (32, 4e-4), "unet": (64, 3e-4), "clip": (128, 5e-4)}[args.stage]
+    args.batch = args.batch or defaults[0]
+    args.lr = args.lr or defaults[1]
+    if pick_device(args.device) == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    {"vq": VQStage, "unet": UNetStage, "clip": CLIPStage}[args.stage](args).run()
+
+
+if __name__ == "__main__":
+    main()
