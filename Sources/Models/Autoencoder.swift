@@ -13,6 +13,18 @@ public protocol LatentEncoding {
     func encode(_ image: Tensor) -> Tensor
 }
 
+/// What a pipeline needs of an autoencoder: decode, an encoding for img2img/inpainting, and its geometry.
+public protocol LatentAutoencoder: LatentDecoding, LatentEncoding {
+    var config: AutoencoderConfig { get }
+    /// Image pixels per latent pixel.
+    var downscaleFactor: Int { get }
+    /// Latent channels the decoder takes.
+    var latentChannels: Int { get }
+    /// The latents a pipeline starts img2img from (unscaled): a posterior sample (KL, noise from the caller's
+    /// generator) or the deterministic encoding (VQ).
+    func encodeForSampling(_ image: Tensor, noise: (_ shape: [Int]) -> Tensor) -> Tensor
+}
+
 /// diffusers AutoencoderKL / VQModel config values shapes cannot tell.
 public struct AutoencoderConfig: Decodable, Sendable {
     public var normNumGroups = 32
@@ -155,7 +167,7 @@ struct VAEDecoder {
 }
 
 /// diffusers AutoencoderKL (the Stable Diffusion VAE).
-public final class AutoencoderKL: LatentDecoding, LatentEncoding {
+public final class AutoencoderKL: LatentAutoencoder {
     public let config: AutoencoderConfig
     let encoder: VAEEncoder
     let decoder: VAEDecoder
@@ -192,6 +204,8 @@ public final class AutoencoderKL: LatentDecoding, LatentEncoding {
         decoder(postQuantConv?(latents) ?? latents)
     }
 
+    public func encodeForSampling(_ image: Tensor, noise: (_ shape: [Int]) -> Tensor) -> Tensor { encodeSample(image, noise: noise) }
+
     /// Image pixels per latent pixel: 2^(upsampling decoder blocks) — 8 for Stable Diffusion.
     public var downscaleFactor: Int { 1 << decoder.up.filter { $0.upsample != nil }.count }
 
@@ -201,7 +215,7 @@ public final class AutoencoderKL: LatentDecoding, LatentEncoding {
 
 /// diffusers VQModel (latent-diffusion VQ-f4/f8): encoder, quant_conv, nearest-codebook quantisation,
 /// post_quant_conv, decoder.
-public final class VQModel: LatentDecoding, LatentEncoding {
+public final class VQModel: LatentAutoencoder {
     public let config: AutoencoderConfig
     let encoder: VAEEncoder
     let decoder: VAEDecoder
@@ -251,4 +265,9 @@ public final class VQModel: LatentDecoding, LatentEncoding {
     }
 
     public func decode(_ latents: Tensor) -> Tensor { decode(latents, forceNotQuantize: false) }
+
+    public func encodeForSampling(_ image: Tensor, noise: (_ shape: [Int]) -> Tensor) -> Tensor { encode(image) }
+
+    public var downscaleFactor: Int { 1 << decoder.up.filter { $0.upsample != nil }.count }
+    public var latentChannels: Int { postQuantConv.weight.shape[1] }
 }

@@ -53,7 +53,7 @@ public enum StableDiffusionLoader {
         return StableDiffusionComponents(textEncoder: textEncoder, unet: unet, vae: vae, source: folder)
     }
 
-    static func componentFolder(_ folder: String, _ component: String) throws -> String {
+    public static func componentFolder(_ folder: String, _ component: String) throws -> String {
         let path = folder + "/" + component
         guard FileManager.default.fileExists(atPath: path + "/config.json") else {
             throw ModelError.missingComponent(folder: folder, component: component)
@@ -63,7 +63,7 @@ public enum StableDiffusionLoader {
 
     /// The component's weights: the requested variant, else the plain file, else an fp16 variant; sharded
     /// checkpoints (`*.safetensors.index.json`) are opened as one store.
-    static func weights(in folder: String, stem: String, variant: String?) throws -> WeightStore {
+    public static func weights(in folder: String, stem: String, variant: String?) throws -> WeightStore {
         var candidates = [String]()
         if let variant { candidates.append("\(stem).\(variant).safetensors") }
         candidates += ["\(stem).safetensors", "\(stem).fp16.safetensors"]

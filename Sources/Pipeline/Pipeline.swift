@@ -48,38 +48,87 @@ public struct SchedulerConfig: Decodable, Sendable {
 /// previews). Return false to cancel.
 public typealias PipelineProgress = (_ step: Int, _ steps: Int, _ latents: Tensor, _ denoised: Tensor) -> Bool
 
-/// Text → image with one loaded model: tokenizer, text encoder, CFG over the U-Net, a sampler, the VAE.
+/// Settings a model folder recommends (Phosphor's default model: model_index.json "phosphor"); nil = the request's own.
+public struct ModelDefaults: Sendable, Equatable {
+    public var width: Int?, height: Int?, steps: Int?
+    public var cfgScale: Float?
+    public var sampler: String?, schedule: String?
+
+    public init(width: Int? = nil, height: Int? = nil, steps: Int? = nil, cfgScale: Float? = nil,
+                sampler: String? = nil, schedule: String? = nil) {
+        (self.width, self.height, self.steps, self.cfgScale, self.sampler, self.schedule) = (width, height, steps, cfgScale, sampler, schedule)
+    }
+}
+
+/// Text → image with one loaded model: prompt conditioning, CFG over the U-Net, a sampler, the autoencoder.
 public final class Pipeline {
-    public let components: StableDiffusionComponents
-    public let tokenizer: CLIPTokenizer
+    public let conditioner: PromptConditioning
+    public let unet: UNet2DConditionModel
+    public let autoencoder: LatentAutoencoder?
     public let scheduler: SchedulerConfig
     public let scalingFactor: Float
+    public let defaults: ModelDefaults
+    /// The folder or file the model came from.
+    public let source: String
 
-    /// Loads a diffusers folder or single-file checkpoint; `mergesFile` is the CLIP BPE vocabulary.
-    public init(model path: String, mergesFile: String) throws {
-        components = try StableDiffusionLoader.load(path)
-        var config = SchedulerConfig()
+    public init(conditioner: PromptConditioning, unet: UNet2DConditionModel, autoencoder: LatentAutoencoder?,
+                scheduler: SchedulerConfig, defaults: ModelDefaults = ModelDefaults(), source: String) {
+        self.conditioner = conditioner
+        self.unet = unet
+        self.autoencoder = autoencoder
+        self.scheduler = scheduler
+        self.scalingFactor = autoencoder?.config.scalingFactor ?? 0.18215
+        self.defaults = defaults
+        self.source = source
+    }
+
+    /// Loads a diffusers folder or single-file Stable Diffusion checkpoint (`mergesFile`: the CLIP BPE vocabulary),
+    /// or Phosphor's own latent-diffusion folder (model_index.json `PhosphorLatentDiffusionPipeline`).
+    public convenience init(model path: String, mergesFile: String) throws {
         var isFolder: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
-        if isFolder.boolValue, let data = FileManager.default.contents(atPath: path + "/scheduler/scheduler_config.json") {
-            do { config = try JSONDecoder().decode(SchedulerConfig.self, from: data) } catch {
-                throw ModelError.badConfig(path: path + "/scheduler/scheduler_config.json", detail: "\(error)")
-            }
-        } else if !isFolder.boolValue {
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+        if isFolder.boolValue, let index = try? Pipeline.modelIndex(path), index["_class_name"] as? String == DefaultModel.className {
+            let model = try DefaultModel.load(path, index: index)
+            self.init(conditioner: model.conditioner, unet: model.unet, autoencoder: model.vqvae,
+                      scheduler: try Pipeline.schedulerConfig(folder: path), defaults: model.defaults, source: path)
+            return
+        }
+        let components = try StableDiffusionLoader.load(path)
+        var config = SchedulerConfig()
+        if isFolder.boolValue {
+            config = try Pipeline.schedulerConfig(folder: path)
+        } else {
             let arch = try StableDiffusionCheckpoint(singleFile: path).architecture
             config.predictionType = arch.predictionType == .vPrediction ? .vPrediction : .epsilon
         }
-        scheduler = config
         // SD 2.x (OpenCLIP, 1024 wide) pads with 0; SD 1.x with <|endoftext|>.
         let padding: CLIPTokenizer.Padding = components.textEncoder.hiddenSize == 1024 ? .zero : .endOfText
-        tokenizer = try CLIPTokenizer(mergesFile: mergesFile, padding: padding)
-        scalingFactor = components.vae?.config.scalingFactor ?? 0.18215
+        let tokenizer = try CLIPTokenizer(mergesFile: mergesFile, padding: padding)
+        self.init(conditioner: CLIPConditioner(encoder: PromptEncoder(tokenizer: tokenizer, textEncoder: components.textEncoder)),
+                  unet: components.unet, autoencoder: components.vae, scheduler: config, source: components.source)
+    }
+
+    static func modelIndex(_ folder: String) throws -> [String: Any] {
+        let path = folder + "/model_index.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelError.badConfig(path: path, detail: "missing or not JSON (is this a diffusers model folder?)")
+        }
+        return json
+    }
+
+    static func schedulerConfig(folder: String) throws -> SchedulerConfig {
+        let path = folder + "/scheduler/scheduler_config.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return SchedulerConfig() }
+        do { return try JSONDecoder().decode(SchedulerConfig.self, from: data) } catch {
+            throw ModelError.badConfig(path: path, detail: "\(error)")
+        }
     }
 
     /// Runs the request; returns the image [1, 3, H, W] in [0, 1].
     public func generate(_ request: GenerationRequest, progress: PipelineProgress? = nil) throws -> Tensor {
         try request.validate()
-        guard let vae = components.vae else { throw ModelError.unsupported(location: components.source, detail: "no VAE to decode with") }
+        guard let vae = autoencoder else { throw ModelError.unsupported(location: source, detail: "no autoencoder to decode with") }
         let sampler = try SamplerKind(slug: request.sampler)
         guard let sigmaSchedule = SigmaSchedule(rawValue: request.schedule) else { throw SamplerError.unknownSchedule(request.schedule) }
         let schedule = scheduler.schedule
@@ -89,19 +138,29 @@ public final class Pipeline {
         // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "". A1111 prompt
         // syntax (emphasis, BREAK, chunks of 75 tokens) through PromptEncoder; both padded to the same chunk count.
         let guided = request.cfgScale > 1
-        let prompts = PromptEncoder(tokenizer: tokenizer, textEncoder: components.textEncoder)
-        let condChunks = prompts.chunks(request.prompt)
-        let uncondChunks = guided ? prompts.chunks(request.negativePrompt) : []
-        let chunkCount = max(condChunks.count, uncondChunks.count)
-        let cond = try prompts.encode(condChunks, clipSkip: request.clipSkip, minChunks: chunkCount)
-        let context = guided
-            ? Tensor.concat([try prompts.encode(uncondChunks, clipSkip: request.clipSkip, minChunks: chunkCount), cond], dim: 0)
-            : cond
-        let unet = components.unet
+        let (cond, uncond) = try conditioner.context(prompt: request.prompt, negative: guided ? request.negativePrompt : nil,
+                                                     clipSkip: request.clipSkip)
+        let context = uncond.map { Tensor.concat([$0, cond], dim: 0) } ?? cond
+        let unet = self.unet
         let scale = request.cfgScale
+        let factor = vae.downscaleFactor
+        guard request.width % factor == 0, request.height % factor == 0 else {
+            throw PipelineError.invalidRequest("width and height must be multiples of \(factor) for this model, got \(request.width)×\(request.height)")
+        }
+        // An inpainting U-Net (latents + mask + masked-image latents) makes a plain image from an all-ones mask and
+        // the latents of an all-masked (zero) image, as diffusers' inpainting pipeline computes them.
+        let latentH = request.height / factor, latentW = request.width / factor
+        var extra: Tensor?
+        if unet.inChannels == 2 * vae.latentChannels + 1 {
+            let masked = vae.encode(Tensor.zeros([1, 3, request.height, request.width])).scaled(scalingFactor)
+            extra = Tensor.concat([Tensor.zeros([1, 1, latentH, latentW]).map { _ in 1 }, masked], dim: 1)
+        } else if unet.inChannels != vae.latentChannels {
+            throw ModelError.unsupported(location: source, detail: "a U-Net of \(unet.inChannels) input channels for \(vae.latentChannels)-channel latents")
+        }
         let model: (Tensor, Double) throws -> Tensor = { x, t in
-            if !guided { return unet.predict(x, timesteps: [Float(t)], context: context) }
-            let out = unet.predict(Tensor.concat([x, x], dim: 0), timesteps: [Float(t), Float(t)], context: context)
+            let input = extra.map { Tensor.concat([x, $0], dim: 1) } ?? x
+            if !guided { return unet.predict(input, timesteps: [Float(t)], context: context) }
+            let out = unet.predict(Tensor.concat([input, input], dim: 0), timesteps: [Float(t), Float(t)], context: context)
             let parts = out.chunk(2, dim: 0)
             // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
             return Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }
@@ -109,17 +168,13 @@ public final class Pipeline {
         let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
 
         var generator = TorchGenerator(seed: request.seed)
-        let factor = vae.downscaleFactor
-        guard request.width % factor == 0, request.height % factor == 0 else {
-            throw PipelineError.invalidRequest("width and height must be multiples of \(factor) for this model, got \(request.width)×\(request.height)")
-        }
-        let shape = [1, vae.latentChannels, request.height / factor, request.width / factor]
+        let shape = [1, vae.latentChannels, latentH, latentW]
         let x0: Tensor
         if let initPath = request.initImage {
             // diffusers img2img: encode (a posterior sample from the generator), scale, skip the first
             // steps − ⌊steps·strength⌋ levels, and noise the latents to the first remaining σ.
             let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
-            let initLatents = vae.encodeSample(image) { generator.randn($0) }.scaled(scalingFactor)
+            let initLatents = vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor)
             let run = min(Int(Float(request.steps) * request.strength), request.steps)
             levels = Array(levels[(request.steps - run)...])
             let noise = generator.randn(initLatents.shape)

@@ -4,9 +4,10 @@ extension Tensor {
     /// torch.nn.functional.scaled_dot_product_attention for q [..., Nq, D], k [..., Nk, D], v [..., Nk, Dv]
     /// (leading dims equal, e.g. [B, H]). Computed in blocks of query rows: each block's scores
     /// (blockRows × Nk) live in a per-worker scratch buffer, so the Nq × Nk matrix is never held whole.
-    /// `causal` masks keys after the query position (CLIP's text transformer).
+    /// `causal` masks keys after the query position (CLIP's text transformer). `visibleKeys[b]` masks every key
+    /// from that index on for batch row b (first leading dim): a key padding mask for right-padded text (BERT).
     public static func scaledDotProductAttention(query q0: Tensor, key k0: Tensor, value v0: Tensor,
-                                                 scale: Float? = nil, causal: Bool = false,
+                                                 scale: Float? = nil, causal: Bool = false, visibleKeys: [Int]? = nil,
                                                  blockRows: Int = 256) -> Tensor {
         precondition(q0.rank >= 2 && k0.rank == q0.rank && v0.rank == q0.rank, "attention ranks differ: \(q0.shape) \(k0.shape) \(v0.shape)")
         let lead = Array(q0.shape.dropLast(2))
@@ -19,6 +20,11 @@ extension Tensor {
         let q = rowMajor(q0), k = rowMajor(k0), v = rowMajor(v0)
         let alpha = scale ?? 1 / Float(d).squareRoot()
         let heads = lead.reduce(1, *)
+        if let visible = visibleKeys {
+            precondition(!lead.isEmpty && visible.count == lead[0] && visible.allSatisfy { $0 >= 1 && $0 <= nk },
+                         "visibleKeys needs one count in 1...\(nk) per batch row")
+        }
+        let headsPerRow = lead.isEmpty ? 1 : heads / lead[0]
         let out = Tensor.empty(lead + [nq, dv])
         let (block, blocksPerHead, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         let scratch = Tensor.empty([max(workers, 1), block * nk])
@@ -41,7 +47,8 @@ extension Tensor {
                 defer { slots.release(slot) }
                 let s = scratch.pointer + slot * block * nk
                 // Keys beyond the last visible one are never needed in causal mode.
-                let keys = causal ? min(nk, r0 + rows) : nk
+                var keys = causal ? min(nk, r0 + rows) : nk
+                if let visible = visibleKeys { keys = min(keys, visible[h / headsPerRow]) }
                 BLAS.sgemm(transA: false, transB: true, m: rows, n: keys, k: d, alpha: alpha,
                            a: q.pointer + headOffset(q, h) + r0 * qs, lda: qs,
                            b: k.pointer + headOffset(k, h), ldb: ks,
@@ -49,7 +56,7 @@ extension Tensor {
                 for r in 0..<rows {
                     let row = s + r * keys
                     if causal {
-                        let visible = r0 + r + 1
+                        let visible = min(r0 + r + 1, keys)
                         for j in visible..<max(visible, keys) { row[j] = -.infinity }
                     }
                     softmaxRow(row, keys)

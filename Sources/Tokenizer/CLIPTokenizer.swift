@@ -10,8 +10,14 @@ public protocol Tokenizing: Sendable {
 
 public enum TokenizerError: Error, CustomStringConvertible {
     case badVocabulary(path: String, detail: String)
+    case cannotRead(path: String)
+    case malformed(path: String, detail: String)
     public var description: String {
-        switch self { case let .badVocabulary(path, detail): "\(path): not a CLIP BPE vocabulary: \(detail)" }
+        switch self {
+        case let .badVocabulary(path, detail): "\(path): not a CLIP BPE vocabulary: \(detail)"
+        case let .cannotRead(path): "\(path): cannot read the tokenizer vocabulary"
+        case let .malformed(path, detail): "\(path): not a WordPiece vocabulary: \(detail)"
+        }
     }
 }
 

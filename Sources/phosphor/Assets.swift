@@ -16,4 +16,6 @@ enum Assets {
     }
 
     static var clipMerges: String { folder + "/clip/bpe_simple_vocab_16e6.txt.gz" }
+    /// The embedded default model (a Phosphor latent-diffusion folder), used when no --model is given.
+    static var defaultModel: String { folder + "/default" }
 }

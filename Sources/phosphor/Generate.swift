@@ -121,9 +121,17 @@ struct GenerationOptions: ParsableArguments {
         threadOptions.apply()
         Interrupt.install()
         var base = try request()
-        guard !base.model.isEmpty else { throw GenerateError.noModel }
+        if base.model.isEmpty {
+            guard FileManager.default.fileExists(atPath: Assets.defaultModel + "/model_index.json") else { throw GenerateError.noModel(Assets.defaultModel) }
+            base.model = Assets.defaultModel
+            if !quiet {
+                FileHandle.standardError.write(Data("using the embedded default model (\(Assets.defaultModel): 128×128 shapes and colours); --model PATH for Stable Diffusion\n".utf8))
+            }
+        }
         let pipeline = try Pipeline(model: base.model, mergesFile: Assets.clipMerges)
-        let modelName = URL(fileURLWithPath: base.model).deletingPathExtension().lastPathComponent
+        if from == nil { applyDefaults(pipeline.defaults, to: &base) }
+        let modelName = base.model == Assets.defaultModel ? "phosphor-default"
+            : URL(fileURLWithPath: base.model).deletingPathExtension().lastPathComponent
         for n in 0..<batchCount {
             if n > 0 { base.seed += 1 }
             let request = base
@@ -149,6 +157,16 @@ struct GenerationOptions: ParsableArguments {
             }
             print(path)
         }
+    }
+
+    /// The model's recommended settings for every option not given on the command line.
+    func applyDefaults(_ d: ModelDefaults, to r: inout GenerationRequest) {
+        if width == nil, initImage == nil, let v = d.width { r.width = v }
+        if height == nil, initImage == nil, let v = d.height { r.height = v }
+        if steps == nil, let v = d.steps { r.steps = v }
+        if cfgScale == nil, let v = d.cfgScale { r.cfgScale = v }
+        if sampler == nil, let v = d.sampler { r.sampler = v }
+        if schedule == nil, let v = d.schedule { r.schedule = v }
     }
 
     func report(step: Int, of total: Int, since start: Date, image: Int, of images: Int) {
@@ -183,14 +201,14 @@ struct GenerationOptions: ParsableArguments {
 }
 
 enum GenerateError: Error, CustomStringConvertible {
-    case noModel
+    case noModel(String)
     case outputFolder(String, String)
     case noMetadata(String)
 
     var description: String {
         switch self {
-        case .noModel:
-            "no model: the embedded default model does not exist yet; pass --model PATH (a diffusers folder or a .safetensors checkpoint)"
+        case let .noModel(path):
+            "no model: the embedded default model is missing (\(path)/model_index.json); pass --model PATH (a diffusers folder or a .safetensors checkpoint) or set PHOSPHOR_ASSETS"
         case let .outputFolder(path, reason): "\(path): cannot create the output folder: \(reason)"
         case let .noMetadata(path): "\(path): no phosphor request in this PNG's metadata (only images made by phosphor can be re-run with --from)"
         }

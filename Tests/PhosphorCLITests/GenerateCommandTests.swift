@@ -106,8 +106,30 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
+    /// Without --model the embedded default model runs: a 128×128 image with the model's own settings in its
+    /// metadata, the same seed giving the same pixels, and not a flat image.
+    @Test func defaultModelGeneratesWithoutAnyDownload() throws {
+        let dir = Fixtures.temporaryFolder()
+        for name in ["a.png", "b.png"] {
+            let r = try CLI.run(["generate", "a yellow star above a green ring", "--seed", "3", "-o", dir + "/" + name, "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let a = try PNG.read(path: dir + "/a.png"), b = try PNG.read(path: dir + "/b.png")
+        #expect(a.width == 128 && a.height == 128)
+        #expect(a.rgb8().pixels == b.rgb8().pixels)
+        let values = a.rgb8().pixels.map(Double.init)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+        #expect(std > 20, "a flat image: pixel std \(std)")
+        let parameters = try #require(try PNG.readText(path: dir + "/a.png").first { $0.keyword == "parameters" }?.text)
+        #expect(parameters.contains("Steps: 20") && parameters.contains("Sampler: Euler") && parameters.contains("CFG scale: 5")
+                && parameters.contains("Size: 128x128") && parameters.contains("Model: phosphor-default"), "\(parameters)")
+        // No default model where the assets folder points: one line that names the way out.
+        let missing = try CLI.run(["generate", "a cat", "-o", dir + "/c.png"], environment: ["PHOSPHOR_ASSETS": dir])
+        #expect(missing.status == 1 && missing.stderr.contains("--model") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
+    }
+
     @Test(arguments: [
-        (["generate", "a cat"], Int32(1), "--model"),
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
         (["generate", "a cat", "--schedule", "cosine"], Int32(2), "unknown schedule"),

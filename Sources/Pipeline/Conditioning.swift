@@ -1,0 +1,68 @@
+import Models
+import Tensor
+import Tokenizer
+
+/// Prompt (and negative prompt, for classifier-free guidance) → the U-Net's cross-attention context.
+public protocol PromptConditioning {
+    /// [1, tokens, width] for the prompt and, when `negative` is given, for it (same token count).
+    func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?)
+    /// Tokens the prompt uses and how many one context holds (a 77-token CLIP chunk holds 75).
+    func tokenCount(_ prompt: String) -> (used: Int, capacity: Int)
+}
+
+/// Stable Diffusion: CLIP text encoder with A1111 prompt syntax and 75-token chunks (PromptEncoder).
+public struct CLIPConditioner: PromptConditioning {
+    public let encoder: PromptEncoder
+
+    public func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?) {
+        let condChunks = encoder.chunks(prompt)
+        let uncondChunks = negative.map { encoder.chunks($0) } ?? []
+        let count = max(condChunks.count, uncondChunks.count)
+        let cond = try encoder.encode(condChunks, clipSkip: clipSkip, minChunks: count)
+        let uncond = negative == nil ? nil : try encoder.encode(uncondChunks, clipSkip: clipSkip, minChunks: count)
+        return (cond, uncond)
+    }
+
+    public func tokenCount(_ prompt: String) -> (used: Int, capacity: Int) {
+        let used = PromptParser.parse(prompt).reduce(0) { $0 + ($1.weight == nil ? 0 : encoder.tokenizer.encode($1.text).count) }
+        return (used, PromptEncoder.chunkLength)
+    }
+}
+
+/// Phosphor's default model: a BERT (all-MiniLM-L6-v2) text tower whose last hidden state over a fixed-length,
+/// right-padded row is the context. A1111 emphasis syntax weights the token states as PromptEncoder does (then
+/// restores the mean); BREAK is a plain separator; text beyond the row is cut off.
+public struct BertConditioner: PromptConditioning {
+    public let tokenizer: WordPieceTokenizer
+    public let model: BertModel
+
+    public func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?) {
+        (try encode(prompt), try negative.map(encode))
+    }
+
+    func weightedTokens(_ prompt: String) -> (ids: [Int], weights: [Double]) {
+        var ids: [Int] = [], weights: [Double] = []
+        for fragment in PromptParser.parse(prompt) {
+            guard let weight = fragment.weight else { continue }
+            let tokens = tokenizer.encode(fragment.text)
+            ids += tokens
+            weights += [Double](repeating: weight, count: tokens.count)
+        }
+        return (ids, weights)
+    }
+
+    public func encode(_ prompt: String) throws -> Tensor {
+        let (ids, weights) = weightedTokens(prompt)
+        let (row, length) = tokenizer.padded(ids)
+        let z = try model.encode([row], lengths: [length])
+        let rowWeights = [1] + weights.prefix(length - 2) + [Double](repeating: 1, count: row.count - length + 1)
+        guard rowWeights.contains(where: { $0 != 1 }) else { return z }
+        let originalMean = z.sum() / Double(z.count)
+        let weighted = z * Tensor(rowWeights.map(Float.init), shape: [1, rowWeights.count, 1])
+        return weighted.scaled(Float(originalMean / (weighted.sum() / Double(weighted.count))))
+    }
+
+    public func tokenCount(_ prompt: String) -> (used: Int, capacity: Int) {
+        (weightedTokens(prompt).ids.count, tokenizer.maxLength - 2)
+    }
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the default model's parts (requirements.txt pins the versions):
+
+- WordPiece: ids from transformers' BertTokenizer (Python) and BertTokenizerFast (Rust), asserted equal,
+  for prompts covering accents, CJK, punctuation, control characters, long words and unknown symbols.
+- BertModel: a small random-weight model (perturbed so no weight is trivially 0/1) on right-padded rows.
+- The shipped model assets/default: text states for a few prompts, and whole generations through
+  training/sample.py's reference sampler (Euler, CFG, torch CPU seeds) — the final latents and the image.
+
+Writes Tests/Fixtures/default_model/.
+"""
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+OUT = os.path.join(HERE, "default_model")
+sys.path.insert(0, os.path.join(ROOT, "training"))
+os.makedirs(OUT, exist_ok=True)
+torch.manual_seed(4321)
+VOCAB = os.path.join(ROOT, "assets", "default", "tokenizer", "vocab.txt")
+
+# ------------------------------------------------------------------------------------------ tokenizer
+from transformers import BertTokenizer, BertTokenizerFast  # noqa: E402
+
+slow = BertTokenizer(VOCAB, do_lower_case=True)
+fast = BertTokenizerFast(VOCAB, do_lower_case=True)
+prompts = [
+    "", " ", "a red circle", "A RED Circle", "a red circle left of a blue square on a yellow background",
+    "two green stars", "three purple crosses, one ring", "a kitten next to an automobile",
+    "Café déjà vu — naïve façade", "Ångström Øresund ß straße", "¿Qué? ¡Sí!", "ÉCOLE élève",
+    "東京タワー and 北京", "한국어 텍스트", "Ελληνικά κείμενα", "русский текст", "עברית", "العربية",
+    "emoji 🐱 cat 🍕 pizza 👩‍🚀", "tab\tnewline\nreturn\r end", "zero\u200bwidth and\u00a0nbsp",
+    "control\x07bell\x00nul\ufffdreplacement", "(masterpiece:1.2), [blurry], (red:0.5) circle",
+    "don't stop-believing; it's 3.14 or 2,000!", "e-mail@example.com #tag $5 %50 ^_^ ~tilde~",
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "x" * 101, "y" * 100, "unaffable unbelievably reconstructing", "hello　world (ideographic space)",
+    "…ellipsis “quotes” ‘single’ «guillemets»", "a\u0301 combining acute, i\u0307 dot", "İstanbul DİYARBAKIR",
+    "Σίσυφος ΟΔΥΣΣΕΥΣ", "ﬁ ligature ﬀ", "½ ² ③ Ⅻ", "1234567890 0.5 1e-3", "   leading and trailing   ",
+    "word" + " word" * 40,
+]
+ids = []
+for p in prompts:
+    a = slow(p, add_special_tokens=False)["input_ids"]
+    b = fast(p, add_special_tokens=False)["input_ids"]
+    assert a == b, (p, a, b)
+    ids.append(a)
+padded = fast(prompts, padding="max_length", truncation=True, max_length=32)
+json.dump({"prompts": prompts, "ids": ids, "padded32": padded["input_ids"],
+           "lengths32": [sum(m) for m in padded["attention_mask"]]},
+          open(os.path.join(OUT, "tokenizer.json"), "w"), ensure_ascii=False, indent=0)
+
+# ------------------------------------------------------------------------------------------ small BERT
+from transformers import BertConfig, BertModel  # noqa: E402
+
+config = BertConfig(vocab_size=120, hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                    max_position_embeddings=40, type_vocab_size=2, hidden_act="gelu", layer_norm_eps=1e-12)
+model = BertModel(config, add_pooling_layer=False).eval()
+g = torch.Generator().manual_seed(7)
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(torch.randn(p.shape, generator=g) * 0.05)
+tiny = os.path.join(OUT, "bert_tiny")
+model.save_pretrained(tiny, safe_serialization=True)
+lengths = [10, 3, 16]
+input_ids = torch.randint(1, 120, (3, 16), generator=g)
+mask = torch.zeros(3, 16, dtype=torch.long)
+for i, n in enumerate(lengths):
+    mask[i, :n] = 1
+    input_ids[i, n:] = 0
+with torch.no_grad():
+    states = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+save_file({"input_ids": input_ids.to(torch.int64), "lengths": torch.tensor(lengths, dtype=torch.int64), "states": states.contiguous()},
+          os.path.join(tiny, "expected.safetensors"))
+
+# ------------------------------------------------------------------------------------------ shipped default model
+from sample import DefaultModel  # noqa: E402
+
+ref = DefaultModel("cpu")
+text_prompts = ["a red circle", "", "two blue stars above a green ring on a white background, at night!"]
+states, _ = ref.text(text_prompts)
+tensors = {"text_states": states.contiguous()}
+cases = [("a red circle left of a blue square", 1, 20, 5.0), ("three yellow stars on a black background", 7, 12, 3.0)]
+for i, (prompt, seed, steps, cfg) in enumerate(cases):
+    trace = []
+    image = ref.generate([prompt], [seed], steps=steps, cfg=cfg, trace=trace)
+    tensors[f"case{i}_latents"] = trace[-1].contiguous()
+    tensors[f"case{i}_image"] = image.contiguous()
+save_file(tensors, os.path.join(OUT, "expected.safetensors"))
+json.dump({"text_prompts": text_prompts,
+           "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c} for p, s, n, c in cases]},
+          open(os.path.join(OUT, "cases.json"), "w"), indent=1)
+print("wrote", OUT)

@@ -1,0 +1,65 @@
+import Foundation
+import Pipeline
+import Testing
+import Tensor
+import TestSupport
+
+/// The shipped default model (assets/default) against training/sample.py's PyTorch reference sampler.
+@Suite struct DefaultModelTests {
+    static let folder = URL(fileURLWithPath: Fixtures.folder).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("assets/default").path
+
+    struct Cases: Decodable {
+        struct Case: Decodable { let prompt: String; let seed: UInt64; let steps: Int; let cfg_scale: Float }
+        let text_prompts: [String]
+        let cases: [Case]
+    }
+
+    func cases() throws -> Cases {
+        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/cases.json"))))
+    }
+
+    /// The fp16 MiniLM text tower's states for whole prompts (padding included) within 1e-4 of the output's scale.
+    @Test func textStatesMatchTransformers() throws {
+        let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
+        let expected = try FixtureFile("default_model/expected.safetensors").file.tensor("text_states")
+        let prompts = try cases().text_prompts
+        for (i, prompt) in prompts.enumerated() {
+            let (cond, _) = try pipeline.conditioner.context(prompt: prompt, negative: nil, clipSkip: 1)
+            let error = scaledMaxError(cond, expected.narrowed(0, start: i, length: 1))
+            #expect(error <= 1e-4, "\(prompt): \(error)")
+        }
+    }
+
+    /// A1111 emphasis syntax is parsed, not tokenized: weight 1 is the plain text; other weights change the states.
+    @Test func emphasisSyntaxWeightsTokenStates() throws {
+        let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
+        func context(_ p: String) throws -> Tensor { try pipeline.conditioner.context(prompt: p, negative: nil, clipSkip: 1).cond }
+        let plain = try context("two blue stars")
+        #expect(scaledMaxError(try context("two (blue:1.0) stars"), plain) == 0)
+        #expect(scaledMaxError(try context("two (blue:1.5) stars"), plain) > 1e-3)
+        #expect(pipeline.conditioner.tokenCount("two (blue:1.5) stars") == (3, 30))
+    }
+
+    /// Whole generations (Euler from the model's scheduler config, CFG, torch CPU seed, the 7-channel U-Net's
+    /// all-ones mask, VQ decode): final latents within 1e-3 of their scale, image PSNR ≥ 60 dB.
+    @Test func generationMatchesPyTorch() throws {
+        let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
+        #expect(pipeline.defaults.width == 128 && pipeline.defaults.sampler == "euler")
+        let fx = try FixtureFile("default_model/expected.safetensors")
+        for (i, c) in try cases().cases.enumerated() {
+            var request = GenerationRequest(prompt: c.prompt)
+            (request.width, request.height, request.steps, request.cfgScale) = (128, 128, c.steps, c.cfg_scale)
+            (request.sampler, request.schedule, request.seed) = ("euler", "normal", c.seed)
+            var last: Tensor?
+            let image = try pipeline.generate(request) { _, _, latents, _ in last = latents; return true }
+            let latentError = scaledMaxError(try #require(last), try fx.file.tensor("case\(i)_latents"))
+            #expect(latentError <= 1e-3, "\(c.prompt): latents \(latentError)")
+            let expected = try fx.file.tensor("case\(i)_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
+            let actual = image.toArray()
+            let mse = zip(actual, expected).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(actual.count)
+            let psnr = 10 * log10(1 / max(mse, 1e-30))
+            #expect(psnr >= 60, "\(c.prompt): \(psnr) dB")
+        }
+    }
+}
