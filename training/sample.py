@@ -73,6 +73,20 @@ class DefaultModel:
         return self.vq.decode(lat / self.scaling).sample.clamp(-1, 1).cpu()
 
 
+def phosphor_images(binary, prompts, seeds, steps, cfg, model):
+    import subprocess
+    import tempfile
+    from PIL import Image
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (prompt, seed) in enumerate(zip(prompts, seeds)):
+            path = os.path.join(tmp, f"{i}.png")
+            subprocess.run([binary, "generate", prompt, "--seed", str(seed), "--steps", str(steps), "--cfg-scale", str(cfg),
+                            "--model", model, "-o", path, "--quiet"], check=True)
+            out.append(torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1)
+    return torch.stack(out)
+
+
 def labelled_grid(images, labels, cols=4, size=128):
     from PIL import Image, ImageDraw
     rows = (len(images) + cols - 1) // cols
@@ -111,10 +125,15 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--cfg", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--phosphor", help="make the images with this phosphor binary (seed + i for prompt i)")
     args = ap.parse_args()
     prompts = args.prompts or DEMO_PROMPTS
-    model = DefaultModel(args.device, args.model, args.runs)
-    images = model.generate(prompts, [args.seed + i for i in range(len(prompts))], args.steps, args.cfg)
+    seeds = [args.seed + i for i in range(len(prompts))]
+    if args.phosphor:
+        images = phosphor_images(args.phosphor, prompts, seeds, args.steps, args.cfg, args.model)
+    else:
+        model = DefaultModel(args.device, args.model, args.runs)
+        images = model.generate(prompts, seeds, args.steps, args.cfg)
     labelled_grid(images, prompts).save(args.out)
     print("wrote", args.out)
 
