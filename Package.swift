@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageIO", "TestSupport"]),
         // Depends on the executable so `swift test` builds the binary it runs.
         .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor", "ImageIO"]),
         .testTarget(name: "SystemShimTests", dependencies: ["COpenBLAS", "CNCurses", "CPNG"]),

@@ -4,7 +4,7 @@ import Tensor
 /// ᾱ = 1/(1+σ²)) so it runs on any σ schedule; η = 0 is the deterministic DDIM (equal to Euler in this form).
 /// diffusers DDIMScheduler.step (set_alpha_to_one: the last step lands on ᾱ = 1, σ = 0).
 func sampleDDIM(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], eta: Float, noise: (_ shape: [Int]) -> Tensor,
-                callback: SamplerCallback?) throws -> Tensor {
+                callback: SamplerCallback?, afterStep: AfterStep? = nil) throws -> Tensor {
     var x = x0
     let steps = levels.count - 1
     for i in 0..<steps {
@@ -20,7 +20,7 @@ func sampleDDIM(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], eta: F
             let scale = std / alphaPrev.squareRoot()
             x = Tensor.zip(x, noise(x.shape)) { $0 + scale * $1 }
         }
-        try report(callback, i, steps, x, denoised)
+        x = try report(callback, afterStep, i, steps, x, denoised)
     }
     return x
 }

@@ -3,7 +3,7 @@ import Tensor
 
 /// DPM-Solver++(2M) (Lu et al. 2022, arXiv:2211.01095), data prediction, multistep; first-order on the first
 /// step and on the final step to σ = 0. k-diffusion `sample_dpmpp_2m`.
-func sampleDPMPP2M(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], callback: SamplerCallback?) throws -> Tensor {
+func sampleDPMPP2M(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], callback: SamplerCallback?, afterStep: AfterStep? = nil) throws -> Tensor {
     var x = x0
     let steps = levels.count - 1
     var previous: Tensor?
@@ -28,7 +28,7 @@ func sampleDPMPP2M(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], cal
             }
         }
         previous = denoised
-        try report(callback, i, steps, x, denoised)
+        x = try report(callback, afterStep, i, steps, x, denoised)
     }
     return x
 }

@@ -25,6 +25,11 @@ public protocol Denoiser {
 /// Return false to cancel; the sampler then throws `SamplerError.cancelled`.
 public typealias SamplerCallback = (_ step: Int, _ steps: Int, _ x: Tensor, _ denoised: Tensor) -> Bool
 
+/// Replaces the latents after step i (0-based) before the next step starts: how diffusers' inpainting with an
+/// ordinary U-Net blends the known region back in (`latents = (1 − mask)·noised_original + mask·latents`). Samplers
+/// keep their own history (multistep denoised estimates) untouched, as diffusers' schedulers do.
+public typealias AfterStep = (_ step: Int, _ x: Tensor) -> Tensor
+
 public enum SamplerError: Error, CustomStringConvertible, Equatable {
     case cancelled(afterStep: Int)
     case unknownSampler(String)

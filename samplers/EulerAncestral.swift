@@ -12,7 +12,7 @@ func ancestralStep(from sigma: Float, to next: Float) -> (down: Float, up: Float
 /// Euler ancestral: an Euler step to σ_down, then fresh noise of σ_up. k-diffusion `sample_euler_ancestral`;
 /// diffusers EulerAncestralDiscreteScheduler (its noise drawn with the pipeline's generator after each step).
 func sampleEulerAncestral(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], noise: (_ shape: [Int]) -> Tensor,
-                          callback: SamplerCallback?) throws -> Tensor {
+                          callback: SamplerCallback?, afterStep: AfterStep? = nil) throws -> Tensor {
     var x = x0
     let steps = levels.count - 1
     for i in 0..<steps {
@@ -22,7 +22,7 @@ func sampleEulerAncestral(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLeve
         x = eulerStep(x, denoised, sigma: sigma, to: down)
         let n = noise(x.shape)
         x = Tensor.zip(x, n) { $0 + $1 * up }
-        try report(callback, i, steps, x, denoised)
+        x = try report(callback, afterStep, i, steps, x, denoised)
     }
     return x
 }

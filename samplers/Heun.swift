@@ -2,7 +2,7 @@ import Tensor
 
 /// Heun's second-order method (Karras et al. 2022, Algorithm 1 without churn); the last step to σ = 0 is Euler.
 /// k-diffusion `sample_heun`; diffusers HeunDiscreteScheduler (which evaluates the corrector at σ_next's timestep).
-func sampleHeun(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], callback: SamplerCallback?) throws -> Tensor {
+func sampleHeun(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], callback: SamplerCallback?, afterStep: AfterStep? = nil) throws -> Tensor {
     var x = x0
     let steps = levels.count - 1
     for i in 0..<steps {
@@ -19,7 +19,7 @@ func sampleHeun(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], callba
             let average = Tensor.zip(d, d2) { ($0 + $1) / 2 }
             x = Tensor.zip(x, average) { $0 + $1 * dt }
         }
-        try report(callback, i, steps, x, denoised)
+        x = try report(callback, afterStep, i, steps, x, denoised)
     }
     return x
 }

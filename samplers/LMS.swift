@@ -4,7 +4,7 @@ import Tensor
 /// basis polynomial through the last σ. k-diffusion `sample_lms`; diffusers LMSDiscreteScheduler (which
 /// integrates numerically; the integrand is a polynomial of degree < 4, so 4-point Gauss–Legendre is exact).
 func sampleLMS(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], order maxOrder: Int = 4,
-               callback: SamplerCallback?) throws -> Tensor {
+               callback: SamplerCallback?, afterStep: AfterStep? = nil) throws -> Tensor {
     var x = x0
     let steps = levels.count - 1
     let sigmas = levels.map(\.sigma)
@@ -23,7 +23,7 @@ func sampleLMS(_ denoiser: Denoiser, _ x0: Tensor, levels: [NoiseLevel], order m
             sum = sum.map { $0 + term } ?? term
         }
         x = x + sum!
-        try report(callback, i, steps, x, denoised)
+        x = try report(callback, afterStep, i, steps, x, denoised)
     }
     return x
 }

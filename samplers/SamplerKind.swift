@@ -24,22 +24,25 @@ public enum SamplerKind: String, CaseIterable, Sendable {
     /// `noise(shape)` draws standard normal noise for ancestral/SDE samplers (the caller's RNG).
     /// `eta` is DDIM's stochasticity (0 = deterministic, A1111's default).
     public func sample(_ denoiser: Denoiser, _ x: Tensor, levels: [NoiseLevel], noise: (_ shape: [Int]) -> Tensor,
-                       eta: Float = 0, callback: SamplerCallback? = nil) throws -> Tensor {
+                       eta: Float = 0, afterStep: AfterStep? = nil, callback: SamplerCallback? = nil) throws -> Tensor {
         switch self {
-        case .euler: try sampleEuler(denoiser, x, levels: levels, callback: callback)
-        case .eulerAncestral: try sampleEulerAncestral(denoiser, x, levels: levels, noise: noise, callback: callback)
-        case .heun: try sampleHeun(denoiser, x, levels: levels, callback: callback)
-        case .dpmpp2m: try sampleDPMPP2M(denoiser, x, levels: levels, callback: callback)
-        case .ddim: try sampleDDIM(denoiser, x, levels: levels, eta: eta, noise: noise, callback: callback)
-        case .lms: try sampleLMS(denoiser, x, levels: levels, callback: callback)
+        case .euler: try sampleEuler(denoiser, x, levels: levels, callback: callback, afterStep: afterStep)
+        case .eulerAncestral: try sampleEulerAncestral(denoiser, x, levels: levels, noise: noise, callback: callback, afterStep: afterStep)
+        case .heun: try sampleHeun(denoiser, x, levels: levels, callback: callback, afterStep: afterStep)
+        case .dpmpp2m: try sampleDPMPP2M(denoiser, x, levels: levels, callback: callback, afterStep: afterStep)
+        case .ddim: try sampleDDIM(denoiser, x, levels: levels, eta: eta, noise: noise, callback: callback, afterStep: afterStep)
+        case .lms: try sampleLMS(denoiser, x, levels: levels, callback: callback, afterStep: afterStep)
         }
     }
 }
 
-/// Calls the callback and turns a false return into cancellation.
+/// After step i: applies the caller's `afterStep` (inpainting's latent blend), calls the callback (a false return
+/// cancels) and returns the latents the next step starts from.
 @inline(__always)
-func report(_ callback: SamplerCallback?, _ i: Int, _ steps: Int, _ x: Tensor, _ denoised: Tensor) throws {
-    if let callback, !callback(i, steps, x, denoised) { throw SamplerError.cancelled(afterStep: i) }
+func report(_ callback: SamplerCallback?, _ afterStep: AfterStep?, _ i: Int, _ steps: Int, _ x: Tensor, _ denoised: Tensor) throws -> Tensor {
+    let next = afterStep?(i, x) ?? x
+    if let callback, !callback(i, steps, next, denoised) { throw SamplerError.cancelled(afterStep: i) }
+    return next
 }
 
 /// x + (x − denoised)/σ · (σ_next − σ): one Euler step of the probability-flow ODE, in float32 as diffusers.

@@ -22,12 +22,19 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     /// img2img: the starting image (a PNG path) and how much of the schedule to run over it (1 = all of it).
     public var initImage: String?
     public var strength: Float = 0.75
+    /// Inpainting (with `initImage`): the mask PNG (white = repaint, any PNG colour type), whether to invert it, and
+    /// A1111's mask blur (pixels; 0 = diffusers' behaviour: no overlay; > 0: the result is composited over the
+    /// original through the blurred mask).
+    public var mask: String?
+    public var invertMask = false
+    public var maskBlur = 0
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
         case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength
+        case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
     }
 
     public init(from decoder: Decoder) throws {
@@ -47,6 +54,9 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         model = try c.decodeIfPresent(String.self, forKey: .model) ?? model
         initImage = try c.decodeIfPresent(String.self, forKey: .initImage)
         strength = try c.decodeIfPresent(Float.self, forKey: .strength) ?? strength
+        mask = try c.decodeIfPresent(String.self, forKey: .mask)
+        invertMask = try c.decodeIfPresent(Bool.self, forKey: .invertMask) ?? invertMask
+        maskBlur = try c.decodeIfPresent(Int.self, forKey: .maskBlur) ?? maskBlur
     }
 
     /// Problems a user can fix, one line each.
@@ -59,6 +69,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if clipSkip < 1 { try fail("clip skip must be at least 1, got \(clipSkip)") }
         if rng != "torch" { try fail("unknown rng '\(rng)' (supported: torch)") }
         if initImage != nil && !(strength > 0 && strength <= 1) { try fail("strength must be in (0, 1], got \(strength)") }
+        if mask != nil && initImage == nil { try fail("a mask needs the image it applies to") }
+        if maskBlur < 0 || maskBlur > 64 { try fail("mask blur must be in 0...64 pixels, got \(maskBlur)") }
     }
 
     /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
@@ -70,6 +82,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if clipSkip > 1 { fields.append("Clip skip: \(clipSkip)") }
         if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
         if initImage != nil { fields.append("Denoising strength: \(strength.formatted())") }
+        if mask != nil { fields.append("Mask blur: \(maskBlur)") }
         fields.append("RNG: CPU")
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")

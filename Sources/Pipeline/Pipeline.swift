@@ -151,10 +151,11 @@ public final class Pipeline {
         // the latents of an all-masked (zero) image, as diffusers' inpainting pipeline computes them.
         let latentH = request.height / factor, latentW = request.width / factor
         var extra: Tensor?
-        if unet.inChannels == 2 * vae.latentChannels + 1 {
+        let inpaintingUNet = unet.inChannels == 2 * vae.latentChannels + 1
+        if inpaintingUNet, request.mask == nil {
             let masked = vae.encode(Tensor.zeros([1, 3, request.height, request.width])).scaled(scalingFactor)
             extra = Tensor.concat([Tensor.zeros([1, 1, latentH, latentW]).map { _ in 1 }, masked], dim: 1)
-        } else if unet.inChannels != vae.latentChannels {
+        } else if !inpaintingUNet, unet.inChannels != vae.latentChannels {
             throw ModelError.unsupported(location: source, detail: "a U-Net of \(unet.inChannels) input channels for \(vae.latentChannels)-channel latents")
         }
         let model: (Tensor, Double) throws -> Tensor = { x, t in
@@ -169,8 +170,53 @@ public final class Pipeline {
 
         var generator = TorchGenerator(seed: request.seed)
         let shape = [1, vae.latentChannels, latentH, latentW]
-        let x0: Tensor
-        if let initPath = request.initImage {
+        var x0: Tensor
+        var afterStep: AfterStep?
+        var original: Tensor?, pixelMask: Tensor?
+        if let initPath = request.initImage, let maskPath = request.mask {
+            // diffusers' StableDiffusionInpaintPipeline, in its order of random draws: the image latents (a posterior
+            // sample) when an ordinary U-Net blends them in or strength < 1, the initial noise, then the masked image's
+            // latents (another sample) for an inpainting U-Net.
+            let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
+            let mask = try Pipeline.loadMask(maskPath, width: request.width, height: request.height, invert: request.invertMask)
+            (original, pixelMask) = (image, mask)
+            let run = min(Int(Float(request.steps) * request.strength), request.steps)
+            levels = Array(levels[(request.steps - run)...])
+            let fullStrength = request.strength >= 1
+            let imageLatents = !inpaintingUNet || !fullStrength
+                ? vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor) : nil
+            let noise = generator.randn(shape)
+            if let imageLatents, !fullStrength {
+                let sigma = Float(levels[0].sigma)
+                x0 = Tensor.zip(imageLatents, noise) { $0 + $1 * sigma }
+            } else {
+                x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
+            }
+            // torch's nearest interpolation to the latent size: pixel (factor·i, factor·j).
+            let latentMask = Tensor.empty([1, 1, latentH, latentW])
+            for i in 0..<latentH {
+                for j in 0..<latentW { latentMask.pointer[i * latentW + j] = mask.pointer[i * factor * request.width + j * factor] }
+            }
+            if inpaintingUNet {
+                let keep = mask.map { $0 < 0.5 ? 1 : 0 }
+                let maskedImage = image * keep
+                let maskedLatents = vae.encodeForSampling(maskedImage) { generator.randn($0) }.scaled(scalingFactor)
+                extra = Tensor.concat([latentMask, maskedLatents], dim: 1)
+            } else if let imageLatents {
+                // After step i: the known region = the original latents noised to the next level (none after the last).
+                let blendLevels = levels
+                afterStep = { i, x in
+                    let proper: Tensor
+                    if i + 1 < blendLevels.count - 1 {
+                        let sigma = Float(blendLevels[i + 1].sigma)
+                        proper = Tensor.zip(imageLatents, noise) { $0 + $1 * sigma }
+                    } else {
+                        proper = imageLatents
+                    }
+                    return Tensor.zip(proper, latentMask) { $0 * (1 - $1) } + x * latentMask
+                }
+            }
+        } else if let initPath = request.initImage {
             // diffusers img2img: encode (a posterior sample from the generator), scale, skip the first
             // steps − ⌊steps·strength⌋ levels, and noise the latents to the first remaining σ.
             let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
@@ -185,14 +231,68 @@ public final class Pipeline {
         }
         let latents: Tensor
         do {
-            latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta) { i, n, x, denoised in
+            latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta,
+                                         afterStep: afterStep) { i, n, x, denoised in
                 progress?(i + 1, n, x, denoised) ?? true
             }
         } catch SamplerError.cancelled {
             throw PipelineError.cancelled
         }
-        let image = vae.decode(latents.map { $0 / self.scalingFactor })
+        var image = vae.decode(latents.map { $0 / self.scalingFactor })
+        if request.maskBlur > 0, let original, let pixelMask {
+            // A1111's overlay: the original outside the (blurred) mask, the generation inside it.
+            let soft = Pipeline.blurred(pixelMask, sigma: Float(request.maskBlur))
+            image = Tensor.zip(original, soft) { $0 * (1 - $1) } + image * soft
+        }
         return image.map { min(max($0 / 2 + 0.5, 0), 1) }
+    }
+
+    /// Separable Gaussian blur of a [1, 1, H, W] mask (radius 3σ, edges clamped).
+    static func blurred(_ mask: Tensor, sigma: Float) -> Tensor {
+        let h = mask.shape[2], w = mask.shape[3], r = Int((3 * sigma).rounded(.up))
+        var kernel = (-r...r).map { Foundation.exp(-Float($0 * $0) / (2 * sigma * sigma)) }
+        let total = kernel.reduce(0, +)
+        kernel = kernel.map { $0 / total }
+        let src = mask.contiguous().toArray()
+        var tmp = [Float](repeating: 0, count: h * w)
+        let out = Tensor.empty([1, 1, h, w])
+        for y in 0..<h {
+            for x in 0..<w {
+                var acc: Float = 0
+                for k in -r...r { acc += kernel[k + r] * src[y * w + min(max(x + k, 0), w - 1)] }
+                tmp[y * w + x] = acc
+            }
+        }
+        for y in 0..<h {
+            for x in 0..<w {
+                var acc: Float = 0
+                for k in -r...r { acc += kernel[k + r] * tmp[min(max(y + k, 0), h - 1) * w + x] }
+                out.pointer[y * w + x] = acc
+            }
+        }
+        return out
+    }
+
+    /// A mask PNG as [1, 1, H, W] of 0/1 as diffusers' mask processor makes it: grayscale (PIL's ITU-R 601 luma),
+    /// then ≥ 0.5 → 1 (repaint). A mask of another size with the same aspect ratio is resized (nearest); otherwise
+    /// refused with both sizes named.
+    static func loadMask(_ path: String, width: Int, height: Int, invert: Bool) throws -> Tensor {
+        let png = try PNG.read(path: path)
+        guard png.width * height == png.height * width else {
+            throw PipelineError.invalidRequest("\(path): the mask is \(png.width)×\(png.height) but the image is \(width)×\(height) (another aspect ratio)")
+        }
+        let rgb = png.rgb8().pixels
+        let out = Tensor.empty([1, 1, height, width])
+        for y in 0..<height {
+            let sy = y * png.height / height
+            for x in 0..<width {
+                let p = (sy * png.width + x * png.width / width) * 3
+                let luma = (Int(rgb[p]) * 19595 + Int(rgb[p + 1]) * 38470 + Int(rgb[p + 2]) * 7471 + 0x8000) >> 16
+                let on = Float(luma) / 255 >= 0.5
+                out.pointer[y * width + x] = on != invert ? 1 : 0
+            }
+        }
+        return out
     }
 
     /// A PNG as [1, 3, H, W] in [-1, 1] (diffusers' VaeImageProcessor normalisation); it must have the requested size.

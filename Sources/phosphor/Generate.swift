@@ -14,6 +14,21 @@ struct Generate: ParsableCommand {
     func run() throws { try options.run() }
 }
 
+struct Inpaint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Repaint the white part of a mask (--image IMAGE.png --mask MASK.png); inpainting models use their mask input, others blend latents every step.")
+
+    @OptionGroup var options: GenerationOptions
+
+    func validate() throws {
+        if options.from == nil && (options.initImage == nil || options.mask == nil) {
+            throw ValidationError("inpaint needs --image IMAGE.png and --mask MASK.png")
+        }
+    }
+
+    func run() throws { try options.run() }
+}
+
 struct Img2Img: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "img2img", abstract: "Generate from a starting image (--init) and a prompt; --strength sets how much changes.")
@@ -46,8 +61,15 @@ struct GenerationOptions: ParsableArguments {
     var batchCount = 1
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
-    @Option(name: .customLong("init"), help: "img2img: the starting image (PNG, the output size).") var initImage: String?
-    @Option(help: "img2img: how much of the schedule runs over the starting image, in (0, 1] (default 0.75).") var strength: Float?
+    @Option(name: [.customLong("init"), .customLong("image")], help: "img2img/inpaint: the starting image (PNG, the output size).")
+    var initImage: String?
+    @Option(help: "img2img/inpaint: how much of the schedule runs over the starting image, in (0, 1] (default 0.75; inpaint 1).")
+    var strength: Float?
+    @Option(help: "inpaint: the mask PNG, white = repaint (any PNG mode; another size of the same aspect ratio is resized).")
+    var mask: String?
+    @Flag(name: .customLong("invert-mask"), help: "inpaint: repaint the black part of the mask instead.") var invertMask = false
+    @Option(name: .customLong("mask-blur"), help: "inpaint: blur (pixels) of the mask for pasting the result over the original (A1111); 0 = none (default).")
+    var maskBlur: Int?
     @Option(name: [.short, .customLong("output")], help: "Output PNG file, or a folder for NNNNN-SEED.png (default: outputs).")
     var output = "outputs"
     @Flag(help: "Replace an existing output file.") var overwrite = false
@@ -75,6 +97,8 @@ struct GenerationOptions: ParsableArguments {
         if prompt == nil && from == nil { throw ValidationError("a prompt is needed (or --from IMAGE.png)") }
         if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
         if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
+        if mask != nil && initImage == nil && from == nil { throw ValidationError("--mask needs --image IMAGE.png") }
+        if let maskBlur, maskBlur < 0 || maskBlur > 64 { throw ValidationError("--mask-blur must be in 0...64, got \(maskBlur)") }
         if batchCount > 1 && output.lowercased().hasSuffix(".png") {
             throw ValidationError("--batch-count \(batchCount) needs an output folder, not the file \(output)")
         }
@@ -114,6 +138,12 @@ struct GenerationOptions: ParsableArguments {
             if height == nil { r.height = info.height }
         }
         if let strength { r.strength = strength }
+        if let mask {
+            r.mask = mask
+            if strength == nil && from == nil { r.strength = 1 }   // diffusers' inpainting default
+        }
+        if invertMask { r.invertMask = true }
+        if let maskBlur { r.maskBlur = maskBlur }
         return r
     }
 

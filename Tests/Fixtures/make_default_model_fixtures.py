@@ -90,6 +90,21 @@ for i, (prompt, seed, steps, cfg) in enumerate(cases):
     image = ref.generate([prompt], [seed], steps=steps, cfg=cfg, trace=trace)
     tensors[f"case{i}_latents"] = trace[-1].contiguous()
     tensors[f"case{i}_image"] = image.contiguous()
+# Inpainting with the 7-channel U-Net: a rendered scene (PNG) and a mask PNG (white = repaint), binarised as
+# diffusers' mask processor does (PIL luma ≥ 0.5).
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from scenes import SceneSampler, render, to_uint8  # noqa: E402
+scene = SceneSampler(11).sample()
+Image.fromarray(to_uint8(render([scene], jitter_seed=11))[0]).save(os.path.join(OUT, "inpaint_image.png"))
+mask = np.zeros((128, 128), np.uint8)
+mask[16:112, 56:120] = 255
+Image.fromarray(mask).save(os.path.join(OUT, "inpaint_mask.png"))
+image = torch.from_numpy(np.array(Image.open(os.path.join(OUT, "inpaint_image.png")).convert("RGB"))).permute(2, 0, 1)[None].float() / 127.5 - 1
+m = (torch.from_numpy(np.array(Image.open(os.path.join(OUT, "inpaint_mask.png")).convert("L"))).float() / 255 >= 0.5).float()[None, None]
+trace = []
+tensors["inpaint_image"] = ref.generate(["a yellow star"], [5], steps=15, cfg=5.0, image=image, mask=m, trace=trace).contiguous()
+tensors["inpaint_latents"] = trace[-1].contiguous()
 save_file(tensors, os.path.join(OUT, "expected.safetensors"))
 json.dump({"text_prompts": text_prompts,
            "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c} for p, s, n, c in cases]},

@@ -106,6 +106,39 @@ def main():
         meta[name] = json.dumps({"prompt": "a checkerboard", "negative_prompt": "", "cfg_scale": cfg, "width": 64, "height": 48,
                                  "steps": 10, "seed": seed, "strength": strength})
         print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+
+    # Inpainting (diffusers StableDiffusionInpaintPipeline, Euler): the 64×48 picture above with a mask PNG (white
+    # ellipse = repaint, stored as RGB to exercise the grayscale conversion). The 4-channel model blends latents after
+    # every step; a 9-channel inpainting U-Net (same blocks, stored in models/tiny_sd_inpaint/unet) takes mask and
+    # masked-image latents as input.
+    from diffusers import StableDiffusionInpaintPipeline
+    mask = (((xx - 40) / 18.0) ** 2 + ((yy - 20) / 14.0) ** 2 < 1).astype(np.uint8) * 255
+    mask_rgb = np.stack([mask, mask, (mask * 0.9).astype(np.uint8)], -1)
+    mask_path = os.path.join(HERE, "png", "inpaint_mask.png")
+    Image.fromarray(mask_rgb).save(mask_path)
+    unet9 = mf.perturb(UNet2DConditionModel(sample_size=8, block_out_channels=(32, 64), layers_per_block=1, norm_num_groups=8,
+                                            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+                                            attention_head_dim=4, in_channels=9, out_channels=4).eval(), 0.02)
+    unet9 = unet9.half().float()
+    folder9 = os.path.join(HERE, "models", "tiny_sd_inpaint")
+    shutil.rmtree(folder9, ignore_errors=True)
+    unet9.save_pretrained(os.path.join(folder9, "unet"), safe_serialization=True)
+    u9 = os.path.join(folder9, "unet", "diffusion_pytorch_model.safetensors")
+    save_file({k: v.half().contiguous() for k, v in load_file(u9).items()}, u9)
+    for name, net, strength, cfg, seed in (("inpaint4_s1", unet, 1.0, 7.5, 31), ("inpaint4_s07", unet, 0.7, 7.5, 32),
+                                           ("inpaint9_s1", unet9, 1.0, 7.5, 33), ("inpaint9_s07_nocfg", unet9, 0.7, 1.0, 34)):
+        inp = StableDiffusionInpaintPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=net,
+                                             scheduler=EulerDiscreteScheduler.from_config(scheduler.config),
+                                             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        g = torch.Generator("cpu").manual_seed(seed)
+        with torch.no_grad():
+            image = inp("a red ball", image=Image.open(init_path), mask_image=Image.open(mask_path), strength=strength,
+                        guidance_scale=cfg, width=64, height=48, num_inference_steps=10, generator=g, output_type="np").images[0]
+        expected[name] = torch.from_numpy(image.copy())
+        meta[name] = json.dumps({"prompt": "a red ball", "negative_prompt": "", "cfg_scale": cfg, "width": 64, "height": 48,
+                                 "steps": 10, "seed": seed, "strength": strength})
+        print(f"{name}: {image.shape}, mean {image.mean():.4f}")
     save_file(expected, os.path.join(HERE, "pipeline_expected.safetensors"), metadata=meta)
 
 

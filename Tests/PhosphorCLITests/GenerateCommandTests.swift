@@ -129,6 +129,38 @@ import TestSupport
         #expect(missing.status == 1 && missing.stderr.contains("--model") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
     }
 
+    /// `phosphor inpaint` with the default model: with --mask-blur the unmasked part stays the original (pasted back
+    /// through the blurred mask), the masked part changes; the metadata says so; a mask of another aspect ratio is one
+    /// line naming both sizes (exit 1); --mask without --image is a usage error (exit 2).
+    @Test func inpaintCommand() throws {
+        let dir = Fixtures.temporaryFolder()
+        let image = Fixtures.path("default_model/inpaint_image.png"), mask = Fixtures.path("default_model/inpaint_mask.png")
+        let out = dir + "/in.png"
+        let r = try CLI.run(["inpaint", "a yellow star", "--image", image, "--mask", mask, "--mask-blur", "2", "--seed", "4", "-o", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let before = try PNG.read(path: image).rgb8().pixels, after = try PNG.read(path: out).rgb8().pixels
+        // Mask: rows 16..<112, columns 56..<120 repainted. Far outside it (columns < 40) the original is kept.
+        var outsideDiff = 0, insideDiff = 0
+        for y in 0..<128 {
+            for x in 0..<128 {
+                let d = (0..<3).map { abs(Int(before[(y * 128 + x) * 3 + $0]) - Int(after[(y * 128 + x) * 3 + $0])) }.max()!
+                if x < 40 { outsideDiff = max(outsideDiff, d) }
+                if (24..<104).contains(y) && (64..<112).contains(x) { insideDiff += d }
+            }
+        }
+        #expect(outsideDiff <= 1, "unmasked pixels changed by \(outsideDiff)")
+        #expect(insideDiff > 1000, "the masked part did not change")
+        let parameters = try #require(try PNG.readText(path: out).first { $0.keyword == "parameters" }?.text)
+        #expect(parameters.contains("Denoising strength: 1") && parameters.contains("Mask blur: 2"), "\(parameters)")
+        let wide = dir + "/wide.png"
+        try PNG.write(try RGBImage(width: 16, height: 8, channels: 3, pixels: [UInt8](repeating: 255, count: 384)), to: wide)
+        let bad = try CLI.run(["inpaint", "x", "--image", image, "--mask", wide, "-o", dir + "/bad.png", "--quiet"])
+        #expect(bad.status == 1 && bad.stderr.contains("16×8") && bad.stderr.contains("128×128") && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad.png"))
+        let usage = try CLI.run(["inpaint", "x", "--mask", mask])
+        #expect(usage.status == 2 && usage.stderr.contains("--image"), "\(usage.stderr)")
+    }
+
     @Test(arguments: [
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),

@@ -62,4 +62,23 @@ import TestSupport
             #expect(psnr >= 60, "\(c.prompt): \(psnr) dB")
         }
     }
+
+    /// Inpainting through the 7-channel U-Net (mask + masked-image latents), strength 1, against the reference sampler.
+    @Test func inpaintingMatchesPyTorch() throws {
+        let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
+        var request = GenerationRequest(prompt: "a yellow star")
+        (request.width, request.height, request.steps, request.cfgScale) = (128, 128, 15, 5)
+        (request.sampler, request.schedule, request.seed, request.strength) = ("euler", "normal", 5, 1)
+        request.initImage = Fixtures.path("default_model/inpaint_image.png")
+        request.mask = Fixtures.path("default_model/inpaint_mask.png")
+        var last: Tensor?
+        let image = try pipeline.generate(request) { _, _, latents, _ in last = latents; return true }
+        let fx = try FixtureFile("default_model/expected.safetensors")
+        let latentError = scaledMaxError(try #require(last), try fx.file.tensor("inpaint_latents"))
+        #expect(latentError <= 1e-3, "latents \(latentError)")
+        let expected = try fx.file.tensor("inpaint_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
+        let actual = image.toArray()
+        let mse = zip(actual, expected).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(actual.count)
+        #expect(10 * log10(1 / max(mse, 1e-30)) >= 60, "mse \(mse)")
+    }
 }

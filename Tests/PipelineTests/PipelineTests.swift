@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 import Pipeline
 import Testing
 import Tensor
@@ -59,6 +60,55 @@ import TestSupport
     }
 
     /// The request for a fixture case (sampler and schedule as the case's diffusers scheduler).
+    /// Inpainting against diffusers' StableDiffusionInpaintPipeline (Euler, a mask PNG in RGB): the 4-channel model
+    /// blends the original latents back after every step; the 9-channel inpainting U-Net takes mask and masked-image
+    /// latents; strength 1 and 0.7, with and without CFG.
+    @Test(arguments: [("inpaint4_s1", false, Float(1)), ("inpaint4_s07", false, Float(0.7)),
+                      ("inpaint9_s1", true, Float(1)), ("inpaint9_s07_nocfg", true, Float(0.7))])
+    func inpaintMatchesDiffusers(_ c: (String, Bool, Float)) throws {
+        let fx = try FixtureFile("pipeline_expected.safetensors")
+        let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
+        var model = Fixtures.path("models/tiny_sd")
+        if c.1 {
+            model = Fixtures.temporaryFolder()
+            let fm = FileManager.default
+            for item in ["vae", "text_encoder", "scheduler", "model_index.json"] {
+                try fm.createSymbolicLink(atPath: model + "/" + item, withDestinationPath: Fixtures.path("models/tiny_sd/" + item))
+            }
+            try fm.createSymbolicLink(atPath: model + "/unet", withDestinationPath: Fixtures.path("models/tiny_sd_inpaint/unet"))
+        }
+        let pipeline = try Pipeline(model: model, mergesFile: Self.merges)
+        #expect(pipeline.unet.inChannels == (c.1 ? 9 : 4))
+        var request = request(spec, sampler: "euler", schedule: "normal")
+        request.initImage = Fixtures.path("png/img2img_init.png")
+        request.mask = Fixtures.path("png/inpaint_mask.png")
+        request.strength = c.2
+        let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
+        let quality = psnr(hwc, try fx.file.tensor(c.0).toArray())
+        #expect(quality >= 60, "\(c.0): \(quality) dB")
+    }
+
+    /// A mask of another aspect ratio is refused naming both sizes; an inverted mask changes the result.
+    @Test func maskOfAnotherAspectRatioIsRefused() throws {
+        let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
+        var request = GenerationRequest(prompt: "x")
+        (request.width, request.height, request.steps, request.sampler, request.schedule) = (64, 48, 2, "euler", "normal")
+        request.initImage = Fixtures.path("png/img2img_init.png")
+        request.mask = Fixtures.path("png/inpaint_mask.png")
+        let plain = try pipeline.generate(request).toArray()
+        request.invertMask = true
+        #expect(try pipeline.generate(request).toArray() != plain)
+        let square = Fixtures.temporaryFolder() + "/square.png"
+        try PNG.write(try RGBImage(width: 8, height: 8, channels: 3, pixels: [UInt8](repeating: 255, count: 192)), to: square)
+        request.mask = square
+        do {
+            _ = try pipeline.generate(request)
+            Issue.record("a square mask for a 64×48 image was accepted")
+        } catch {
+            #expect("\(error)".contains("8×8") && "\(error)".contains("64×48"), "\(error)")
+        }
+    }
+
     func request(_ spec: Case, sampler: String, schedule: String) -> GenerationRequest {
         var request = GenerationRequest(prompt: spec.prompt)
         request.negativePrompt = spec.negative_prompt
