@@ -11,6 +11,10 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var options: GenerationOptions
 
+    func validate() throws {
+        if options.prompt == nil && options.from == nil { throw ValidationError("a prompt is needed (or --from IMAGE.png)") }
+    }
+
     func run() throws { try options.run() }
 }
 
@@ -94,7 +98,6 @@ struct GenerationOptions: ParsableArguments {
         }
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
         if let seed, seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
-        if prompt == nil && from == nil { throw ValidationError("a prompt is needed (or --from IMAGE.png)") }
         if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
         if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil && from == nil { throw ValidationError("--mask needs --image IMAGE.png") }
@@ -151,6 +154,16 @@ struct GenerationOptions: ParsableArguments {
         threadOptions.apply()
         Interrupt.install()
         var base = try request()
+        let (pipeline, modelName) = try load(&base)
+        for n in 0..<batchCount {
+            if n > 0 { base.seed += 1 }
+            try produce(base, pipeline: pipeline, modelName: modelName, path: try outputPath(seed: base.seed), image: n + 1, of: batchCount)
+        }
+    }
+
+    /// Loads the request's model (the embedded default model when none is named) and applies its recommended settings
+    /// to every option not given; returns the pipeline and the model's name for the metadata.
+    func load(_ base: inout GenerationRequest) throws -> (Pipeline, String) {
         if base.model.isEmpty {
             guard FileManager.default.fileExists(atPath: Assets.defaultModel + "/model_index.json") else { throw GenerateError.noModel(Assets.defaultModel) }
             base.model = Assets.defaultModel
@@ -162,31 +175,31 @@ struct GenerationOptions: ParsableArguments {
         if from == nil { applyDefaults(pipeline.defaults, to: &base) }
         let modelName = base.model == Assets.defaultModel ? "phosphor-default"
             : URL(fileURLWithPath: base.model).deletingPathExtension().lastPathComponent
-        for n in 0..<batchCount {
-            if n > 0 { base.seed += 1 }
-            let request = base
-            let path = try outputPath(seed: request.seed)
-            let start = Date()
-            let image: Tensor
-            do {
-                image = try pipeline.generate(request) { step, total, _, _ in
-                    if !quiet { report(step: step, of: total, since: start, image: n + 1, of: batchCount) }
-                    return !Interrupt.isRequested
-                }
-            } catch PipelineError.cancelled {
-                throw Interrupted()
+        return (pipeline, modelName)
+    }
+
+    /// Generates one image and writes it (atomically, with A1111 and phosphor metadata) to `path`.
+    func produce(_ request: GenerationRequest, pipeline: Pipeline, modelName: String, path: String, image n: Int, of count: Int) throws {
+        let start = Date()
+        let image: Tensor
+        do {
+            image = try pipeline.generate(request) { step, total, _, _ in
+                if !quiet { report(step: step, of: total, since: start, image: n, of: count) }
+                return !Interrupt.isRequested
             }
-            let rgb = try RGBImage.from(image)
-            let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
-            let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
-            try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
-                                       PNGTextChunk(keyword: "phosphor", text: json, international: true)],
-                          to: path, overwrite: overwrite)
-            if !quiet {
-                FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
-            }
-            print(path)
+        } catch PipelineError.cancelled {
+            throw Interrupted()
         }
+        let rgb = try RGBImage.from(image)
+        let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
+        let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
+        try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
+                                   PNGTextChunk(keyword: "phosphor", text: json, international: true)],
+                      to: path, overwrite: overwrite)
+        if !quiet {
+            FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
+        }
+        print(path)
     }
 
     /// The model's recommended settings for every option not given on the command line.
