@@ -36,10 +36,15 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensor", "Checkpoint"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Checkpoint", "Models", "Samplers", "Tokenizer", "ImageIO"]),
         .target(name: "Samplers", dependencies: ["Tensor"], path: "samplers", exclude: ["README.md"]),
+        .target(name: "TerminalGraphics"),
+        // The studio's pure logic (Model/Message/update/view); StudioCurses is the only code that calls ncurses.
+        .target(name: "Studio", dependencies: ["Pipeline", "Samplers", "TerminalGraphics"]),
+        .target(name: "StudioCurses", dependencies: ["CNCurses", "Studio", "TerminalGraphics", "Pipeline"]),
         .executableTarget(
             name: "phosphor",
             dependencies: [
                 "Tensor", "Checkpoint", "ImageIO", "Samplers", "CKernels", "Models", "Tokenizer", "Pipeline",
+                "TerminalGraphics", "Studio", "StudioCurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -50,6 +55,7 @@ let package = Package(
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "StudioTests", dependencies: ["Studio", "TerminalGraphics", "Pipeline"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageIO", "TestSupport"]),
         // Depends on the executable so `swift test` builds the binary it runs.
         .testTarget(name: "PhosphorCLITests", dependencies: ["TestSupport", "phosphor", "ImageIO"]),

@@ -190,12 +190,7 @@ struct GenerationOptions: ParsableArguments {
         } catch PipelineError.cancelled {
             throw Interrupted()
         }
-        let rgb = try RGBImage.from(image)
-        let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
-        let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
-        try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
-                                   PNGTextChunk(keyword: "phosphor", text: json, international: true)],
-                      to: path, overwrite: overwrite)
+        _ = try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: overwrite)
         if !quiet {
             FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
         }
@@ -241,6 +236,18 @@ struct GenerationOptions: ParsableArguments {
         let next = (existing.compactMap { Int($0.prefix(5)) }.max() ?? -1) + 1
         return output + "/" + String(format: "%05d-%llu.png", next, seed)
     }
+}
+
+/// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the
+/// request as JSON (`phosphor` chunk); returns its 8-bit pixels.
+func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName: String, path: String, overwrite: Bool) throws -> RGBImage {
+    let rgb = try RGBImage.from(image)
+    let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
+    let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
+    try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
+                               PNGTextChunk(keyword: "phosphor", text: json, international: true)],
+                  to: path, overwrite: overwrite)
+    return rgb
 }
 
 enum GenerateError: Error, CustomStringConvertible {

@@ -1,0 +1,97 @@
+import Pipeline
+import Samplers
+import TerminalGraphics
+
+/// The studio's whole state. `update` is the only way it changes; `view` draws it. Nothing here touches a terminal.
+public struct StudioModel: Equatable {
+    public enum Field: String, CaseIterable, Sendable { case prompt, negative, params }
+    public enum SeedMode: String, CaseIterable, Sendable { case fixed, increment = "+1", random }
+    public enum Param: String, CaseIterable, Sendable { case steps, cfg, seed, seedMode, sampler, schedule, size }
+
+    public enum Status: Equatable {
+        case idle(String)
+        case generating(step: Int, steps: Int, seconds: Double)
+        case done(path: String, seconds: Double)
+        case failed(String)
+    }
+
+    public static let sizes: [(Int, Int)] = [(128, 128), (256, 256), (512, 512), (512, 768), (768, 512), (768, 768)]
+
+    public var prompt = LineEditor()
+    public var negative = LineEditor()
+    public var focus: Field = .prompt
+    public var selectedParam: Param = .steps
+    /// Everything but the prompts is edited here directly; prompts are copied in when a generation starts.
+    public var request: GenerationRequest
+    public var seedMode: SeedMode = .increment
+    var rngState: UInt64
+    public var status: Status = .idle("Type a prompt, Enter to generate")
+    public var image: Canvas?
+    public var imagePath: String?
+    public var showHelp = false
+    public var width = 80, height = 24
+    public var keymap: Keymap
+    public var modelName: String
+    /// Tokens used and available in the prompt (filled in by the runtime from the model's tokenizer).
+    public var tokenCount: (used: Int, capacity: Int)?
+    public var running: Bool { if case .generating = status { return true } else { return false } }
+
+    public init(request: GenerationRequest, keymap: Keymap, modelName: String, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
+        self.request = request
+        self.keymap = keymap
+        self.modelName = modelName
+        rngState = seed
+        prompt = LineEditor(request.prompt)
+        negative = LineEditor(request.negativePrompt)
+    }
+
+    public static func == (a: StudioModel, b: StudioModel) -> Bool {
+        a.prompt == b.prompt && a.negative == b.negative && a.focus == b.focus && a.selectedParam == b.selectedParam
+            && a.request == b.request && a.seedMode == b.seedMode && a.status == b.status && a.image == b.image
+            && a.showHelp == b.showHelp && a.width == b.width && a.height == b.height
+            && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
+    }
+
+    /// SplitMix64: random seeds without touching global state (update stays pure and repeatable).
+    mutating func nextRandomSeed() -> UInt64 {
+        rngState &+= 0x9E37_79B9_7F4A_7C15
+        var z = rngState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return (z ^ (z >> 31)) & 0xFFFF_FFFF
+    }
+
+    public func value(of param: Param) -> String {
+        switch param {
+        case .steps: "\(request.steps)"
+        case .cfg: request.cfgScale == request.cfgScale.rounded() ? "\(Int(request.cfgScale))" : "\(request.cfgScale)"
+        case .seed: "\(request.seed)"
+        case .seedMode: seedMode.rawValue
+        case .sampler: SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
+        case .schedule: request.schedule
+        case .size: "\(request.width)×\(request.height)"
+        }
+    }
+
+    public var paramLabels: [Param: String] {
+        [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size"]
+    }
+}
+
+/// What the studio asks its runtime to do.
+public enum Effect: Equatable, Sendable {
+    case generate(GenerationRequest)
+    case cancel
+    case quit
+}
+
+/// Everything that happens to the studio.
+public enum Message: Sendable {
+    case key(Key)
+    case resize(width: Int, height: Int)
+    case progress(step: Int, steps: Int, seconds: Double)
+    case finished(path: String, image: Canvas, seconds: Double)
+    case failed(String)
+    case cancelled
+    case tokenCount(used: Int, capacity: Int)
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Pipeline
+import Samplers
+
+/// The studio's transition function: the new state and the effects for the runtime. Pure.
+public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
+    switch message {
+    case let .resize(width, height):
+        (model.width, model.height) = (width, height)
+        return []
+    case let .progress(step, steps, seconds):
+        if model.running { model.status = .generating(step: step, steps: steps, seconds: seconds) }
+        return []
+    case let .finished(path, image, seconds):
+        model.status = .done(path: path, seconds: seconds)
+        model.image = image
+        model.imagePath = path
+        if model.seedMode == .increment { model.request.seed += 1 }
+        return []
+    case let .failed(text):
+        model.status = .failed(text)
+        return []
+    case .cancelled:
+        model.status = .idle("Cancelled")
+        return []
+    case let .tokenCount(used, capacity):
+        model.tokenCount = (used, capacity)
+        return []
+    case let .key(key):
+        return handle(key, &model)
+    }
+}
+
+func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    if model.showHelp {
+        // Any key closes the help overlay (its own bindings first, e.g. quit).
+        let action = model.keymap.action(for: key, in: "help")
+        model.showHelp = false
+        return action == "quit" ? [.quit] : []
+    }
+    let context = model.focus == .params ? "params" : "prompt"
+    guard let action = model.keymap.action(for: key, in: context) else {
+        if case let .char(c) = key, model.focus != .params { editor(&model) { $0.insert(String(c)) } }
+        return []
+    }
+    switch action {
+    case "quit": return model.running ? [.cancel, .quit] : [.quit]
+    case "help": model.showHelp = true
+    case "next-field", "previous-field":
+        let fields = StudioModel.Field.allCases
+        let i = fields.firstIndex(of: model.focus)!
+        model.focus = fields[(i + (action == "next-field" ? 1 : fields.count - 1)) % fields.count]
+    case "generate":
+        guard !model.running else { return [] }
+        let text = model.prompt.string.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { model.status = .failed("The prompt is empty"); return [] }
+        if model.seedMode == .random { model.request.seed = model.nextRandomSeed() }
+        var request = model.request
+        request.prompt = model.prompt.string
+        request.negativePrompt = model.negative.string
+        model.status = .generating(step: 0, steps: request.steps, seconds: 0)
+        return [.generate(request)]
+    case "cancel": return model.running ? [.cancel] : []
+    case "previous-param", "next-param":
+        let params = StudioModel.Param.allCases
+        let i = params.firstIndex(of: model.selectedParam)!
+        model.selectedParam = params[(i + (action == "next-param" ? 1 : params.count - 1)) % params.count]
+    case "decrease", "increase": adjust(&model, by: action == "increase" ? 1 : -1)
+    case "seed-mode":
+        let modes = StudioModel.SeedMode.allCases
+        model.seedMode = modes[(modes.firstIndex(of: model.seedMode)! + 1) % modes.count]
+    default: editor(&model) { e in
+        switch action {
+        case "left": e.left()
+        case "right": e.right()
+        case "line-start": e.lineStart()
+        case "line-end": e.lineEnd()
+        case "word-left": e.wordLeft()
+        case "word-right": e.wordRight()
+        case "backspace": e.backspace()
+        case "delete": e.deleteForward()
+        case "delete-word": e.deleteWordBefore()
+        case "delete-to-start": e.deleteToStart()
+        case "delete-to-end": e.deleteToEnd()
+        case "undo": e.undo()
+        case "redo": e.redo()
+        default: break
+        }
+    }
+    }
+    return []
+}
+
+func editor(_ model: inout StudioModel, _ change: (inout LineEditor) -> Void) {
+    switch model.focus {
+    case .prompt: change(&model.prompt)
+    case .negative: change(&model.negative)
+    case .params: break
+    }
+}
+
+func adjust(_ model: inout StudioModel, by delta: Int) {
+    func cycle<T: Equatable>(_ all: [T], _ current: T) -> T {
+        let i = all.firstIndex(of: current) ?? 0
+        return all[(i + delta + all.count) % all.count]
+    }
+    switch model.selectedParam {
+    case .steps: model.request.steps = min(150, max(1, model.request.steps + delta))
+    case .cfg: model.request.cfgScale = min(30, max(1, model.request.cfgScale + 0.5 * Float(delta)))
+    case .seed: model.request.seed = delta < 0 && model.request.seed == 0 ? 0 : UInt64(Int64(model.request.seed) + Int64(delta))
+    case .seedMode: model.seedMode = cycle(StudioModel.SeedMode.allCases, model.seedMode)
+    case .sampler: model.request.sampler = cycle(SamplerKind.allCases.map(\.rawValue), model.request.sampler)
+    case .schedule: model.request.schedule = cycle(SigmaSchedule.allCases.map(\.rawValue), model.request.schedule)
+    case .size:
+        let sizes = StudioModel.sizes
+        let i = sizes.firstIndex { $0 == (model.request.width, model.request.height) } ?? 0
+        (model.request.width, model.request.height) = sizes[(i + delta + sizes.count) % sizes.count]
+    }
+}

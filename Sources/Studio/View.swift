@@ -1,0 +1,145 @@
+import Foundation
+import TerminalGraphics
+
+/// A full frame: width × height cells, and where the text cursor goes (nil = hidden).
+public struct Screen: Equatable {
+    public let width: Int, height: Int
+    public var cells: [[Cell]]
+    public var cursor: (row: Int, column: Int)?
+
+    public init(width: Int, height: Int) {
+        (self.width, self.height) = (width, height)
+        cells = [[Cell]](repeating: [Cell](repeating: .blank, count: width), count: height)
+    }
+
+    public static func == (a: Screen, b: Screen) -> Bool {
+        a.cells == b.cells && a.cursor?.row == b.cursor?.row && a.cursor?.column == b.cursor?.column
+    }
+
+    /// Writes text at (row, column), clipped to the screen and to `maxWidth`.
+    public mutating func put(_ text: String, row: Int, column: Int, style: Cell.Style = .plain, maxWidth: Int? = nil) {
+        guard row >= 0 && row < height else { return }
+        var c = column
+        let limit = min(width, column + (maxWidth ?? width))
+        for ch in text where c < limit {
+            if c >= 0 { cells[row][c] = Cell(ch, style: style) }
+            c += 1
+        }
+    }
+
+    /// The screen's text, one line per row (trailing spaces kept): what tests and tmux see.
+    public var text: String { cells.map { String($0.map(\.character)) }.joined(separator: "\n") }
+}
+
+/// Draws the model: title, prompt editors with token count, parameters, status/progress, the image pane
+/// (half-block cells), a footer of key hints for the focused area, and the help overlay.
+public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen {
+    var screen = Screen(width: model.width, height: model.height)
+    let w = model.width, h = model.height
+    guard w >= 40 && h >= 12 else {
+        screen.put("Terminal too small: \(w)×\(h) (need 80×24)", row: 0, column: 0)
+        return screen
+    }
+    screen.put(String(repeating: " ", count: w), row: 0, column: 0, style: .reverse)
+    screen.put(" phosphor studio — \(model.modelName)", row: 0, column: 0, style: .reverse)
+
+    // Image pane on the right: as wide as half the screen, as tall as the body.
+    let paneWidth = min(w / 2, (h - 3) * 2)
+    let left = w - paneWidth - 1
+    var row = 2
+    func section(_ title: String, focused: Bool) {
+        screen.put(title, row: row, column: 1, style: focused ? .reverse : .bold, maxWidth: left - 1)
+        row += 1
+    }
+    func editorBlock(_ editor: LineEditor, lines: Int, focused: Bool) {
+        let wrapped = editor.wrapped(width: max(1, left - 3))
+        let first = max(0, wrapped.cursorRow - lines + 1)
+        for (i, line) in wrapped.lines.dropFirst(first).prefix(lines).enumerated() {
+            screen.put(line, row: row + i, column: 2, maxWidth: left - 3)
+        }
+        if focused { screen.cursor = (row + wrapped.cursorRow - first, 2 + wrapped.cursorColumn) }
+        row += lines + 1
+    }
+    let count = model.tokenCount.map { " \($0.used)/\($0.capacity)" } ?? ""
+    section("Prompt" + count, focused: model.focus == .prompt)
+    editorBlock(model.prompt, lines: 3, focused: model.focus == .prompt)
+    section("Negative prompt", focused: model.focus == .negative)
+    editorBlock(model.negative, lines: 1, focused: model.focus == .negative)
+    section("Parameters", focused: model.focus == .params)
+    for param in StudioModel.Param.allCases where row < h - 4 {
+        let selected = model.focus == .params && param == model.selectedParam
+        let label = (model.paramLabels[param] ?? param.rawValue).padding(toLength: 11, withPad: " ", startingAt: 0)
+        screen.put((selected ? "▸ " : "  ") + label + (selected ? "◂ \(model.value(of: param)) ▸" : "  \(model.value(of: param))"),
+                   row: row, column: 1, style: selected ? .bold : .plain, maxWidth: left - 1)
+        row += 1
+    }
+
+    // Status line above the footer.
+    let status: String
+    switch model.status {
+    case let .idle(text): status = text
+    case let .generating(step, steps, seconds):
+        let barWidth = max(4, min(24, left - 30))
+        let filled = steps > 0 ? barWidth * step / steps : 0
+        let rate = seconds > 0 ? Double(step) / seconds : 0
+        let eta = rate > 0 ? Double(steps - step) / rate : 0
+        status = String(repeating: "█", count: filled) + String(repeating: "·", count: barWidth - filled)
+            + " \(step)/\(steps)  " + format(rate) + " it/s  ETA " + format(eta, digits: 0) + " s"
+    case let .done(path, seconds): status = "Done in " + format(seconds) + " s: " + path
+    case let .failed(text): status = "Error: " + text
+    }
+    screen.put(status, row: h - 2, column: 1, style: model.status.isFailure ? .bold : .plain, maxWidth: w - 2)
+
+    // Image.
+    if let image = model.image {
+        let size = image.fittedSize(maxWidth: paneWidth, maxHeight: (h - 4) * 2)
+        let cells = HalfBlockRenderer(depth: depth).render(image.resized(width: size.width, height: size.height))
+        for (i, line) in cells.enumerated() where 1 + i < h - 2 {
+            for (j, cell) in line.enumerated() { screen.cells[1 + i][left + 1 + j] = cell }
+        }
+    } else {
+        screen.put("(no image yet)", row: h / 2, column: left + max(1, (paneWidth - 14) / 2))
+    }
+
+    // Footer: key hints for the focused area.
+    let context = model.focus == .params ? "params" : "prompt"
+    let hints: [(String, String)] = model.running
+        ? [("cancel", "cancel"), ("quit", "quit")]
+        : (model.focus == .params ? [("decrease", "−"), ("increase", "+"), ("next-param", "next"), ("seed-mode", "seed mode")] : [])
+            + [("generate", "generate"), ("next-field", "next field"), ("help", "help"), ("quit", "quit")]
+    let footer = hints.compactMap { action, label in model.keymap.keys(for: action, in: context).first.map { "\($0) \(label)" } }
+        .joined(separator: " · ")
+    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
+
+    if model.showHelp { drawHelp(&screen, model.keymap) }
+    return screen
+}
+
+func drawHelp(_ screen: inout Screen, _ keymap: Keymap) {
+    let lines = ["Keys (assets/keymap; ~/.config/phosphor/keymap overrides)", ""]
+        + keymap.bindings.map { "\($0.context.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0.key.padding(toLength: 10, withPad: " ", startingAt: 0)) \($0.action)" }
+        + ["", "any key closes this"]
+    let boxWidth = min(screen.width - 4, 60), boxHeight = min(screen.height - 2, lines.count + 2)
+    let top = (screen.height - boxHeight) / 2, leftEdge = (screen.width - boxWidth) / 2
+    for r in 0..<boxHeight {
+        let border = r == 0 || r == boxHeight - 1
+        screen.put(border ? "+" + String(repeating: "-", count: boxWidth - 2) + "+" : "|" + String(repeating: " ", count: boxWidth - 2) + "|",
+                   row: top + r, column: leftEdge)
+    }
+    for (i, line) in lines.prefix(boxHeight - 2).enumerated() {
+        screen.put(line, row: top + 1 + i, column: leftEdge + 2, maxWidth: boxWidth - 4)
+    }
+    screen.cursor = nil
+}
+
+func format(_ value: Double, digits: Int = 1) -> String {
+    guard value.isFinite else { return "–" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    return digits == 0 ? String(Int(rounded)) : String(rounded)
+}
+
+extension StudioModel.Status {
+    var isFailure: Bool { if case .failed = self { return true } else { return false } }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Pipeline
+import Studio
+import TerminalGraphics
+
+/// What the runtime needs from the rest of Phosphor to make an image: run the request (calling `progress` per step,
+/// which returns false to cancel) and return the written PNG's path and pixels.
+public typealias ImageMaker = (_ request: GenerationRequest, _ progress: @escaping (Int, Int) -> Bool) throws -> (path: String, image: Canvas)
+
+/// Raised by an ImageMaker when `progress` asked it to stop.
+public struct GenerationCancelled: Error { public init() {} }
+
+/// The studio's event loop: keys and worker messages → update → effects; view → terminal. Generation runs on a
+/// worker thread so keys keep echoing while a U-Net step runs; Escape cancels within one step.
+public final class StudioApp {
+    let inbox = Inbox()
+    let cancelFlag = Flag()
+
+    public init() {}
+
+    public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
+                    countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
+        let terminal = Terminal(depth: depth)
+        defer { terminal.close() }
+        var model = initial
+        _ = update(&model, .resize(width: terminal.width, height: terminal.height))
+        var counted: String?
+        var worker: Thread?
+        loop: while true {
+            var messages = inbox.drain()
+            if let input = terminal.read() { messages.append(input) }
+            for message in messages {
+                for effect in update(&model, message) {
+                    switch effect {
+                    case .quit:
+                        cancelFlag.set(true)
+                        break loop
+                    case .cancel:
+                        cancelFlag.set(true)
+                    case let .generate(request):
+                        cancelFlag.set(false)
+                        let inbox = self.inbox, cancel = self.cancelFlag
+                        worker = Thread {
+                            let start = Date()
+                            do {
+                                let (path, image) = try make(request) { step, steps in
+                                    inbox.post(.progress(step: step, steps: steps, seconds: Date().timeIntervalSince(start)))
+                                    return !cancel.value
+                                }
+                                inbox.post(.finished(path: path, image: image, seconds: Date().timeIntervalSince(start)))
+                            } catch is GenerationCancelled {
+                                inbox.post(.cancelled)
+                            } catch {
+                                inbox.post(.failed("\(error)"))
+                            }
+                        }
+                        worker?.stackSize = 16 << 20
+                        worker?.start()
+                    }
+                }
+            }
+            if counted != model.prompt.string {
+                counted = model.prompt.string
+                if let count = countTokens(model.prompt.string) { _ = update(&model, .tokenCount(used: count.used, capacity: count.capacity)) }
+            }
+            terminal.draw(view(model, depth: terminal.depth))
+        }
+        _ = worker
+    }
+}
+
+/// Messages from worker threads to the event loop.
+final class Inbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [Message] = []
+    func post(_ m: Message) { lock.lock(); messages.append(m); lock.unlock() }
+    func drain() -> [Message] { lock.lock(); defer { lock.unlock() }; let m = messages; messages = []; return m }
+}
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v = false
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return v }
+    func set(_ x: Bool) { lock.lock(); v = x; lock.unlock() }
+}

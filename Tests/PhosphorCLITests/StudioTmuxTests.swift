@@ -1,0 +1,91 @@
+import Foundation
+import ImageIO
+import Testing
+import TestSupport
+
+/// The real studio binary driven through tmux (send-keys, capture-pane) on its own tmux server.
+@Suite(.serialized) struct StudioTmuxTests {
+    final class Session {
+        let socket = "phosphor-test-" + UUID().uuidString.prefix(8)
+        let folder = Fixtures.temporaryFolder()
+
+        /// Runs a tmux client command through the shell (system(3) reaps it; output goes to a file, since the server that
+        /// the first command starts inherits the client's descriptors and would hold a pipe open).
+        @discardableResult
+        func tmux(_ args: [String]) throws -> String {
+            let capture = folder + "/tmux-out.txt"
+            func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            let line = (["tmux", "-L", socket] + args).map(quote).joined(separator: " ") + " > \(quote(capture)) 2>/dev/null < /dev/null"
+            _ = system(line)
+            return (try? String(contentsOfFile: capture, encoding: .utf8)) ?? ""
+        }
+
+        func start(width: Int = 100, height: Int = 30) throws {
+            let command = "cd '\(folder)' && TERM=xterm-256color '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 60"
+            try tmux(["new-session", "-d", "-s", "t", "-x", "\(width)", "-y", "\(height)", command])
+        }
+
+        func keys(_ keys: String...) throws { try tmux(["send-keys", "-t", "t"] + keys) }
+        func type(_ text: String) throws { try tmux(["send-keys", "-t", "t", "-l", text]) }
+        func pane() throws -> String { try tmux(["capture-pane", "-t", "t", "-p"]) }
+
+        /// Polls the pane until it contains `text` (or the time runs out); returns the last capture.
+        func wait(for text: String, seconds: Double = 60) throws -> String {
+            let deadline = Date().addingTimeInterval(seconds)
+            var last = ""
+            while Date() < deadline {
+                last = try pane()
+                if last.contains(text) { return last }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return last
+        }
+
+        deinit { _ = try? tmux(["kill-server"]) }
+    }
+
+    @Test func typeGenerateWatchAndQuit() throws {
+        let s = Session()
+        try s.start()
+        #expect(try s.wait(for: "enter generate").contains("phosphor studio"))
+        try s.type("a yellow star above a green ring")
+        #expect(try s.wait(for: "7/30").contains("a yellow star above a green ring"))
+        try s.keys("Enter")
+        // Keys keep echoing while the model runs: the negative prompt is typed during generation.
+        try s.keys("Tab")
+        try s.type("blurry")
+        let during = try s.wait(for: "blurry", seconds: 10)
+        #expect(during.contains("blurry"))
+        let done = try s.wait(for: "Done in")
+        #expect(done.contains("Done in") && done.contains("00000-0.png"), "\(done)")
+        #expect(done.contains("▀"), "no image cells")
+        let png = try PNG.read(path: s.folder + "/out/00000-0.png")
+        #expect(png.width == 128 && png.height == 128)
+        let parameters = try #require(try PNG.readText(path: s.folder + "/out/00000-0.png").first { $0.keyword == "parameters" }?.text)
+        #expect(parameters.hasPrefix("a yellow star above a green ring"))
+        #expect(done.contains("Seed         1"), "seed mode +1 moves to the next seed")   // seed advanced after the run
+        try s.keys("F1")
+        #expect(try s.wait(for: "delete-word").contains("Keys (assets/keymap"))
+        try s.keys("x")
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
+    @Test func escapeCancelsWithinAStepAndWritesNothing() throws {
+        let s = Session()
+        try s.start()
+        _ = try s.wait(for: "enter generate")
+        try s.keys("BTab")              // parameters
+        for _ in 0..<4 { try s.keys("Right") }   // steps 24: time to cancel
+        try s.keys("BTab", "BTab")      // back to the prompt
+        try s.type("two red circles")
+        try s.keys("Enter")
+        _ = try s.wait(for: "/24", seconds: 20)
+        try s.keys("Escape")
+        #expect(try s.wait(for: "Cancelled", seconds: 20).contains("Cancelled"))
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: s.folder + "/out")) ?? []
+        #expect(files.filter { $0.hasSuffix(".png") }.isEmpty, "\(files)")
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+}

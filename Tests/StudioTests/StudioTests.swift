@@ -1,0 +1,150 @@
+import Foundation
+import Pipeline
+import Studio
+import TerminalGraphics
+import Testing
+
+@Suite struct StudioTests {
+    static let keymapText: String = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("assets/keymap")
+        return try! String(contentsOf: url, encoding: .utf8)
+    }()
+
+    func model() throws -> StudioModel {
+        var request = GenerationRequest(prompt: "")
+        (request.width, request.height, request.steps, request.cfgScale, request.sampler, request.schedule) = (128, 128, 20, 5, "euler", "normal")
+        return StudioModel(request: request, keymap: try Keymap(parsing: Self.keymapText, source: "assets/keymap"), modelName: "test", seed: 1)
+    }
+
+    func type(_ text: String, _ m: inout StudioModel) -> [Effect] { text.flatMap { update(&m, .key(.char($0))) } }
+
+    @Test func typingAndReadlineEditing() throws {
+        var m = try model()
+        _ = type("a red circle", &m)
+        #expect(m.prompt.string == "a red circle")
+        _ = update(&m, .key(.ctrl("w")))
+        #expect(m.prompt.string == "a red ")
+        _ = update(&m, .key(.ctrl("a")))
+        _ = type("big ", &m)
+        #expect(m.prompt.string == "big a red " && m.prompt.cursor == 4)
+        _ = update(&m, .key(.ctrl("k")))
+        #expect(m.prompt.string == "big ")
+        _ = update(&m, .key(.ctrl("z")))
+        #expect(m.prompt.string == "big a red ")
+        _ = update(&m, .key(.ctrl("y")))
+        #expect(m.prompt.string == "big ")
+        _ = update(&m, .key(.ctrl("u")))
+        #expect(m.prompt.string.isEmpty)
+        _ = type("one two three", &m)
+        _ = update(&m, .key(.alt("b")))
+        _ = update(&m, .key(.alt("b")))
+        #expect(m.prompt.cursor == 4)
+        _ = update(&m, .key(.alt("f")))
+        #expect(m.prompt.cursor == 7)
+        _ = update(&m, .key(.backspace))
+        #expect(m.prompt.string == "one tw three")
+    }
+
+    @Test func enterGeneratesTheRequestAndProgressFinishes() throws {
+        var m = try model()
+        #expect(update(&m, .key(.enter)).isEmpty)   // empty prompt: an error, no effect
+        #expect(m.status == .failed("The prompt is empty"))
+        _ = type("a blue star", &m)
+        _ = update(&m, .key(.tab))
+        _ = type("blurry", &m)
+        #expect(m.negative.string == "blurry")
+        let effects = update(&m, .key(.ctrl("g")))
+        guard case let .generate(request) = effects.first else { Issue.record("no generate effect: \(effects)"); return }
+        #expect(request.prompt == "a blue star" && request.negativePrompt == "blurry" && request.steps == 20 && request.seed == 0)
+        #expect(update(&m, .key(.enter)).isEmpty)   // already running
+        _ = update(&m, .progress(step: 5, steps: 20, seconds: 1))
+        #expect(view(m).text.contains("5/20"))
+        #expect(update(&m, .key(.escape)) == [.cancel])
+        _ = update(&m, .finished(path: "outputs/00000-0.png", image: Canvas(width: 4, height: 4, fill: RGB(255, 0, 0)), seconds: 2))
+        #expect(m.status == .done(path: "outputs/00000-0.png", seconds: 2) && m.request.seed == 1)   // seed mode +1
+    }
+
+    @Test func parametersChangeWithArrowKeys() throws {
+        var m = try model()
+        _ = update(&m, .key(.backTab))
+        #expect(m.focus == .params)
+        _ = update(&m, .key(.right))
+        #expect(m.request.steps == 21)
+        _ = update(&m, .key(.down))
+        _ = update(&m, .key(.left))
+        #expect(m.request.cfgScale == 4.5)
+        for _ in 0..<3 { _ = update(&m, .key(.down)) }
+        #expect(m.selectedParam == .sampler)
+        _ = update(&m, .key(.right))
+        #expect(m.request.sampler == "euler_a")
+        _ = update(&m, .key(.down)); _ = update(&m, .key(.down))
+        _ = update(&m, .key(.right))
+        #expect(m.request.width == 256 && m.request.height == 256)
+        // Random seed mode draws a new seed per run, repeatably from the model's own state.
+        _ = update(&m, .key(.char("s")))
+        #expect(m.seedMode == .random)
+        m.prompt = LineEditor("x")
+        var copy = m
+        let a = update(&m, .key(.enter)), b = update(&copy, .key(.enter))
+        #expect(a == b && m.request.seed != 0)
+    }
+
+    @Test func viewShowsPromptTokensParametersImageAndHelp() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = type("a red circle", &m)
+        _ = update(&m, .tokenCount(used: 3, capacity: 30))
+        var screen = view(m)
+        #expect(screen.width == 100 && screen.height == 30)
+        #expect(screen.text.contains("Prompt 3/30") && screen.text.contains("a red circle"))
+        #expect(screen.text.contains("Steps") && screen.text.contains("Euler") && screen.text.contains("128×128"))
+        #expect(screen.cursor?.row == 3 && screen.cursor?.column == 2 + 12)
+        #expect(screen.text.contains("enter generate"))
+        _ = update(&m, .finished(path: "p.png", image: Canvas(width: 8, height: 8, fill: RGB(0, 0, 255)), seconds: 1))
+        screen = view(m)
+        #expect(screen.cells.flatMap { $0 }.contains { $0.character == "▀" && $0.foreground == .rgb(RGB(0, 0, 255)) })
+        #expect(view(m, depth: .palette256).cells.flatMap { $0 }.contains { $0.foreground == .palette(21) })
+        _ = update(&m, .key(.function(1)))
+        #expect(view(m).text.contains("delete-word"))
+        _ = update(&m, .key(.char("x")))   // any key closes help and does nothing else
+        #expect(!m.showHelp && m.prompt.string == "a red circle")
+        _ = update(&m, .resize(width: 30, height: 10))
+        #expect(view(m).text.contains("Terminal too small"))
+        #expect(update(&m, .key(.ctrl("q"))) == [.quit])
+    }
+
+    @Test func keymapErrorsNameTheLine() {
+        #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
+            try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
+        }
+        #expect(throws: KeymapError.malformed(source: "k", line: 1, "expected CONTEXT KEY ACTION")) {
+            try Keymap(parsing: "global ctrl-q\n", source: "k")
+        }
+        var k = try! Keymap(parsing: "global ctrl-q quit # comment\n", source: "k")
+        try! k.merge("global ctrl-q help\n", source: "user")
+        #expect(k.action(for: .ctrl("q"), in: "prompt") == "help")
+    }
+
+    @Test func halfBlocksAndPaletteMapping() {
+        var c = Canvas(width: 2, height: 3, fill: RGB(0, 0, 0))
+        c[0, 0] = RGB(255, 0, 0); c[0, 1] = RGB(0, 255, 0); c[1, 2] = RGB(255, 255, 255)
+        let cells = HalfBlockRenderer(depth: .truecolor).render(c)
+        #expect(cells.count == 2 && cells[0].count == 2)
+        #expect(cells[0][0] == Cell("▀", foreground: .rgb(RGB(255, 0, 0)), background: .rgb(RGB(0, 255, 0))))
+        #expect(cells[1][1].foreground == .rgb(RGB(255, 255, 255)) && cells[1][1].background == .rgb(RGB(0, 0, 0)))
+        // xterm-256: cube index 16 + 36r + 6g + b; greys from the 232… ramp.
+        #expect(HalfBlockRenderer.xterm256(RGB(255, 0, 0)) == 16 + 36 * 5)
+        #expect(HalfBlockRenderer.xterm256(RGB(128, 128, 128)) == 232 + 12)
+        let big = Canvas(width: 4, height: 2, rgb: [255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255])
+        #expect(big.resized(width: 2, height: 1).pixels == [RGB(255, 0, 0), RGB(0, 0, 255)])
+    }
+
+    @Test func wrappingKeepsTheCursorVisible() {
+        var e = LineEditor("aaaa bbbb cccc")
+        let w = e.wrapped(width: 6)
+        #expect(w.lines == ["aaaa ", "bbbb ", "cccc"] && w.cursorRow == 2 && w.cursorColumn == 4)
+        e.lineStart()
+        #expect(e.wrapped(width: 6).cursorRow == 0)
+    }
+}
