@@ -273,6 +273,17 @@ public final class Pipeline {
         return out
     }
 
+    /// A quick look at a denoised estimate during sampling, [1, 3, h, w] in [0, 1]: the VQ decoder itself for small
+    /// VQ models (the default model: a 128² decode costs a few percent of a step), the linear latent→RGB map at 1/8
+    /// size for 4-channel KL latents (SD), nil otherwise.
+    public func previewImage(_ denoised: Tensor) -> Tensor? {
+        if let vq = autoencoder as? VQModel, denoised.shape[2] * denoised.shape[3] <= 64 * 64 {
+            return vq.decode(denoised.map { $0 / self.scalingFactor }).map { min(max($0 / 2 + 0.5, 0), 1) }
+        }
+        if denoised.shape[1] == LatentPreview.sd15Factors.count { return LatentPreview.rgb(denoised.narrowed(0, start: 0, length: 1)) }
+        return nil
+    }
+
     /// A mask PNG as [1, 1, H, W] of 0/1 as diffusers' mask processor makes it: grayscale (PIL's ITU-R 601 luma),
     /// then ≥ 0.5 → 1 (repaint). A mask of another size with the same aspect ratio is resized (nearest); otherwise
     /// refused with both sizes named.

@@ -89,7 +89,7 @@ public enum Effect: Equatable, Sendable {
 public enum Message: Sendable {
     case key(Key)
     case resize(width: Int, height: Int)
-    case progress(step: Int, steps: Int, seconds: Double)
+    case progress(step: Int, steps: Int, seconds: Double, preview: Canvas?)
     case finished(path: String, image: Canvas, seconds: Double)
     case failed(String)
     case cancelled

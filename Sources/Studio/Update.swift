@@ -8,8 +8,11 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
     case let .resize(width, height):
         (model.width, model.height) = (width, height)
         return []
-    case let .progress(step, steps, seconds):
-        if model.running { model.status = .generating(step: step, steps: steps, seconds: seconds) }
+    case let .progress(step, steps, seconds, preview):
+        if model.running {
+            model.status = .generating(step: step, steps: steps, seconds: seconds)
+            if let preview { model.image = preview }
+        }
         return []
     case let .finished(path, image, seconds):
         model.status = .done(path: path, seconds: seconds)

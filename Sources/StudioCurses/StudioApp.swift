@@ -5,7 +5,8 @@ import TerminalGraphics
 
 /// What the runtime needs from the rest of Phosphor to make an image: run the request (calling `progress` per step,
 /// which returns false to cancel) and return the written PNG's path and pixels.
-public typealias ImageMaker = (_ request: GenerationRequest, _ progress: @escaping (Int, Int) -> Bool) throws -> (path: String, image: Canvas)
+/// `progress(step, steps, preview)` may carry a preview of the image so far.
+public typealias ImageMaker = (_ request: GenerationRequest, _ progress: @escaping (Int, Int, Canvas?) -> Bool) throws -> (path: String, image: Canvas)
 
 /// Raised by an ImageMaker when `progress` asked it to stop.
 public struct GenerationCancelled: Error { public init() {} }
@@ -43,8 +44,8 @@ public final class StudioApp {
                         worker = Thread {
                             let start = Date()
                             do {
-                                let (path, image) = try make(request) { step, steps in
-                                    inbox.post(.progress(step: step, steps: steps, seconds: Date().timeIntervalSince(start)))
+                                let (path, image) = try make(request) { step, steps, preview in
+                                    inbox.post(.progress(step: step, steps: steps, seconds: Date().timeIntervalSince(start), preview: preview))
                                     return !cancel.value
                                 }
                                 inbox.post(.finished(path: path, image: image, seconds: Date().timeIntervalSince(start)))

@@ -43,13 +43,23 @@ struct StudioCommand: ParsableCommand {
             request.model = base.model
             let image: Tensor
             do {
-                image = try pipeline.generate(request) { step, steps, _, _ in progress(step, steps) }
+                image = try pipeline.generate(request) { step, steps, _, denoised in
+                    progress(step, steps, pipeline.previewImage(denoised).map(canvas))
+                }
             } catch PipelineError.cancelled {
                 throw GenerationCancelled()
             }
             let path = try options.outputPath(seed: request.seed)
             let rgb = try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)
             return (path, Canvas(width: rgb.width, height: rgb.height, rgb: rgb.pixels))
+        }
+        /// [1, 3, h, w] in [0, 1] → 8-bit canvas.
+        func canvas(_ t: Tensor) -> Canvas {
+            let (h, w) = (t.shape[2], t.shape[3])
+            let x = t.contiguous()
+            var rgb = [UInt8](repeating: 0, count: h * w * 3)
+            for p in 0..<(h * w) { for c in 0..<3 { rgb[p * 3 + c] = UInt8((x.pointer[c * h * w + p] * 255).rounded()) } }
+            return Canvas(width: w, height: h, rgb: rgb)
         }
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make) { prompt in
             pipeline.conditioner.tokenCount(prompt)

@@ -81,4 +81,18 @@ import TestSupport
         let mse = zip(actual, expected).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(actual.count)
         #expect(10 * log10(1 / max(mse, 1e-30)) >= 60, "mse \(mse)")
     }
+
+    /// Per-step previews: the default model decodes the denoised estimate with its VQ decoder; the last step's
+    /// preview is the final image.
+    @Test func previewOfTheLastStepIsTheImage() throws {
+        let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
+        var request = GenerationRequest(prompt: "a green square")
+        (request.width, request.height, request.steps, request.cfgScale, request.sampler, request.schedule) = (128, 128, 4, 5, "euler", "normal")
+        var preview: Tensor?
+        let image = try pipeline.generate(request) { _, _, _, denoised in preview = pipeline.previewImage(denoised); return true }
+        let p = try #require(preview)
+        #expect(p.shape == [1, 3, 128, 128])
+        // Euler's last step lands on its denoised estimate (σ = 0), so the last preview is the image itself.
+        #expect(scaledMaxError(p, image) <= 1e-5)
+    }
 }

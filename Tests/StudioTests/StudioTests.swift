@@ -58,8 +58,9 @@ import Testing
         guard case let .generate(request) = effects.first else { Issue.record("no generate effect: \(effects)"); return }
         #expect(request.prompt == "a blue star" && request.negativePrompt == "blurry" && request.steps == 20 && request.seed == 0)
         #expect(update(&m, .key(.enter)).isEmpty)   // already running
-        _ = update(&m, .progress(step: 5, steps: 20, seconds: 1))
+        _ = update(&m, .progress(step: 5, steps: 20, seconds: 1, preview: Canvas(width: 2, height: 2, fill: RGB(0, 255, 0))))
         #expect(view(m).text.contains("5/20"))
+        #expect(m.image == Canvas(width: 2, height: 2, fill: RGB(0, 255, 0)))   // the preview is shown while it runs
         #expect(update(&m, .key(.escape)) == [.cancel])
         _ = update(&m, .finished(path: "outputs/00000-0.png", image: Canvas(width: 4, height: 4, fill: RGB(255, 0, 0)), seconds: 2))
         #expect(m.status == .done(path: "outputs/00000-0.png", seconds: 2) && m.request.seed == 1)   // seed mode +1
