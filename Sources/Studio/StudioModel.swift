@@ -29,6 +29,11 @@ public struct StudioModel: Equatable {
     public var image: Canvas?
     public var imagePath: String?
     public var showHelp = false
+    /// The gallery (F2): images in the output folder, newest first.
+    public var showGallery = false
+    public var gallery: [GalleryItem] = []
+    public var gallerySelection = 0
+    public var confirmTrash = false
     public var width = 80, height = 24
     public var keymap: Keymap
     public var modelName: String
@@ -49,6 +54,8 @@ public struct StudioModel: Equatable {
         a.prompt == b.prompt && a.negative == b.negative && a.focus == b.focus && a.selectedParam == b.selectedParam
             && a.request == b.request && a.seedMode == b.seedMode && a.status == b.status && a.image == b.image
             && a.showHelp == b.showHelp && a.width == b.width && a.height == b.height
+            && a.showGallery == b.showGallery && a.gallery == b.gallery && a.gallerySelection == b.gallerySelection
+            && a.confirmTrash == b.confirmTrash
             && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
     }
 
@@ -78,11 +85,27 @@ public struct StudioModel: Equatable {
     }
 }
 
+/// One image of the gallery: its file, the request stored in it (nil for PNGs not made by phosphor), a thumbnail.
+public struct GalleryItem: Equatable, Sendable {
+    public var path: String
+    public var prompt: String
+    public var request: GenerationRequest?
+    public var thumbnail: Canvas
+    public var image: Canvas
+    public init(path: String, prompt: String, request: GenerationRequest?, thumbnail: Canvas, image: Canvas) {
+        (self.path, self.prompt, self.request, self.thumbnail, self.image) = (path, prompt, request, thumbnail, image)
+    }
+}
+
 /// What the studio asks its runtime to do.
 public enum Effect: Equatable, Sendable {
     case generate(GenerationRequest)
     case cancel
     case quit
+    /// Read the output folder's PNGs (answered by `galleryLoaded`).
+    case loadGallery
+    /// Move this image to the output folder's .trash.
+    case trash(String)
 }
 
 /// Everything that happens to the studio.
@@ -94,4 +117,5 @@ public enum Message: Sendable {
     case failed(String)
     case cancelled
     case tokenCount(used: Int, capacity: Int)
+    case galleryLoaded([GalleryItem])
 }

@@ -29,6 +29,10 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
     case let .tokenCount(used, capacity):
         model.tokenCount = (used, capacity)
         return []
+    case let .galleryLoaded(items):
+        model.gallery = items
+        model.gallerySelection = min(model.gallerySelection, max(0, items.count - 1))
+        return []
     case let .key(key):
         return handle(key, &model)
     }
@@ -41,6 +45,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.showHelp = false
         return action == "quit" ? [.quit] : []
     }
+    if model.showGallery { return galleryKey(key, &model) }
     let context = model.focus == .params ? "params" : "prompt"
     guard let action = model.keymap.action(for: key, in: context) else {
         if case let .char(c) = key, model.focus != .params { editor(&model) { $0.insert(String(c)) } }
@@ -49,6 +54,10 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     switch action {
     case "quit": return model.running ? [.cancel, .quit] : [.quit]
     case "help": model.showHelp = true
+    case "gallery":
+        model.showGallery = true
+        model.confirmTrash = false
+        return [.loadGallery]
     case "next-field", "previous-field":
         let fields = StudioModel.Field.allCases
         let i = fields.firstIndex(of: model.focus)!
@@ -58,11 +67,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         let text = model.prompt.string.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { model.status = .failed("The prompt is empty"); return [] }
         if model.seedMode == .random { model.request.seed = model.nextRandomSeed() }
-        var request = model.request
-        request.prompt = model.prompt.string
-        request.negativePrompt = model.negative.string
-        model.status = .generating(step: 0, steps: request.steps, seconds: 0)
-        return [.generate(request)]
+        return generateNow(&model)
     case "cancel": return model.running ? [.cancel] : []
     case "previous-param", "next-param":
         let params = StudioModel.Param.allCases
@@ -93,6 +98,66 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     }
     return []
 }
+
+/// Gallery mode: move through the grid, open an image (its request into the editors, the image into the pane),
+/// re-run it, or move it to the trash after a confirmation.
+func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    let action = model.keymap.action(for: key, in: "gallery")
+    if model.confirmTrash {
+        model.confirmTrash = false
+        guard action == "confirm", model.gallery.indices.contains(model.gallerySelection) else { return [] }
+        let path = model.gallery.remove(at: model.gallerySelection).path
+        model.gallerySelection = min(model.gallerySelection, max(0, model.gallery.count - 1))
+        if model.imagePath == path { model.image = nil; model.imagePath = nil }
+        return [.trash(path)]
+    }
+    let columns = galleryColumns(width: model.width)
+    let count = model.gallery.count
+    switch action {
+    case "quit": return model.running ? [.cancel, .quit] : [.quit]
+    case "gallery", "cancel": model.showGallery = false
+    case "help": model.showHelp = true
+    case "previous-item": model.gallerySelection = max(0, model.gallerySelection - 1)
+    case "next-item": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + 1)
+    case "row-up": model.gallerySelection = max(0, model.gallerySelection - columns)
+    case "row-down": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + columns)
+    case "trash": if count > 0 { model.confirmTrash = true }
+    case "open", "rerun":
+        guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
+        let item = model.gallery[model.gallerySelection]
+        if let r = item.request {
+            let model0 = model.request.model
+            model.request = r
+            model.request.model = model0
+            model.prompt = LineEditor(r.prompt)
+            model.negative = LineEditor(r.negativePrompt)
+        } else {
+            model.prompt = LineEditor(item.prompt)
+        }
+        model.image = item.image
+        model.imagePath = item.path
+        model.showGallery = false
+        model.focus = .prompt
+        model.status = .idle("Loaded " + item.path)
+        if action == "rerun" { return generateNow(&model) }
+    default: break
+    }
+    return []
+}
+
+/// Starts a generation from the editors as the generate action does.
+func generateNow(_ model: inout StudioModel) -> [Effect] {
+    guard !model.running else { return [] }
+    var request = model.request
+    request.prompt = model.prompt.string
+    request.negativePrompt = model.negative.string
+    guard !request.prompt.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
+    model.status = .generating(step: 0, steps: request.steps, seconds: 0)
+    return [.generate(request)]
+}
+
+/// Thumbnails per gallery row (18 columns each).
+public func galleryColumns(width: Int) -> Int { max(1, (width - 2) / 18) }
 
 func editor(_ model: inout StudioModel, _ change: (inout LineEditor) -> Void) {
     switch model.focus {

@@ -111,8 +111,44 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
         .joined(separator: " · ")
     screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
 
+    if model.showGallery { drawGallery(&screen, model, depth: depth) }
     if model.showHelp { drawHelp(&screen, model.keymap) }
     return screen
+}
+
+/// The gallery: a grid of 16×8-cell thumbnails (16×16 pixels) with prompt excerpts, the selection's full prompt
+/// and path below, key hints in the footer.
+func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth) {
+    let (w, h) = (screen.width, screen.height)
+    for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
+    screen.cursor = nil
+    screen.put(" Gallery: \(model.gallery.count) images, newest first", row: 1, column: 0, style: .bold)
+    let columns = galleryColumns(width: w)
+    let rowsVisible = max(1, (h - 6) / 10)
+    let selectedRow = model.gallerySelection / columns
+    let firstRow = max(0, selectedRow - rowsVisible + 1)
+    let renderer = HalfBlockRenderer(depth: depth)
+    for (i, item) in model.gallery.enumerated() {
+        let gridRow = i / columns - firstRow
+        guard gridRow >= 0 && gridRow < rowsVisible else { continue }
+        let top = 2 + gridRow * 10, left = 1 + (i % columns) * 18
+        let thumb = renderer.render(item.thumbnail)
+        for (y, line) in thumb.enumerated() where top + y < h - 3 {
+            for (x, cell) in line.enumerated() where left + x < w { screen.cells[top + y][left + x] = cell }
+        }
+        let selected = i == model.gallerySelection
+        screen.put(String(item.prompt.prefix(16)), row: top + 8, column: left, style: selected ? .reverse : .dim, maxWidth: 16)
+    }
+    if model.gallery.isEmpty { screen.put("No images yet: generate one (Esc returns).", row: 3, column: 2) }
+    if model.gallery.indices.contains(model.gallerySelection) {
+        let item = model.gallery[model.gallerySelection]
+        let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + "  (" + item.path + ")"
+        screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
+    }
+    let hints = [("open", "open"), ("rerun", "re-run"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
+    let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "gallery").first.map { "\($0) \(label)" } }.joined(separator: " · ")
+    screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
+    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
 }
 
 func drawHelp(_ screen: inout Screen, _ keymap: Keymap) {

@@ -20,6 +20,7 @@ public final class StudioApp {
     public init() {}
 
     public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
+                    loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth)
         defer { terminal.close() }
@@ -27,7 +28,7 @@ public final class StudioApp {
         _ = update(&model, .resize(width: terminal.width, height: terminal.height))
         var counted: String?
         var worker: Thread?
-        loop: while true {
+        loop: while terminal.isAlive {
             var messages = inbox.drain()
             if let input = terminal.read() { messages.append(input) }
             for message in messages {
@@ -38,6 +39,10 @@ public final class StudioApp {
                         break loop
                     case .cancel:
                         cancelFlag.set(true)
+                    case .loadGallery:
+                        inbox.post(.galleryLoaded(loadGallery()))
+                    case let .trash(path):
+                        if let problem = trash(path) { inbox.post(.failed(problem)) }
                     case let .generate(request):
                         cancelFlag.set(false)
                         let inbox = self.inbox, cancel = self.cancelFlag
@@ -66,6 +71,7 @@ public final class StudioApp {
             }
             terminal.draw(view(model, depth: terminal.depth))
         }
+        cancelFlag.set(true)
         _ = worker
     }
 }

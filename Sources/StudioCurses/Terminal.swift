@@ -15,6 +15,7 @@ public final class Terminal {
 
     /// `depth` nil: truecolor where the terminal has direct colour (COLORS ≥ 2^24), else 256 colours.
     public init(depth: ColorDepth? = nil) {
+        Terminal.watchHangUp()
         setlocale(LC_ALL, "")
         initscr()
         raw()
@@ -33,6 +34,20 @@ public final class Terminal {
     }
 
     public func close() { endwin() }
+
+    /// False once the terminal is gone (hang-up, closed pty): the loop must end rather than spin on read errors.
+    public var isAlive: Bool {
+        var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        guard poll(&fds, 1, 0) >= 0 else { return true }
+        return fds.revents & Int16(POLLHUP | POLLERR | POLLNVAL) == 0 && !Terminal.hungUp.value
+    }
+
+    static let hungUp = HangUp()
+
+    /// Installs a SIGHUP handler that marks the terminal as gone.
+    static func watchHangUp() {
+        signal(SIGHUP) { _ in Terminal.hungUp.markFromSignal() }
+    }
 
     /// A key, a resize, or nil when nothing came within 50 ms.
     public func read() -> Message? {
@@ -130,4 +145,12 @@ public final class Terminal {
                 : Int32(HalfBlockRenderer.xterm256(p))
         }
     }
+}
+
+/// A flag set from a signal handler (a plain atomic-width store, read by the event loop).
+final class HangUp: @unchecked Sendable {
+    private let flag = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+    init() { flag.pointee = 0 }
+    func markFromSignal() { flag.pointee = 1 }
+    var value: Bool { flag.pointee != 0 }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageIO
 import Pipeline
 import Studio
 import StudioCurses
@@ -18,6 +19,43 @@ struct StudioCommand: ParsableCommand {
 
     func validate() throws {
         if let graphics, ColorDepth(rawValue: graphics) == nil { throw ValidationError("--graphics must be truecolor or 256, got \(graphics)") }
+    }
+
+    /// The folder's PNGs, newest first (at most 200), with their stored requests and 16×16 thumbnails.
+    static func gallery(_ folder: String) -> [GalleryItem] {
+        let fm = FileManager.default
+        let names = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.lowercased().hasSuffix(".png") }
+        let dated = names.map { name -> (String, Date) in
+            let path = folder + "/" + name
+            return (path, ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast)
+        }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 > $1.0 }
+        return dated.prefix(200).compactMap { path, _ in
+            guard let png = try? PNG.read(path: path) else { return nil }
+            let rgb = png.rgb8()
+            let image = Canvas(width: rgb.width, height: rgb.height, rgb: rgb.pixels)
+            let size = image.fittedSize(maxWidth: 16, maxHeight: 16)
+            let texts = (try? PNG.readText(path: path)) ?? []
+            let request = texts.first { $0.keyword == "phosphor" }.flatMap { try? JSONDecoder().decode(GenerationRequest.self, from: Data($0.text.utf8)) }
+            let prompt = request?.prompt ?? texts.first { $0.keyword == "parameters" }?.text.split(separator: "\n").first.map(String.init)
+                ?? (path as NSString).lastPathComponent
+            return GalleryItem(path: path, prompt: prompt, request: request, thumbnail: image.resized(width: size.width, height: size.height), image: image)
+        }
+    }
+
+    /// Moves an image into the folder's .trash (never overwriting); returns a message when that fails.
+    static func trash(_ path: String, folder: String) -> String? {
+        let fm = FileManager.default
+        let bin = folder + "/.trash"
+        do {
+            try fm.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            var target = bin + "/" + (path as NSString).lastPathComponent
+            var n = 1
+            while fm.fileExists(atPath: target) { target = bin + "/\(n)-" + (path as NSString).lastPathComponent; n += 1 }
+            try fm.moveItem(atPath: path, toPath: target)
+            return nil
+        } catch {
+            return "\(path): cannot move to \(bin): \(error.localizedDescription)"
+        }
     }
 
     func run() throws {
@@ -61,7 +99,9 @@ struct StudioCommand: ParsableCommand {
             for p in 0..<(h * w) { for c in 0..<3 { rgb[p * 3 + c] = UInt8((x.pointer[c * h * w + p] * 255).rounded()) } }
             return Canvas(width: w, height: h, rgb: rgb)
         }
-        StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make) { prompt in
+        let folder = output
+        StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make,
+                        loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) }) { prompt in
             pipeline.conditioner.tokenCount(prompt)
         }
     }

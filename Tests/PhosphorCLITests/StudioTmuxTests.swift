@@ -67,6 +67,13 @@ import TestSupport
         try s.keys("F1")
         #expect(try s.wait(for: "delete-word").contains("Keys (assets/keymap"))
         try s.keys("x")
+        // The gallery lists the new image; opening it loads its request back into the editor.
+        try s.keys("Tab", "C-u")             // (focus: params → prompt) clear the prompt
+        try s.keys("F2")
+        let gallery = try s.wait(for: "Gallery: 1 images")
+        #expect(gallery.contains("a yellow star ab"), "\(gallery)")
+        try s.keys("Enter")
+        #expect(try s.wait(for: "Loaded").contains("a yellow star above a green ring"))
         try s.keys("C-q")
         #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
     }

@@ -115,6 +115,47 @@ import Testing
         #expect(update(&m, .key(.ctrl("q"))) == [.quit])
     }
 
+    @Test func galleryBrowseOpenRerunAndTrash() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        #expect(update(&m, .key(.function(2))) == [.loadGallery] && m.showGallery)
+        var stored = GenerationRequest(prompt: "a pink ring")
+        (stored.steps, stored.seed, stored.negativePrompt) = (7, 42, "dark")
+        var items: [GalleryItem] = []
+        for i in 0..<7 {
+            let thumb = Canvas(width: 16, height: 16, fill: RGB(UInt8(i * 30), 0, 0))
+            let prompt = i == 3 ? "a pink ring" : "image \(i)"
+            items.append(GalleryItem(path: "out/\(i).png", prompt: prompt, request: i == 3 ? stored : nil,
+                                     thumbnail: thumb, image: Canvas(width: 32, height: 32)))
+        }
+        _ = update(&m, .galleryLoaded(items))
+        #expect(view(m).text.contains("Gallery: 7 images") && view(m).text.contains("image 0"))
+        #expect(galleryColumns(width: 100) == 5)
+        _ = update(&m, .key(.down))          // next row: item 5
+        #expect(m.gallerySelection == 5)
+        _ = update(&m, .key(.left)); _ = update(&m, .key(.left))
+        #expect(m.gallerySelection == 3)
+        _ = update(&m, .key(.enter))         // open: its request goes into the editors
+        #expect(!m.showGallery && m.prompt.string == "a pink ring" && m.negative.string == "dark")
+        #expect(m.request.steps == 7 && m.request.seed == 42 && m.imagePath == "out/3.png")
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded(items))
+        let rerun = update(&m, .key(.char("r")))
+        guard case let .generate(request) = rerun.first else { Issue.record("no re-run: \(rerun)"); return }
+        #expect(request.prompt == "a pink ring" && request.seed == 42)
+        _ = update(&m, .cancelled)
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded(items))
+        m.gallerySelection = 6
+        #expect(update(&m, .key(.char("d"))).isEmpty && m.confirmTrash)
+        #expect(view(m).text.contains("Move out/6.png to .trash?"))
+        #expect(update(&m, .key(.char("n"))).isEmpty && !m.confirmTrash && m.gallery.count == 7)   // anything else: no
+        _ = update(&m, .key(.char("d")))
+        #expect(update(&m, .key(.char("y"))) == [.trash("out/6.png")] && m.gallery.count == 6 && m.gallerySelection == 5)
+        _ = update(&m, .key(.escape))
+        #expect(!m.showGallery)
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
