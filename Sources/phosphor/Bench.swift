@@ -6,7 +6,7 @@ import CKernels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed and memory.",
-        subcommands: [BenchOps.self])
+        subcommands: [BenchOps.self, BenchModel.self])
 }
 
 struct BenchOps: ParsableCommand {

@@ -56,6 +56,16 @@ struct CLI {
         #expect(unknown.stderr.contains("frobnicate"))
     }
 
+    /// `bench model` on the default model: every stage timed, per-step time consistent with the total.
+    @Test func benchModelReportsStages() throws {
+        let r = try CLI.run(["bench", "model", "--steps", "3", "--repeats", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["width"] as? Int == 128 && object["steps"] as? Int == 3)
+        let total = try #require(object["txt2img_seconds"] as? Double), step = try #require(object["seconds_per_step"] as? Double)
+        #expect(step > 0 && step * 3 <= total && (object["peak_rss_bytes"] as? Int ?? 0) > 0)
+    }
+
     @Test func benchOpsRejectsZeroRepeats() throws {
         let r = try CLI.run(["bench", "ops", "--repeats", "0"])
         #expect(r.status != 0)
