@@ -50,3 +50,17 @@ public struct ScopedWeights: WeightStore {
     public func scoped(_ scope: String) -> ScopedWeights { ScopedWeights(stores, prefix: prefix + scope) }
 }
 
+
+/// A store whose tensors are converted to fp32 once, when first read, and kept: for small models (the default model)
+/// the per-call fp16 → fp32 widening of every weight would cost more than the arithmetic.
+public struct DecodedWeights: WeightStore {
+    let base: WeightStore
+    public init(_ base: WeightStore) { self.base = base }
+    public var keys: Set<String> { base.keys }
+    public var location: String { base.location }
+    public func contains(_ key: String) -> Bool { base.contains(key) }
+    public func packed(_ key: String) throws -> PackedTensor {
+        let p = try base.packed(key)
+        return p.dtype == .f32 ? p : PackedTensor(p.unpacked())
+    }
+}

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Models
 import Tokenizer
@@ -5,7 +6,8 @@ import Tokenizer
 /// Phosphor's own latent-diffusion folder (the embedded default model, assets/default): model_index.json with
 /// `_class_name` PhosphorLatentDiffusionPipeline, a BERT `text_encoder` + WordPiece `tokenizer` (vocab.txt), a
 /// `unet` (UNet2DConditionModel, optionally with inpainting input channels), a `vqvae` (VQModel) and a
-/// `scheduler`. Its "phosphor" block gives the context length and the recommended request settings.
+/// `scheduler`. Its "phosphor" block gives the context length and the recommended request settings. U-Net and VQ
+/// weights are widened to fp32 once at load (about 50 MB): at 32² latents, widening per call cost more than the math.
 public struct DefaultModel {
     public static let className = "PhosphorLatentDiffusionPipeline"
 
@@ -28,9 +30,9 @@ public struct DefaultModel {
         let bert = try BertModel(config: BertConfig.load(textFolder + "/config.json"),
                                  weights: StableDiffusionLoader.weights(in: textFolder, stem: "model", variant: nil))
         let unet = try UNet2DConditionModel(config: UNetConfig.load(unetFolder + "/config.json"),
-                                            weights: StableDiffusionLoader.weights(in: unetFolder, stem: "diffusion_pytorch_model", variant: nil))
+                                            weights: DecodedWeights(StableDiffusionLoader.weights(in: unetFolder, stem: "diffusion_pytorch_model", variant: nil)))
         let vq = try VQModel(config: AutoencoderConfig.load(vqFolder + "/config.json"),
-                             weights: StableDiffusionLoader.weights(in: vqFolder, stem: "diffusion_pytorch_model", variant: nil))
+                             weights: DecodedWeights(StableDiffusionLoader.weights(in: vqFolder, stem: "diffusion_pytorch_model", variant: nil)))
         let defaults = ModelDefaults(width: settings["width"] as? Int, height: settings["height"] as? Int,
                                      steps: settings["steps"] as? Int,
                                      cfgScale: (settings["guidance_scale"] as? NSNumber)?.floatValue,

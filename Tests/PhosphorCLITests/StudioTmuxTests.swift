@@ -21,7 +21,7 @@ import TestSupport
         }
 
         func start(width: Int = 100, height: Int = 30) throws {
-            let command = "cd '\(folder)' && TERM=xterm-256color '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 60"
+            let command = "cd '\(folder)' && TERM=xterm-256color '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 600"
             try tmux(["new-session", "-d", "-s", "t", "-x", "\(width)", "-y", "\(height)", command])
         }
 
@@ -30,7 +30,7 @@ import TestSupport
         func pane() throws -> String { try tmux(["capture-pane", "-t", "t", "-p"]) }
 
         /// Polls the pane until it contains `text` (or the time runs out); returns the last capture.
-        func wait(for text: String, seconds: Double = 60) throws -> String {
+        func wait(for text: String, seconds: Double = 180) throws -> String {
             let deadline = Date().addingTimeInterval(seconds)
             var last = ""
             while Date() < deadline {
@@ -49,12 +49,15 @@ import TestSupport
         try s.start()
         #expect(try s.wait(for: "enter generate").contains("phosphor studio"))
         try s.type("a yellow star above a green ring")
-        #expect(try s.wait(for: "7/30").contains("a yellow star above a green ring"))
+        let typed = try s.wait(for: "a yellow star above a green ring")
+        #expect(typed.contains("a yellow star above a green ring"), "\(typed)")
+        let counted = try s.wait(for: "Prompt 7/30")
+        #expect(counted.contains("Prompt 7/30"), "token counter: \(counted)")
         try s.keys("Enter")
         // Keys keep echoing while the model runs: the negative prompt is typed during generation.
         try s.keys("Tab")
         try s.type("blurry")
-        let during = try s.wait(for: "blurry", seconds: 10)
+        let during = try s.wait(for: "blurry")
         #expect(during.contains("blurry"))
         let done = try s.wait(for: "Done in")
         #expect(done.contains("Done in") && done.contains("00000-0.png"), "\(done)")
@@ -87,9 +90,9 @@ import TestSupport
         try s.keys("BTab", "BTab")      // back to the prompt
         try s.type("two red circles")
         try s.keys("Enter")
-        _ = try s.wait(for: "/24", seconds: 20)
+        _ = try s.wait(for: "/24")
         try s.keys("Escape")
-        #expect(try s.wait(for: "Cancelled", seconds: 20).contains("Cancelled"))
+        #expect(try s.wait(for: "Cancelled").contains("Cancelled"))
         let files = (try? FileManager.default.contentsOfDirectory(atPath: s.folder + "/out")) ?? []
         #expect(files.filter { $0.hasSuffix(".png") }.isEmpty, "\(files)")
         try s.keys("C-q")
