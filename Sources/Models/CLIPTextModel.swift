@@ -92,20 +92,27 @@ public final class CLIPTextModel: TextEncoding {
         let fc1, fc2: Linear
         let heads: Int
         let activation: Activation
+        /// Text towers mask later tokens; the vision tower attends everywhere.
+        let causal: Bool
 
         init(_ w: WeightReader, config: CLIPTextConfig) throws {
-            let d = config.hiddenSize
+            try self.init(w, hidden: config.hiddenSize, intermediate: config.intermediateSize, heads: config.numAttentionHeads,
+                          activation: config.hiddenAct, eps: config.layerNormEps, causal: true)
+        }
+
+        init(_ w: WeightReader, hidden d: Int, intermediate: Int, heads: Int, activation: Activation, eps: Float, causal: Bool) throws {
             let attn = w["self_attn"]
             q = try Linear(attn["q_proj"], inFeatures: d, outFeatures: d)
             k = try Linear(attn["k_proj"], inFeatures: d, outFeatures: d)
             v = try Linear(attn["v_proj"], inFeatures: d, outFeatures: d)
             out = try Linear(attn["out_proj"], inFeatures: d, outFeatures: d)
-            norm1 = try LayerNorm(w["layer_norm1"], dim: d, eps: config.layerNormEps)
-            norm2 = try LayerNorm(w["layer_norm2"], dim: d, eps: config.layerNormEps)
-            fc1 = try Linear(w["mlp"]["fc1"], inFeatures: d, outFeatures: config.intermediateSize)
-            fc2 = try Linear(w["mlp"]["fc2"], inFeatures: config.intermediateSize, outFeatures: d)
-            heads = config.numAttentionHeads
-            activation = config.hiddenAct
+            norm1 = try LayerNorm(w["layer_norm1"], dim: d, eps: eps)
+            norm2 = try LayerNorm(w["layer_norm2"], dim: d, eps: eps)
+            fc1 = try Linear(w["mlp"]["fc1"], inFeatures: d, outFeatures: intermediate)
+            fc2 = try Linear(w["mlp"]["fc2"], inFeatures: intermediate, outFeatures: d)
+            self.heads = heads
+            self.activation = activation
+            self.causal = causal
         }
 
         func callAsFunction(_ x: Tensor) -> Tensor {
@@ -113,7 +120,7 @@ public final class CLIPTextModel: TextEncoding {
             let hd = d / heads
             let y = norm1(x)
             func split(_ t: Tensor) -> Tensor { t.reshaped([b, n, heads, hd]).transposed(1, 2) }
-            let a = Tensor.scaledDotProductAttention(query: split(q(y)), key: split(k(y)), value: split(v(y)), causal: true)
+            let a = Tensor.scaledDotProductAttention(query: split(q(y)), key: split(k(y)), value: split(v(y)), causal: causal)
             var h = x + out(a.transposed(1, 2).reshaped([b, n, d]))
             h = h + fc2(activation(fc1(norm2(h))))
             return h

@@ -105,6 +105,40 @@ m = (torch.from_numpy(np.array(Image.open(os.path.join(OUT, "inpaint_mask.png"))
 trace = []
 tensors["inpaint_image"] = ref.generate(["a yellow star"], [5], steps=15, cfg=5.0, image=image, mask=m, trace=trace).contiguous()
 tensors["inpaint_latents"] = trace[-1].contiguous()
+# CLIP: a small random CLIPVisionModelWithProjection, and the shipped image tower + text projection on two rendered
+# scenes against three captions (CLIP score = 100 · cosine, as torchmetrics' CLIPScore before its clamp at 0).
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
+vconfig = CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, projection_dim=24, hidden_act="quick_gelu")
+vision = CLIPVisionModelWithProjection(vconfig).eval()
+with torch.no_grad():
+    for p in vision.parameters():
+        p.add_(torch.randn(p.shape, generator=g) * 0.05)
+tiny_clip = os.path.join(OUT, "clip_vision_tiny")
+vision.save_pretrained(tiny_clip, safe_serialization=True)
+pixels = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+with torch.no_grad():
+    embeds = vision(pixel_values=pixels).image_embeds
+save_file({"pixel_values": pixels.contiguous(), "image_embeds": embeds.contiguous()}, os.path.join(tiny_clip, "expected.safetensors"))
+
+from safetensors.torch import load_file  # noqa: E402
+clip = CLIPVisionModelWithProjection.from_pretrained(os.path.join(ROOT, "assets", "default", "image_encoder"), dtype=torch.float32).eval()
+proj = load_file(os.path.join(ROOT, "assets", "default", "image_encoder", "text_projection.safetensors"))["text_projection.weight"].float()
+scenes = SceneSampler(21)
+clip_images = []
+for i in range(2):
+    sc = scenes.sample()
+    Image.fromarray(to_uint8(render([sc], jitter_seed=i))[0]).save(os.path.join(OUT, f"clip_scene{i}.png"))
+    clip_images.append(torch.from_numpy(np.array(Image.open(os.path.join(OUT, f"clip_scene{i}.png")).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1)
+clip_prompts = [sc["caption"], "a red circle", "two blue squares on a yellow background"]
+with torch.no_grad():
+    image_embeds = torch.nn.functional.normalize(clip(pixel_values=torch.stack(clip_images)).image_embeds, dim=-1)
+    _, pooled = ref.text(clip_prompts)
+    text_embeds = torch.nn.functional.normalize(pooled @ proj.T, dim=-1)
+tensors["clip_image_embeds"] = image_embeds.contiguous()
+tensors["clip_text_embeds"] = text_embeds.contiguous()
+tensors["clip_scores"] = (100 * image_embeds @ text_embeds.T).contiguous()
+json.dump(clip_prompts, open(os.path.join(OUT, "clip_prompts.json"), "w"))
 save_file(tensors, os.path.join(OUT, "expected.safetensors"))
 json.dump({"text_prompts": text_prompts,
            "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c} for p, s, n, c in cases]},

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the real `phosphor` binary built next to the test bundle.
 struct CLI {
@@ -64,6 +65,21 @@ struct CLI {
         #expect(object["width"] as? Int == 128 && object["steps"] as? Int == 3)
         let total = try #require(object["txt2img_seconds"] as? Double), step = try #require(object["seconds_per_step"] as? Double)
         #expect(step > 0 && step * 3 <= total && (object["peak_rss_bytes"] as? Int ?? 0) > 0)
+    }
+
+    /// `score`: a scene scores higher against its own caption than against another; a missing image is one line.
+    @Test func scoreRanksTheRightCaptionFirst() throws {
+        let image = Fixtures.path("default_model/clip_scene1.png")
+        let prompts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/clip_prompts.json"))))
+        func score(_ prompt: String) throws -> Double {
+            let r = try CLI.run(["score", image, "--prompt", prompt, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try #require(object["clip_score"] as? Double)
+        }
+        #expect(try score(prompts[0]) > score(prompts[2]) + 20)
+        let missing = try CLI.run(["score", "/nonexistent.png", "--prompt", "x"])
+        #expect(missing.status == 1 && missing.stderr.contains("/nonexistent.png") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
     }
 
     @Test func benchOpsRejectsZeroRepeats() throws {

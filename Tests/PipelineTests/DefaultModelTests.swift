@@ -95,4 +95,25 @@ import TestSupport
         // Euler's last step lands on its denoised estimate (σ = 0), so the last preview is the image itself.
         #expect(scaledMaxError(p, image) <= 1e-5)
     }
+
+    /// The shipped CLIP (ViT image tower, MiniLM + projection): embeddings and CLIP scores of two scene PNGs against
+    /// three captions, as transformers computes them.
+    @Test func clipScoresMatchTransformers() throws {
+        let scorer = try CLIPScorer(folder: Self.folder)
+        let prompts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/clip_prompts.json"))))
+        let fx = try FixtureFile("default_model/expected.safetensors").file
+        let expectedScores = try fx.tensor("clip_scores").toArray()
+        let texts = try prompts.map { try scorer.textEmbedding($0) }
+        for (j, t) in texts.enumerated() {
+            #expect(scaledMaxError(t, try fx.tensor("clip_text_embeds").narrowed(0, start: j, length: 1).reshaped([t.count])) <= 1e-4)
+        }
+        for i in 0..<2 {
+            let image = try scorer.imageEmbedding(try scorer.loadImage(Fixtures.path("default_model/clip_scene\(i).png")))
+            #expect(scaledMaxError(image, try fx.tensor("clip_image_embeds").narrowed(0, start: i, length: 1).reshaped([image.count])) <= 1e-4)
+            for (j, t) in texts.enumerated() {
+                let score = scorer.score(image: image, text: t)
+                #expect(abs(score - expectedScores[i * prompts.count + j]) <= 0.01, "image \(i) prompt \(j): \(score)")
+            }
+        }
+    }
 }
