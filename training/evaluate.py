@@ -186,6 +186,8 @@ def calibrate(n, blur=0.0):
 
 def score(args):
     tests = suites(args.seed)
+    if args.only:
+        tests = [t for t in tests if t[0].startswith(args.only) or (args.only == "pair" and t[0].startswith("swap"))]
     prompts = [p for _, p, _, _ in tests]
     images = []
     if args.phosphor:
@@ -198,6 +200,8 @@ def score(args):
                            "--steps", str(args.steps), "--cfg-scale", str(args.cfg)]
                     if args.model:
                         cmd += ["--model", args.model]
+                    if args.best_of > 1:
+                        cmd += ["--best-of", str(args.best_of)]
                     subprocess.run(cmd, check=True)
                     images.append(np.array(Image.open(path).convert("RGB")))
     else:
@@ -263,6 +267,8 @@ def main():
     ap.add_argument("--cfg", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--only", help="score one suite: single, pair (with swaps), count, background")
+    ap.add_argument("--best-of", type=int, default=1, help="with --phosphor: keep the best CLIP score of N seeds per image")
     args = ap.parse_args()
     if args.command == "parts":
         parts(args)

@@ -44,8 +44,11 @@ public final class CLIPScorer {
 
     /// A PNG's pixels as the tower takes them: RGB in [-1, 1], box-resized to the input size.
     public func loadImage(_ path: String) throws -> Tensor {
-        let png = try PNG.read(path: path)
-        let rgb = png.rgb8()
+        pixels(try PNG.read(path: path).rgb8())
+    }
+
+    /// 8-bit RGB as the tower takes it: RGB in [-1, 1], box-resized to the input size.
+    public func pixels(_ rgb: RGBImage) -> Tensor {
         let s = vision.config.imageSize
         let out = Tensor.empty([1, 3, s, s])
         for y in 0..<s {

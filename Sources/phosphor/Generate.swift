@@ -63,6 +63,10 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "DDIM eta (0 = deterministic).") var eta: Float?
     @Option(name: .customLong("batch-count"), help: "Images to make one after another; the seed goes up by one each.")
     var batchCount = 1
+    @Option(name: .customLong("best-of"), help: "Sample N seeds (seed, seed+1, …) and keep the image with the highest CLIP score (default model's CLIP).")
+    var bestOf = 1
+    @Flag(name: .customLong("keep-all"), help: "With --best-of: write every candidate, each with its CLIP score in the metadata.")
+    var keepAll = false
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
     @Option(name: [.customLong("init"), .customLong("image")], help: "img2img/inpaint: the starting image (PNG, the output size).")
@@ -99,6 +103,9 @@ struct GenerationOptions: ParsableArguments {
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
         if let seed, seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
         if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
+        if bestOf < 1 || bestOf > 64 { throw ValidationError("--best-of must be in 1...64, got \(bestOf)") }
+        if bestOf > 1 && batchCount > 1 { throw ValidationError("--best-of and --batch-count do not combine") }
+        if bestOf > 1 && keepAll && output.lowercased().hasSuffix(".png") { throw ValidationError("--keep-all needs an output folder, not the file \(output)") }
         if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil && from == nil { throw ValidationError("--mask needs --image IMAGE.png") }
         if let maskBlur, maskBlur < 0 || maskBlur > 64 { throw ValidationError("--mask-blur must be in 0...64, got \(maskBlur)") }
@@ -155,9 +162,44 @@ struct GenerationOptions: ParsableArguments {
         Interrupt.install()
         var base = try request()
         let (pipeline, modelName) = try load(&base)
+        if bestOf > 1 { return try bestOfRun(base, pipeline: pipeline, modelName: modelName) }
         for n in 0..<batchCount {
             if n > 0 { base.seed += 1 }
             try produce(base, pipeline: pipeline, modelName: modelName, path: try outputPath(seed: base.seed), image: n + 1, of: batchCount)
+        }
+    }
+
+    /// --best-of N: N seeds, each image scored by CLIP against the prompt (on its 8-bit pixels, as a PNG holds them);
+    /// the best is written (all of them with --keep-all), the score in its metadata.
+    func bestOfRun(_ base: GenerationRequest, pipeline: Pipeline, modelName: String) throws {
+        let scorer: CLIPScorer
+        do { scorer = try CLIPScorer(folder: base.model) } catch {
+            throw ValidationError("--best-of needs a model with a CLIP image encoder (the default model has one): \(error)")
+        }
+        let text = try scorer.textEmbedding(base.prompt)
+        var candidates: [(request: GenerationRequest, image: Tensor, score: Float)] = []
+        for k in 0..<bestOf {
+            var request = base
+            request.seed = base.seed + UInt64(k)
+            let start = Date()
+            let image: Tensor
+            do {
+                image = try pipeline.generate(request) { step, total, _, _ in
+                    if !quiet { report(step: step, of: total, since: start, image: k + 1, of: bestOf) }
+                    return !Interrupt.isRequested
+                }
+            } catch PipelineError.cancelled {
+                throw Interrupted()
+            }
+            let score = scorer.score(image: try scorer.imageEmbedding(scorer.pixels(try RGBImage.from(image))), text: text)
+            if !quiet { FileHandle.standardError.write(Data(String(format: "seed %llu: CLIP score %.2f\n", request.seed, score).utf8)) }
+            candidates.append((request, image, score))
+        }
+        let best = candidates.indices.max { candidates[$0].score < candidates[$1].score }!
+        for (i, c) in candidates.enumerated() where i == best || keepAll {
+            let path = try outputPath(seed: c.request.seed)
+            _ = try writeGeneratedImage(c.image, request: c.request, modelName: modelName, path: path, overwrite: overwrite, clipScore: c.score)
+            print(path)
         }
     }
 
@@ -240,13 +282,18 @@ struct GenerationOptions: ParsableArguments {
 
 /// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the
 /// request as JSON (`phosphor` chunk); returns its 8-bit pixels.
-func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName: String, path: String, overwrite: Bool) throws -> RGBImage {
+func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName: String, path: String, overwrite: Bool,
+                         clipScore: Float? = nil) throws -> RGBImage {
     let rgb = try RGBImage.from(image)
     let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
     let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
-    try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: request.a1111Parameters(samplerName: samplerName, modelName: modelName)),
-                               PNGTextChunk(keyword: "phosphor", text: json, international: true)],
-                  to: path, overwrite: overwrite)
+    var parameters = request.a1111Parameters(samplerName: samplerName, modelName: modelName)
+    var texts = [PNGTextChunk(keyword: "phosphor", text: json, international: true)]
+    if let clipScore {
+        parameters += String(format: ", CLIP score: %.2f", clipScore)
+        texts.append(PNGTextChunk(keyword: "clip_score", text: String(format: "%.4f", clipScore)))
+    }
+    try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: parameters)] + texts, to: path, overwrite: overwrite)
     return rgb
 }
 

@@ -161,6 +161,25 @@ import TestSupport
         #expect(usage.status == 2 && usage.stderr.contains("--image"), "\(usage.stderr)")
     }
 
+    /// --best-of keeps the candidate with the highest CLIP score (scores in the metadata with --keep-all).
+    @Test func bestOfKeepsTheHighestClipScore() throws {
+        let dir = Fixtures.temporaryFolder()
+        let args = ["generate", "a red circle left of a blue square", "--best-of", "3", "--seed", "20", "--steps", "4", "--quiet"]
+        #expect(try CLI.run(args + ["--keep-all", "-o", dir + "/all"]).status == 0)
+        var scores: [String: Double] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir + "/all") {
+            let text = try #require(try PNG.readText(path: dir + "/all/" + name).first { $0.keyword == "clip_score" }?.text)
+            scores[String(name.split(separator: "-")[1].dropLast(4))] = Double(text)
+        }
+        #expect(scores.count == 3)
+        let bestSeed = try #require(scores.max { $0.value < $1.value }?.key)
+        let r = try CLI.run(args + ["-o", dir + "/best"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/best") == ["00000-\(bestSeed).png"])
+        let parameters = try #require(try PNG.readText(path: dir + "/best/00000-\(bestSeed).png").first { $0.keyword == "parameters" }?.text)
+        #expect(parameters.contains("CLIP score: ") && parameters.contains("Seed: \(bestSeed)"), "\(parameters)")
+    }
+
     @Test(arguments: [
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
