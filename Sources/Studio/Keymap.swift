@@ -39,7 +39,7 @@ public struct Keymap: Equatable, Sendable {
         "quit", "help", "next-field", "previous-field", "generate", "cancel", "left", "right", "line-start", "line-end",
         "word-left", "word-right", "backspace", "delete", "delete-word", "delete-to-start", "delete-to-end", "undo", "redo",
         "previous-param", "next-param", "decrease", "increase", "seed-mode",
-        "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "trash", "confirm",
+        "history-previous", "history-next", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "trash", "confirm",
     ]
 
     public init() {}

@@ -34,6 +34,10 @@ public struct StudioModel: Equatable {
     public var gallery: [GalleryItem] = []
     public var gallerySelection = 0
     public var confirmTrash = false
+    /// Earlier prompts, oldest first (persisted by the runtime), and the entry Up/Down is showing (nil = the draft).
+    public var history: [String] = []
+    public var historyIndex: Int?
+    var draft = ""
     public var width = 80, height = 24
     public var keymap: Keymap
     public var modelName: String
@@ -55,7 +59,7 @@ public struct StudioModel: Equatable {
             && a.request == b.request && a.seedMode == b.seedMode && a.status == b.status && a.image == b.image
             && a.showHelp == b.showHelp && a.width == b.width && a.height == b.height
             && a.showGallery == b.showGallery && a.gallery == b.gallery && a.gallerySelection == b.gallerySelection
-            && a.confirmTrash == b.confirmTrash
+            && a.confirmTrash == b.confirmTrash && a.history == b.history && a.historyIndex == b.historyIndex
             && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
     }
 
@@ -106,6 +110,8 @@ public enum Effect: Equatable, Sendable {
     case loadGallery
     /// Move this image to the output folder's .trash.
     case trash(String)
+    /// Append a prompt to the persisted history.
+    case remember(String)
 }
 
 /// Everything that happens to the studio.

@@ -69,6 +69,19 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         if model.seedMode == .random { model.request.seed = model.nextRandomSeed() }
         return generateNow(&model)
     case "cancel": return model.running ? [.cancel] : []
+    case "history-previous", "history-next":
+        guard model.focus == .prompt, !model.history.isEmpty else { return [] }
+        if model.historyIndex == nil { model.draft = model.prompt.string }
+        let last = model.history.count - 1
+        let current = model.historyIndex ?? model.history.count
+        let next = action == "history-previous" ? max(0, current - 1) : current + 1
+        if next > last {
+            model.historyIndex = nil
+            model.prompt = LineEditor(model.draft)
+        } else {
+            model.historyIndex = next
+            model.prompt = LineEditor(model.history[next])
+        }
     case "previous-param", "next-param":
         let params = StudioModel.Param.allCases
         let i = params.firstIndex(of: model.selectedParam)!
@@ -153,7 +166,10 @@ func generateNow(_ model: inout StudioModel) -> [Effect] {
     request.negativePrompt = model.negative.string
     guard !request.prompt.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
     model.status = .generating(step: 0, steps: request.steps, seconds: 0)
-    return [.generate(request)]
+    model.historyIndex = nil
+    if model.history.last == request.prompt { return [.generate(request)] }
+    model.history.append(request.prompt)
+    return [.generate(request), .remember(request.prompt)]
 }
 
 /// Thumbnails per gallery row (18 columns each).

@@ -21,6 +21,7 @@ public final class StudioApp {
 
     public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
                     loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
+                    remember: @escaping (String) -> Void,
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth)
         defer { terminal.close() }
@@ -43,6 +44,8 @@ public final class StudioApp {
                         inbox.post(.galleryLoaded(loadGallery()))
                     case let .trash(path):
                         if let problem = trash(path) { inbox.post(.failed(problem)) }
+                    case let .remember(prompt):
+                        remember(prompt)
                     case let .generate(request):
                         cancelFlag.set(false)
                         let inbox = self.inbox, cancel = self.cancelFlag

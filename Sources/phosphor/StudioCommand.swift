@@ -21,6 +21,32 @@ struct StudioCommand: ParsableCommand {
         if let graphics, ColorDepth(rawValue: graphics) == nil { throw ValidationError("--graphics must be truecolor or 256, got \(graphics)") }
     }
 
+    /// Prompt history: $PHOSPHOR_HISTORY, else $XDG_DATA_HOME/phosphor/history, else ~/.local/share/phosphor/history;
+    /// one JSON string per line, the last 1000 kept.
+    static var historyFile: String {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["PHOSPHOR_HISTORY"], !path.isEmpty { return path }
+        let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
+        return data + "/phosphor/history"
+    }
+
+    static func readHistory(_ path: String) -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let entries = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(String.self, from: Data($0.utf8)) }
+        return Array(entries.suffix(1000))
+    }
+
+    static func appendHistory(_ prompt: String, to path: String) {
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard var line = try? JSONEncoder().encode(prompt) else { return }
+        line.append(0x0A)
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: line)
+    }
+
     /// The folder's PNGs, newest first (at most 200), with their stored requests and 16×16 thumbnails.
     static func gallery(_ folder: String) -> [GalleryItem] {
         let fm = FileManager.default
@@ -73,8 +99,10 @@ struct StudioCommand: ParsableCommand {
         var base = try options.request()
         base.seed = 0
         let (pipeline, modelName) = try options.load(&base)
-        let initial = StudioModel(request: base, keymap: keymap, modelName: modelName,
+        var initial = StudioModel(request: base, keymap: keymap, modelName: modelName,
                                   seed: UInt64(Date().timeIntervalSince1970 * 1000))
+        let historyFile = Self.historyFile
+        initial.history = Self.readHistory(historyFile)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let make: ImageMaker = { request, progress in
             var request = request
@@ -101,7 +129,8 @@ struct StudioCommand: ParsableCommand {
         }
         let folder = output
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make,
-                        loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) }) { prompt in
+                        loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) },
+                        remember: { Self.appendHistory($0, to: historyFile) }) { prompt in
             pipeline.conditioner.tokenCount(prompt)
         }
     }

@@ -21,7 +21,7 @@ import TestSupport
         }
 
         func start(width: Int = 100, height: Int = 30) throws {
-            let command = "cd '\(folder)' && TERM=xterm-256color '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 600"
+            let command = "cd '\(folder)' && TERM=xterm-256color PHOSPHOR_HISTORY='\(folder)/history' '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 600"
             try tmux(["new-session", "-d", "-s", "t", "-x", "\(width)", "-y", "\(height)", command])
         }
 
@@ -77,6 +77,11 @@ import TestSupport
         #expect(gallery.contains("a yellow star ab"), "\(gallery)")
         try s.keys("Enter")
         #expect(try s.wait(for: "Loaded").contains("a yellow star above a green ring"))
+        // The prompt went into the history file, and Up recalls it into an empty prompt.
+        let history = try String(contentsOfFile: s.folder + "/history", encoding: .utf8)
+        #expect(history == "\"a yellow star above a green ring\"\n", "\(history)")
+        try s.keys("C-u", "Up")
+        #expect(try s.wait(for: "Prompt 7/30").contains("a yellow star above a green ring"))
         try s.keys("C-q")
         #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
     }

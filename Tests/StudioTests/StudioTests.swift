@@ -156,6 +156,22 @@ import Testing
         #expect(!m.showGallery)
     }
 
+    @Test func promptHistoryWithUpAndDown() throws {
+        var m = try model()
+        m.history = ["first prompt", "second prompt"]
+        _ = type("draft", &m)
+        _ = update(&m, .key(.up))
+        #expect(m.prompt.string == "second prompt")
+        _ = update(&m, .key(.up)); _ = update(&m, .key(.up))
+        #expect(m.prompt.string == "first prompt")
+        _ = update(&m, .key(.down)); _ = update(&m, .key(.down))
+        #expect(m.prompt.string == "draft" && m.historyIndex == nil)
+        let effects = update(&m, .key(.enter))
+        #expect(effects.count == 2 && effects[1] == .remember("draft") && m.history.last == "draft")
+        _ = update(&m, .finished(path: "p.png", image: Canvas(width: 1, height: 1), seconds: 1))
+        #expect(update(&m, .key(.enter)).count == 1)   // the same prompt again is not stored twice
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
