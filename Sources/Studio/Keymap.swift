@@ -28,7 +28,7 @@ public enum Key: Hashable, Sendable {
 }
 
 /// Keybindings as data (assets/keymap; a user file overrides entries): lines "CONTEXT KEY ACTION", `#` comments.
-/// Contexts: global, prompt (both text fields), params, help, gallery.
+/// Contexts: global, prompt (both text fields), params, help, gallery, painter.
 public struct Keymap: Equatable, Sendable {
     public struct Binding: Equatable, Sendable {
         public var context: String, key: String, action: String
@@ -39,7 +39,8 @@ public struct Keymap: Equatable, Sendable {
         "quit", "help", "next-field", "previous-field", "generate", "cancel", "left", "right", "line-start", "line-end",
         "word-left", "word-right", "backspace", "delete", "delete-word", "delete-to-start", "delete-to-end", "undo", "redo",
         "previous-param", "next-param", "decrease", "increase", "seed-mode",
-        "history-previous", "history-next", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "trash", "confirm",
+        "history-previous", "history-next", "paint-mask", "pen", "eraser", "brush-bigger", "brush-smaller", "invert-mask",
+        "clear-mask", "inpaint", "up", "down", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "trash", "confirm",
     ]
 
     public init() {}
@@ -56,7 +57,7 @@ public struct Keymap: Equatable, Sendable {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if words.isEmpty { continue }
             guard words.count == 3 else { throw KeymapError.malformed(source: source, line: i + 1, "expected CONTEXT KEY ACTION") }
-            guard ["global", "prompt", "params", "help", "gallery"].contains(words[0]) else {
+            guard ["global", "prompt", "params", "help", "gallery", "painter"].contains(words[0]) else {
                 throw KeymapError.malformed(source: source, line: i + 1, "unknown context '\(words[0])'")
             }
             guard Self.actions.contains(words[2]) else {

@@ -34,6 +34,8 @@ public struct StudioModel: Equatable {
     public var gallery: [GalleryItem] = []
     public var gallerySelection = 0
     public var confirmTrash = false
+    /// The mask painter (opened from the gallery with m), when active.
+    public var painter: MaskPainter?
     /// Earlier prompts, oldest first (persisted by the runtime), and the entry Up/Down is showing (nil = the draft).
     public var history: [String] = []
     public var historyIndex: Int?
@@ -59,7 +61,7 @@ public struct StudioModel: Equatable {
             && a.request == b.request && a.seedMode == b.seedMode && a.status == b.status && a.image == b.image
             && a.showHelp == b.showHelp && a.width == b.width && a.height == b.height
             && a.showGallery == b.showGallery && a.gallery == b.gallery && a.gallerySelection == b.gallerySelection
-            && a.confirmTrash == b.confirmTrash && a.history == b.history && a.historyIndex == b.historyIndex
+            && a.confirmTrash == b.confirmTrash && a.painter == b.painter && a.history == b.history && a.historyIndex == b.historyIndex
             && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
     }
 
@@ -112,6 +114,8 @@ public enum Effect: Equatable, Sendable {
     case trash(String)
     /// Append a prompt to the persisted history.
     case remember(String)
+    /// Write a mask PNG (white = repaint).
+    case saveMask(path: String, mask: Canvas)
 }
 
 /// Everything that happens to the studio.

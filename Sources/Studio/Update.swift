@@ -45,6 +45,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.showHelp = false
         return action == "quit" ? [.quit] : []
     }
+    if model.painter != nil { return painterKey(key, &model) }
     if model.showGallery { return galleryKey(key, &model) }
     let context = model.focus == .params ? "params" : "prompt"
     guard let action = model.keymap.action(for: key, in: context) else {
@@ -135,6 +136,11 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     case "row-up": model.gallerySelection = max(0, model.gallerySelection - columns)
     case "row-down": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + columns)
     case "trash": if count > 0 { model.confirmTrash = true }
+    case "paint-mask":
+        guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
+        let item = model.gallery[model.gallerySelection]
+        model.painter = MaskPainter(imagePath: item.path, image: item.image)
+        if let r = item.request, model.prompt.string.isEmpty { model.prompt = LineEditor(r.prompt) }
     case "open", "rerun":
         guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
         let item = model.gallery[model.gallerySelection]
@@ -153,6 +159,44 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.focus = .prompt
         model.status = .idle("Loaded " + item.path)
         if action == "rerun" { return generateNow(&model) }
+    default: break
+    }
+    return []
+}
+
+/// The mask painter: arrows move the brush, space lifts/lowers the pen, e toggles the eraser, +/- size, i inverts,
+/// c clears; Enter saves NAME.mask.png and inpaints the image with the prompt in the editor; Escape leaves.
+func painterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    guard var p = model.painter else { return [] }
+    defer { if model.painter != nil { model.painter = p } }
+    switch model.keymap.action(for: key, in: "painter") {
+    case "quit": return model.running ? [.cancel, .quit] : [.quit]
+    case "help": model.showHelp = true
+    case "left", "previous-item": p.move(-1, 0)
+    case "right", "next-item": p.move(1, 0)
+    case "up", "row-up": p.move(0, -1)
+    case "down", "row-down": p.move(0, 1)
+    case "pen": p.penDown.toggle(); if p.penDown { p.stamp() }
+    case "eraser": p.erasing.toggle()
+    case "brush-bigger": p.radius = min(p.image.width / 2, p.radius + 1)
+    case "brush-smaller": p.radius = max(1, p.radius - 1)
+    case "invert-mask": p.invert()
+    case "clear-mask": p.clear()
+    case "cancel", "gallery": model.painter = nil
+    case "inpaint":
+        guard !p.isEmpty else { model.status = .failed("The mask is empty: paint the part to repaint"); return [] }
+        guard !model.prompt.string.trimmingCharacters(in: .whitespaces).isEmpty else { model.status = .failed("The prompt is empty"); return [] }
+        model.painter = nil
+        model.showGallery = false
+        model.request.initImage = p.imagePath
+        model.request.mask = p.maskPath
+        model.request.strength = 1
+        (model.request.width, model.request.height) = (p.image.width, p.image.height)
+        model.image = p.preview
+        let effects = generateNow(&model)
+        model.request.initImage = nil
+        model.request.mask = nil
+        return [.saveMask(path: p.maskPath, mask: p.maskCanvas)] + effects
     default: break
     }
     return []

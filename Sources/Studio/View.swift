@@ -112,6 +112,7 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
     screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
 
     if model.showGallery { drawGallery(&screen, model, depth: depth) }
+    if let painter = model.painter { drawPainter(&screen, painter, model: model, depth: depth) }
     if model.showHelp { drawHelp(&screen, model.keymap) }
     return screen
 }
@@ -147,6 +148,27 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
     }
     let hints = [("open", "open"), ("rerun", "re-run"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
     let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "gallery").first.map { "\($0) \(label)" } }.joined(separator: " · ")
+    screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
+    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
+}
+
+/// The painter: the image with its tinted mask and brush as large as the screen allows, and its state.
+func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, depth: ColorDepth) {
+    let (w, h) = (screen.width, screen.height)
+    for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
+    screen.cursor = nil
+    let size = p.preview.fittedSize(maxWidth: w - 2, maxHeight: (h - 4) * 2)
+    let cells = HalfBlockRenderer(depth: depth).render(p.preview.resized(width: size.width, height: size.height))
+    let left = max(0, (w - size.width) / 2)
+    for (i, line) in cells.enumerated() where 2 + i < h - 2 {
+        for (j, cell) in line.enumerated() where left + j < w { screen.cells[2 + i][left + j] = cell }
+    }
+    let state = "Mask for \((p.imagePath as NSString).lastPathComponent): brush \(p.radius) px, pen \(p.penDown ? "down" : "up")"
+        + (p.erasing ? ", erasing" : "") + " — prompt: " + model.prompt.string
+    screen.put(state, row: 1, column: 1, style: .bold, maxWidth: w - 2)
+    let hints = [("pen", "pen"), ("eraser", "eraser"), ("brush-bigger", "bigger"), ("brush-smaller", "smaller"), ("invert-mask", "invert"),
+                 ("clear-mask", "clear"), ("inpaint", "inpaint"), ("cancel", "back")]
+    let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "painter").first.map { "\($0) \(label)" } }.joined(separator: " · ")
     screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
     screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
 }

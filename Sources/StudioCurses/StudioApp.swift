@@ -21,7 +21,7 @@ public final class StudioApp {
 
     public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
                     loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
-                    remember: @escaping (String) -> Void,
+                    remember: @escaping (String) -> Void, saveMask: @escaping (String, Canvas) -> String?,
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth)
         defer { terminal.close() }
@@ -46,6 +46,8 @@ public final class StudioApp {
                         if let problem = trash(path) { inbox.post(.failed(problem)) }
                     case let .remember(prompt):
                         remember(prompt)
+                    case let .saveMask(path, mask):
+                        if let problem = saveMask(path, mask) { inbox.post(.failed(problem)) }
                     case let .generate(request):
                         cancelFlag.set(false)
                         let inbox = self.inbox, cancel = self.cancelFlag

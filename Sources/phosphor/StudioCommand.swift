@@ -50,7 +50,7 @@ struct StudioCommand: ParsableCommand {
     /// The folder's PNGs, newest first (at most 200), with their stored requests and 16×16 thumbnails.
     static func gallery(_ folder: String) -> [GalleryItem] {
         let fm = FileManager.default
-        let names = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.lowercased().hasSuffix(".png") }
+        let names = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.lowercased().hasSuffix(".png") && !$0.hasSuffix(".mask.png") }
         let dated = names.map { name -> (String, Date) in
             let path = folder + "/" + name
             return (path, ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast)
@@ -130,7 +130,14 @@ struct StudioCommand: ParsableCommand {
         let folder = output
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make,
                         loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) },
-                        remember: { Self.appendHistory($0, to: historyFile) }) { prompt in
+                        remember: { Self.appendHistory($0, to: historyFile) },
+                        saveMask: { path, mask in
+                            do {
+                                let rgb = mask.pixels.flatMap { [$0.r, $0.g, $0.b] }
+                                try PNG.write(try RGBImage(width: mask.width, height: mask.height, channels: 3, pixels: rgb), to: path, overwrite: true)
+                                return nil
+                            } catch { return "\(error)" }
+                        }) { prompt in
             pipeline.conditioner.tokenCount(prompt)
         }
     }

@@ -86,6 +86,34 @@ import TestSupport
         #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
     }
 
+    /// Gallery → mask painter → inpaint: the mask PNG is written beside the image and the inpainted image after it.
+    @Test func paintAMaskAndInpaint() throws {
+        let s = Session()
+        try s.start()
+        _ = try s.wait(for: "enter generate")
+        try s.type("a red circle")
+        try s.keys("Enter")
+        _ = try s.wait(for: "Done in")
+        try s.keys("F2")
+        _ = try s.wait(for: "Gallery: 1 images")
+        try s.keys("m")
+        _ = try s.wait(for: "pen up")
+        try s.keys("Space", "Right", "Right", "Down")
+        #expect(try s.wait(for: "pen down").contains("brush"))
+        try s.keys("Enter")
+        let done = try s.wait(for: "00001-")
+        #expect(done.contains("Done in"), "\(done)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: s.folder + "/out").sorted()
+        #expect(files.contains("00000-0.mask.png") && files.contains { $0.hasPrefix("00001-") }, "\(files)")
+        let mask = try PNG.read(path: s.folder + "/out/00000-0.mask.png").rgb8().pixels
+        #expect(mask.contains(255) && mask.contains(0))
+        let inpainted = try #require(files.first { $0.hasPrefix("00001-") })
+        let parameters = try #require(try PNG.readText(path: s.folder + "/out/" + inpainted).first { $0.keyword == "parameters" }?.text)
+        #expect(parameters.contains("Denoising strength: 1") && parameters.contains("Mask blur"), "\(parameters)")
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
     @Test func escapeCancelsWithinAStepAndWritesNothing() throws {
         let s = Session()
         try s.start()

@@ -172,6 +172,37 @@ import Testing
         #expect(update(&m, .key(.enter)).count == 1)   // the same prompt again is not stored twice
     }
 
+    @Test func maskPainterPaintsAndInpaints() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = update(&m, .key(.function(2)))
+        var stored = GenerationRequest(prompt: "a green square")
+        stored.seed = 5
+        let item = GalleryItem(path: "out/00003-5.png", prompt: "a green square", request: stored,
+                               thumbnail: Canvas(width: 16, height: 16), image: Canvas(width: 64, height: 64, fill: RGB(0, 0, 255)))
+        _ = update(&m, .galleryLoaded([item]))
+        _ = update(&m, .key(.char("m")))
+        let p0 = try #require(m.painter)
+        #expect(p0.maskPath == "out/00003-5.mask.png" && p0.isEmpty && m.prompt.string == "a green square")
+        #expect(update(&m, .key(.enter)).isEmpty)            // nothing painted yet: refused
+        #expect(m.status == .failed("The mask is empty: paint the part to repaint"))
+        _ = update(&m, .key(.char(" ")))                       // pen down: paints at the cursor
+        _ = update(&m, .key(.right)); _ = update(&m, .key(.right))
+        let p1 = try #require(m.painter)
+        #expect(!p1.isEmpty && p1.mask[32 * 64 + 32] && !p1.mask[0])
+        #expect(view(m).text.contains("pen down"))
+        _ = update(&m, .key(.char("i")))
+        #expect(try #require(m.painter).mask[0] && !(try #require(m.painter).mask[32 * 64 + 32]))
+        _ = update(&m, .key(.char("i")))
+        let effects = update(&m, .key(.enter))
+        guard effects.count >= 2, case let .saveMask(path, mask) = effects[0], case let .generate(request) = effects[1] else {
+            Issue.record("effects \(effects)"); return
+        }
+        #expect(path == "out/00003-5.mask.png" && mask.pixels[32 * 64 + 32] == RGB(255, 255, 255) && mask.pixels[0] == RGB(0, 0, 0))
+        #expect(request.initImage == "out/00003-5.png" && request.mask == path && request.strength == 1 && request.width == 64)
+        #expect(m.painter == nil && !m.showGallery && m.request.mask == nil)   // the next plain generation is text-to-image again
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
