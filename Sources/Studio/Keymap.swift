@@ -40,7 +40,7 @@ public struct Keymap: Equatable, Sendable {
         "word-left", "word-right", "backspace", "delete", "delete-word", "delete-to-start", "delete-to-end", "undo", "redo",
         "previous-param", "next-param", "decrease", "increase", "seed-mode",
         "history-previous", "history-next", "paint-mask", "pen", "eraser", "brush-bigger", "brush-smaller", "invert-mask",
-        "clear-mask", "inpaint", "up", "down", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "trash", "confirm",
+        "clear-mask", "inpaint", "up", "down", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "vary-seed", "trash", "confirm",
     ]
 
     public init() {}

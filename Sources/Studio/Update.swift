@@ -141,7 +141,7 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         let item = model.gallery[model.gallerySelection]
         model.painter = MaskPainter(imagePath: item.path, image: item.image)
         if let r = item.request, model.prompt.string.isEmpty { model.prompt = LineEditor(r.prompt) }
-    case "open", "rerun":
+    case "open", "rerun", "vary-seed":
         guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
         let item = model.gallery[model.gallerySelection]
         if let r = item.request {
@@ -159,6 +159,7 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.focus = .prompt
         model.status = .idle("Loaded " + item.path)
         if action == "rerun" { return generateNow(&model) }
+        if action == "vary-seed" { model.request.seed += 1; return generateNow(&model) }
     default: break
     }
     return []

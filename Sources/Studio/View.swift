@@ -146,7 +146,8 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
         let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + "  (" + item.path + ")"
         screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
     }
-    let hints = [("open", "open"), ("rerun", "re-run"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
+    let hints = [("open", "open"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("paint-mask", "mask"), ("trash", "trash"),
+                 ("gallery", "back"), ("quit", "quit")]
     let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "gallery").first.map { "\($0) \(label)" } }.joined(separator: " · ")
     screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
     screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)

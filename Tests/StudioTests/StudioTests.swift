@@ -146,6 +146,12 @@ import Testing
         _ = update(&m, .cancelled)
         _ = update(&m, .key(.function(2)))
         _ = update(&m, .galleryLoaded(items))
+        let varied = update(&m, .key(.char("v")))
+        guard case let .generate(variation) = varied.first else { Issue.record("no variation: \(varied)"); return }
+        #expect(variation.prompt == "a pink ring" && variation.seed == 43)
+        _ = update(&m, .cancelled)
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded(items))
         m.gallerySelection = 6
         #expect(update(&m, .key(.char("d"))).isEmpty && m.confirmTrash)
         #expect(view(m).text.contains("Move out/6.png to .trash?"))
