@@ -56,10 +56,7 @@ public struct BertConditioner: PromptConditioning {
         let (row, length) = tokenizer.padded(ids)
         let z = try model.encode([row], lengths: [length])
         let rowWeights = [1] + weights.prefix(length - 2) + [Double](repeating: 1, count: row.count - length + 1)
-        guard rowWeights.contains(where: { $0 != 1 }) else { return z }
-        let originalMean = z.sum() / Double(z.count)
-        let weighted = z * Tensor(rowWeights.map(Float.init), shape: [1, rowWeights.count, 1])
-        return weighted.scaled(Float(originalMean / (weighted.sum() / Double(weighted.count))))
+        return PromptEncoder.emphasized(z, weights: rowWeights)
     }
 
     public func tokenCount(_ prompt: String) -> (used: Int, capacity: Int) {

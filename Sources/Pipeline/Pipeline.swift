@@ -172,23 +172,30 @@ public final class Pipeline {
         let shape = [1, vae.latentChannels, latentH, latentW]
         var x0: Tensor
         var afterStep: AfterStep?
-        var original: Tensor?, pixelMask: Tensor?
-        if let initPath = request.initImage, let maskPath = request.mask {
+        var pixelMask: Tensor?
+        // img2img and inpainting start from an image and skip the first steps − ⌊steps·strength⌋ levels.
+        let original = try request.initImage.map { try Pipeline.loadImage($0, width: request.width, height: request.height) }
+        if original != nil {
+            let run = min(Int(Float(request.steps) * request.strength), request.steps)
+            levels = Array(levels[(request.steps - run)...])
+        }
+        /// Latents noised to σ: x0 + σ·ε (diffusers' add_noise, in the σ form the samplers work in).
+        func noised(_ latents: Tensor, _ noise: Tensor, _ sigma: Double) -> Tensor {
+            let s = Float(sigma)
+            return Tensor.zip(latents, noise) { $0 + $1 * s }
+        }
+        if let image = original, let maskPath = request.mask {
             // diffusers' StableDiffusionInpaintPipeline, in its order of random draws: the image latents (a posterior
             // sample) when an ordinary U-Net blends them in or strength < 1, the initial noise, then the masked image's
             // latents (another sample) for an inpainting U-Net.
-            let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
             let mask = try Pipeline.loadMask(maskPath, width: request.width, height: request.height, invert: request.invertMask)
-            (original, pixelMask) = (image, mask)
-            let run = min(Int(Float(request.steps) * request.strength), request.steps)
-            levels = Array(levels[(request.steps - run)...])
+            pixelMask = mask
             let fullStrength = request.strength >= 1
             let imageLatents = !inpaintingUNet || !fullStrength
                 ? vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor) : nil
             let noise = generator.randn(shape)
             if let imageLatents, !fullStrength {
-                let sigma = Float(levels[0].sigma)
-                x0 = Tensor.zip(imageLatents, noise) { $0 + $1 * sigma }
+                x0 = noised(imageLatents, noise, levels[0].sigma)
             } else {
                 x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
             }
@@ -206,26 +213,15 @@ public final class Pipeline {
                 // After step i: the known region = the original latents noised to the next level (none after the last).
                 let blendLevels = levels
                 afterStep = { i, x in
-                    let proper: Tensor
-                    if i + 1 < blendLevels.count - 1 {
-                        let sigma = Float(blendLevels[i + 1].sigma)
-                        proper = Tensor.zip(imageLatents, noise) { $0 + $1 * sigma }
-                    } else {
-                        proper = imageLatents
-                    }
+                    let proper = i + 1 < blendLevels.count - 1 ? noised(imageLatents, noise, blendLevels[i + 1].sigma) : imageLatents
                     return Tensor.zip(proper, latentMask) { $0 * (1 - $1) } + x * latentMask
                 }
             }
-        } else if let initPath = request.initImage {
-            // diffusers img2img: encode (a posterior sample from the generator), scale, skip the first
-            // steps − ⌊steps·strength⌋ levels, and noise the latents to the first remaining σ.
-            let image = try Pipeline.loadImage(initPath, width: request.width, height: request.height)
+        } else if let image = original {
+            // diffusers img2img: encode (a posterior sample from the generator), scale, and noise the latents to the
+            // first remaining σ.
             let initLatents = vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor)
-            let run = min(Int(Float(request.steps) * request.strength), request.steps)
-            levels = Array(levels[(request.steps - run)...])
-            let noise = generator.randn(initLatents.shape)
-            let sigma = Float(levels[0].sigma)
-            x0 = Tensor.zip(initLatents, noise) { $0 + $1 * sigma }
+            x0 = noised(initLatents, generator.randn(initLatents.shape), levels[0].sigma)
         } else {
             x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
         }

@@ -73,14 +73,18 @@ public struct PromptEncoder {
         let empty = self.chunks("")[0]
         while parts.count < minChunks { parts.append(empty) }
         let encoded = try parts.map { chunk -> Tensor in
-            let z = try textEncoder.encode([chunk.tokens], clipSkip: clipSkip)
-            guard chunk.weights.contains(where: { $0 != 1 }) else { return z }
-            let originalMean = z.sum() / Double(z.count)
-            let w = Tensor(chunk.weights.map(Float.init), shape: [1, chunk.weights.count, 1])
-            let weighted = z * w
-            let newMean = weighted.sum() / Double(weighted.count)
-            return weighted.scaled(Float(originalMean / newMean))
+            Self.emphasized(try textEncoder.encode([chunk.tokens], clipSkip: clipSkip), weights: chunk.weights)
         }
         return encoded.count == 1 ? encoded[0] : Tensor.concat(encoded, dim: 1)
+    }
+
+    /// A1111's emphasis: hidden states [1, n, width] scaled per token, then rescaled so their mean is the original's.
+    /// All weights 1 leaves z as it is.
+    static func emphasized(_ z: Tensor, weights: [Double]) -> Tensor {
+        guard weights.contains(where: { $0 != 1 }) else { return z }
+        let originalMean = z.sum() / Double(z.count)
+        let weighted = z * Tensor(weights.map(Float.init), shape: [1, weights.count, 1])
+        let newMean = weighted.sum() / Double(weighted.count)
+        return weighted.scaled(Float(originalMean / newMean))
     }
 }

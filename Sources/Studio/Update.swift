@@ -60,9 +60,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.confirmTrash = false
         return [.loadGallery]
     case "next-field", "previous-field":
-        let fields = StudioModel.Field.allCases
-        let i = fields.firstIndex(of: model.focus)!
-        model.focus = fields[(i + (action == "next-field" ? 1 : fields.count - 1)) % fields.count]
+        model.focus = cycled(StudioModel.Field.allCases, from: model.focus, by: action == "next-field" ? 1 : -1)
     case "generate":
         guard !model.running else { return [] }
         let text = model.prompt.string.trimmingCharacters(in: .whitespaces)
@@ -84,13 +82,9 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
             model.prompt = LineEditor(model.history[next])
         }
     case "previous-param", "next-param":
-        let params = StudioModel.Param.allCases
-        let i = params.firstIndex(of: model.selectedParam)!
-        model.selectedParam = params[(i + (action == "next-param" ? 1 : params.count - 1)) % params.count]
+        model.selectedParam = cycled(StudioModel.Param.allCases, from: model.selectedParam, by: action == "next-param" ? 1 : -1)
     case "decrease", "increase": adjust(&model, by: action == "increase" ? 1 : -1)
-    case "seed-mode":
-        let modes = StudioModel.SeedMode.allCases
-        model.seedMode = modes[(modes.firstIndex(of: model.seedMode)! + 1) % modes.count]
+    case "seed-mode": model.seedMode = cycled(StudioModel.SeedMode.allCases, from: model.seedMode, by: 1)
     default: editor(&model) { e in
         switch action {
         case "left": e.left()
@@ -228,18 +222,20 @@ func editor(_ model: inout StudioModel, _ change: (inout LineEditor) -> Void) {
     }
 }
 
+/// The element `delta` places after `current` in `all`, wrapping around (the first element if `current` is absent).
+func cycled<T: Equatable>(_ all: [T], from current: T, by delta: Int) -> T {
+    let i = all.firstIndex(of: current) ?? 0
+    return all[((i + delta) % all.count + all.count) % all.count]
+}
+
 func adjust(_ model: inout StudioModel, by delta: Int) {
-    func cycle<T: Equatable>(_ all: [T], _ current: T) -> T {
-        let i = all.firstIndex(of: current) ?? 0
-        return all[(i + delta + all.count) % all.count]
-    }
     switch model.selectedParam {
     case .steps: model.request.steps = min(150, max(1, model.request.steps + delta))
     case .cfg: model.request.cfgScale = min(30, max(1, model.request.cfgScale + 0.5 * Float(delta)))
     case .seed: model.request.seed = delta < 0 && model.request.seed == 0 ? 0 : UInt64(Int64(model.request.seed) + Int64(delta))
-    case .seedMode: model.seedMode = cycle(StudioModel.SeedMode.allCases, model.seedMode)
-    case .sampler: model.request.sampler = cycle(SamplerKind.allCases.map(\.rawValue), model.request.sampler)
-    case .schedule: model.request.schedule = cycle(SigmaSchedule.allCases.map(\.rawValue), model.request.schedule)
+    case .seedMode: model.seedMode = cycled(StudioModel.SeedMode.allCases, from: model.seedMode, by: delta)
+    case .sampler: model.request.sampler = cycled(SamplerKind.allCases.map(\.rawValue), from: model.request.sampler, by: delta)
+    case .schedule: model.request.schedule = cycled(SigmaSchedule.allCases.map(\.rawValue), from: model.request.schedule, by: delta)
     case .size:
         let sizes = StudioModel.sizes
         let i = sizes.firstIndex { $0 == (model.request.width, model.request.height) } ?? 0

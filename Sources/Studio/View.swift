@@ -27,6 +27,13 @@ public struct Screen: Equatable {
         }
     }
 
+    /// The last row: "KEY label · …" for each (action, label) bound in the context (its first key), dimmed.
+    mutating func putFooter(_ hints: [(action: String, label: String)], keymap: Keymap, context: String) {
+        let footer = hints.compactMap { hint in keymap.keys(for: hint.action, in: context).first.map { "\($0) \(hint.label)" } }
+        put(String(repeating: " ", count: width), row: height - 1, column: 0)
+        put(" " + footer.joined(separator: " · "), row: height - 1, column: 0, style: .dim, maxWidth: width)
+    }
+
     /// The screen's text, one line per row (trailing spaces kept): what tests and tmux see.
     public var text: String { cells.map { String($0.map(\.character)) }.joined(separator: "\n") }
 }
@@ -107,9 +114,7 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
         ? [("cancel", "cancel"), ("quit", "quit")]
         : (model.focus == .params ? [("decrease", "−"), ("increase", "+"), ("next-param", "next"), ("seed-mode", "seed mode")] : [])
             + [("generate", "generate"), ("next-field", "next field"), ("help", "help"), ("quit", "quit")]
-    let footer = hints.compactMap { action, label in model.keymap.keys(for: action, in: context).first.map { "\($0) \(label)" } }
-        .joined(separator: " · ")
-    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
+    screen.putFooter(hints, keymap: model.keymap, context: context)
 
     if model.showGallery { drawGallery(&screen, model, depth: depth) }
     if let painter = model.painter { drawPainter(&screen, painter, model: model, depth: depth) }
@@ -148,9 +153,7 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
     }
     let hints = [("open", "open"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("paint-mask", "mask"), ("trash", "trash"),
                  ("gallery", "back"), ("quit", "quit")]
-    let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "gallery").first.map { "\($0) \(label)" } }.joined(separator: " · ")
-    screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
-    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
+    screen.putFooter(hints, keymap: model.keymap, context: "gallery")
 }
 
 /// The painter: the image with its tinted mask and brush as large as the screen allows, and its state.
@@ -169,9 +172,7 @@ func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, d
     screen.put(state, row: 1, column: 1, style: .bold, maxWidth: w - 2)
     let hints = [("pen", "pen"), ("eraser", "eraser"), ("brush-bigger", "bigger"), ("brush-smaller", "smaller"), ("invert-mask", "invert"),
                  ("clear-mask", "clear"), ("inpaint", "inpaint"), ("cancel", "back")]
-    let footer = hints.compactMap { a, label in model.keymap.keys(for: a, in: "painter").first.map { "\($0) \(label)" } }.joined(separator: " · ")
-    screen.put(String(repeating: " ", count: w), row: h - 1, column: 0)
-    screen.put(" " + footer, row: h - 1, column: 0, style: .dim, maxWidth: w)
+    screen.putFooter(hints, keymap: model.keymap, context: "painter")
 }
 
 func drawHelp(_ screen: inout Screen, _ keymap: Keymap) {

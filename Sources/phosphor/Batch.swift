@@ -57,23 +57,17 @@ struct Batch: ParsableCommand {
             FileHandle.standardError.write(Data("\(file): \(entries.count) entries, \(mine.count) in shard \(k)/\(n), \(mine.count - todo.count) already done\n".utf8))
         }
         guard !todo.isEmpty else { return }
-        var loaded: [String: (Pipeline, String, GenerationRequest)] = [:]   // model → pipeline, name, defaults applied
+        var loaded: [String: (Pipeline, String)] = [:]   // model as named → pipeline, name for the metadata
         for (done, i) in todo.enumerated() {
             var request = requests[i]
             let key = request.model
             if loaded[key] == nil {
                 var probe = request
-                let (pipeline, name) = try options.load(&probe)
-                loaded[key] = (pipeline, name, probe)
+                loaded[key] = try options.load(&probe)
             }
-            let (pipeline, name, _) = loaded[key]!
+            let (pipeline, name) = loaded[key]!
             if request.model.isEmpty { request.model = Assets.defaultModel }
-            if !entries[i].has("width"), options.width == nil, let v = pipeline.defaults.width { request.width = v }
-            if !entries[i].has("height"), options.height == nil, let v = pipeline.defaults.height { request.height = v }
-            if !entries[i].has("steps"), options.steps == nil, let v = pipeline.defaults.steps { request.steps = v }
-            if !entries[i].has("cfg_scale"), options.cfgScale == nil, let v = pipeline.defaults.cfgScale { request.cfgScale = v }
-            if !entries[i].has("sampler"), options.sampler == nil, let v = pipeline.defaults.sampler { request.sampler = v }
-            if !entries[i].has("schedule"), options.schedule == nil, let v = pipeline.defaults.schedule { request.schedule = v }
+            options.applyDefaults(pipeline.defaults, to: &request, given: entries[i].has)
             let out = path(index: i, seed: request.seed)
             let start = Date()
             try options.produce(request, pipeline: pipeline, modelName: name, path: out, image: done + 1, of: todo.count)
@@ -89,13 +83,9 @@ struct Batch: ParsableCommand {
 
     func appendManifest(_ record: [String: Any]) throws {
         let path = options.output + "/manifest.jsonl"
-        var line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-        line.append(0x0A)
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw PromptListError.bad(file: path, line: 0, "cannot append to the manifest") }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line)
+        do { try appendLine(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), to: path) } catch {
+            throw PromptListError.bad(file: path, line: 0, "cannot append to the manifest: \(error.localizedDescription)")
+        }
     }
 }
 

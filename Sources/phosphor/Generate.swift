@@ -181,16 +181,7 @@ struct GenerationOptions: ParsableArguments {
         for k in 0..<bestOf {
             var request = base
             request.seed = base.seed + UInt64(k)
-            let start = Date()
-            let image: Tensor
-            do {
-                image = try pipeline.generate(request) { step, total, _, _ in
-                    if !quiet { report(step: step, of: total, since: start, image: k + 1, of: bestOf) }
-                    return !Interrupt.isRequested
-                }
-            } catch PipelineError.cancelled {
-                throw Interrupted()
-            }
+            let image = try generateImage(request, pipeline: pipeline, image: k + 1, of: bestOf, since: Date())
             let score = scorer.score(image: try scorer.imageEmbedding(scorer.pixels(try RGBImage.from(image))), text: text)
             if !quiet { FileHandle.standardError.write(Data(String(format: "seed %llu: CLIP score %.2f\n", request.seed, score).utf8)) }
             candidates.append((request, image, score))
@@ -220,18 +211,22 @@ struct GenerationOptions: ParsableArguments {
         return (pipeline, modelName)
     }
 
-    /// Generates one image and writes it (atomically, with A1111 and phosphor metadata) to `path`.
-    func produce(_ request: GenerationRequest, pipeline: Pipeline, modelName: String, path: String, image n: Int, of count: Int) throws {
-        let start = Date()
-        let image: Tensor
+    /// Runs the request with progress on stderr (unless --quiet); Ctrl-C stops it within a step.
+    func generateImage(_ request: GenerationRequest, pipeline: Pipeline, image n: Int, of count: Int, since start: Date) throws -> Tensor {
         do {
-            image = try pipeline.generate(request) { step, total, _, _ in
+            return try pipeline.generate(request) { step, total, _, _ in
                 if !quiet { report(step: step, of: total, since: start, image: n, of: count) }
                 return !Interrupt.isRequested
             }
         } catch PipelineError.cancelled {
             throw Interrupted()
         }
+    }
+
+    /// Generates one image and writes it (atomically, with A1111 and phosphor metadata) to `path`.
+    func produce(_ request: GenerationRequest, pipeline: Pipeline, modelName: String, path: String, image n: Int, of count: Int) throws {
+        let start = Date()
+        let image = try generateImage(request, pipeline: pipeline, image: n, of: count, since: start)
         _ = try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: overwrite)
         if !quiet {
             FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
@@ -239,14 +234,15 @@ struct GenerationOptions: ParsableArguments {
         print(path)
     }
 
-    /// The model's recommended settings for every option not given on the command line.
-    func applyDefaults(_ d: ModelDefaults, to r: inout GenerationRequest) {
-        if width == nil, initImage == nil, let v = d.width { r.width = v }
-        if height == nil, initImage == nil, let v = d.height { r.height = v }
-        if steps == nil, let v = d.steps { r.steps = v }
-        if cfgScale == nil, let v = d.cfgScale { r.cfgScale = v }
-        if sampler == nil, let v = d.sampler { r.sampler = v }
-        if schedule == nil, let v = d.schedule { r.schedule = v }
+    /// The model's recommended settings for every option not given on the command line, nor by `given` (a request
+    /// field name, e.g. a batch entry's own "width").
+    func applyDefaults(_ d: ModelDefaults, to r: inout GenerationRequest, given: (String) -> Bool = { _ in false }) {
+        if width == nil, initImage == nil, !given("width"), let v = d.width { r.width = v }
+        if height == nil, initImage == nil, !given("height"), let v = d.height { r.height = v }
+        if steps == nil, !given("steps"), let v = d.steps { r.steps = v }
+        if cfgScale == nil, !given("cfg_scale"), let v = d.cfgScale { r.cfgScale = v }
+        if sampler == nil, !given("sampler"), let v = d.sampler { r.sampler = v }
+        if schedule == nil, !given("schedule"), let v = d.schedule { r.schedule = v }
     }
 
     func report(step: Int, of total: Int, since start: Date, image: Int, of images: Int) {
@@ -295,6 +291,16 @@ func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName:
     }
     try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: parameters)] + texts, to: path, overwrite: overwrite)
     return rgb
+}
+
+/// Appends data as one line (a newline added) to a file, creating it and its folder if needed.
+func appendLine(_ data: Data, to path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+    guard let handle = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+    defer { try? handle.close() }
+    try handle.seekToEnd()
+    try handle.write(contentsOf: data + [0x0A])
 }
 
 enum GenerateError: Error, CustomStringConvertible {

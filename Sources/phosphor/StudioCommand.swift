@@ -36,15 +36,10 @@ struct StudioCommand: ParsableCommand {
         return Array(entries.suffix(1000))
     }
 
+    /// History is a convenience: a failure to write it never interrupts the studio.
     static func appendHistory(_ prompt: String, to path: String) {
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard var line = try? JSONEncoder().encode(prompt) else { return }
-        line.append(0x0A)
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: line)
+        guard let line = try? JSONEncoder().encode(prompt) else { return }
+        try? appendLine(line, to: path)
     }
 
     /// The folder's PNGs, newest first (at most 200), with their stored requests and 16×16 thumbnails.
@@ -57,8 +52,7 @@ struct StudioCommand: ParsableCommand {
         }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 > $1.0 }
         return dated.prefix(200).compactMap { path, _ in
             guard let png = try? PNG.read(path: path) else { return nil }
-            let rgb = png.rgb8()
-            let image = Canvas(width: rgb.width, height: rgb.height, rgb: rgb.pixels)
+            let image = Canvas(png.rgb8())
             let size = image.fittedSize(maxWidth: 16, maxHeight: 16)
             let texts = (try? PNG.readText(path: path)) ?? []
             let request = texts.first { $0.keyword == "phosphor" }.flatMap { try? JSONDecoder().decode(GenerationRequest.self, from: Data($0.text.utf8)) }
@@ -110,22 +104,13 @@ struct StudioCommand: ParsableCommand {
             let image: Tensor
             do {
                 image = try pipeline.generate(request) { step, steps, _, denoised in
-                    progress(step, steps, pipeline.previewImage(denoised).map(canvas))
+                    progress(step, steps, pipeline.previewImage(denoised).flatMap { try? Canvas(RGBImage.from($0)) })
                 }
             } catch PipelineError.cancelled {
                 throw GenerationCancelled()
             }
             let path = try options.outputPath(seed: request.seed)
-            let rgb = try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)
-            return (path, Canvas(width: rgb.width, height: rgb.height, rgb: rgb.pixels))
-        }
-        /// [1, 3, h, w] in [0, 1] → 8-bit canvas.
-        func canvas(_ t: Tensor) -> Canvas {
-            let (h, w) = (t.shape[2], t.shape[3])
-            let x = t.contiguous()
-            var rgb = [UInt8](repeating: 0, count: h * w * 3)
-            for p in 0..<(h * w) { for c in 0..<3 { rgb[p * 3 + c] = UInt8((x.pointer[c * h * w + p] * 255).rounded()) } }
-            return Canvas(width: w, height: h, rgb: rgb)
+            return (path, Canvas(try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)))
         }
         let folder = output
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make,
@@ -141,4 +126,9 @@ struct StudioCommand: ParsableCommand {
             pipeline.conditioner.tokenCount(prompt)
         }
     }
+}
+
+extension Canvas {
+    /// An 8-bit RGB image as a canvas.
+    init(_ rgb: RGBImage) { self.init(width: rgb.width, height: rgb.height, rgb: rgb.pixels) }
 }
