@@ -13,6 +13,45 @@ public enum SigmaSchedule: String, Sendable, CaseIterable {
     case karras
     /// Evenly spaced in log σ.
     case exponential
+    /// A1111/ComfyUI "Simple": every (N/steps)-th training σ from the top, integer timesteps.
+    case simple
+    /// A1111/ComfyUI "SGM Uniform": timesteps evenly spaced from σ_max's to σ_min's over steps + 1 points (the
+    /// last dropped), σ by log-linear interpolation of the training σ (k-diffusion's t_to_sigma).
+    case sgmUniform = "sgm_uniform"
+
+    /// Schedules computed from the training σ alone, the same for every sampler (A1111's and ComfyUI's).
+    var isModelWide: Bool { self == .simple || self == .sgmUniform }
+}
+
+extension DiscreteSchedule {
+    /// σ at a fractional timestep by linear interpolation of log σ (k-diffusion DiscreteSchedule.t_to_sigma).
+    public func logInterpolatedSigma(atTimestep t: Double) -> Double {
+        let clamped = min(max(t, 0), Double(trainSteps - 1))
+        let low = Int(clamped.rounded(.down)), high = Int(clamped.rounded(.up))
+        let w = clamped - Double(low)
+        return Foundation.exp((1 - w) * Double(logSigmas[low]) + w * Double(logSigmas[high]))
+    }
+
+    /// The A1111/ComfyUI schedules "simple" and "sgm_uniform" (see SigmaSchedule), ending with σ = 0.
+    func modelWideLevels(steps: Int, schedule: SigmaSchedule) -> [NoiseLevel] {
+        var levels: [NoiseLevel]
+        switch schedule {
+        case .simple:
+            let stride = Double(trainSteps) / Double(steps)
+            levels = (0..<steps).map { x in
+                let t = trainSteps - 1 - Int(Double(x) * stride)
+                return NoiseLevel(sigma: Double(sigmas[t]), timestep: Double(t))
+            }
+        default:
+            let start = timestep(forSigma: Double(sigmas[trainSteps - 1])), end = timestep(forSigma: Double(sigmas[0]))
+            levels = numpyLinspace(start, end, steps + 1).dropLast().map { t in
+                let t32 = Double(Float(t))
+                return NoiseLevel(sigma: Double(Float(logInterpolatedSigma(atTimestep: t32))), timestep: t32)
+            }
+        }
+        levels.append(NoiseLevel(sigma: 0, timestep: nil))
+        return levels
+    }
 }
 
 extension DiscreteSchedule {
@@ -38,11 +77,12 @@ extension DiscreteSchedule {
     /// timesteps every k-diffusion-style sampler in diffusers shares).
     public func noiseLevels(steps: Int, schedule: SigmaSchedule = .normal, spacing: TimestepSpacing = .leading,
                             stepsOffset: Int = 0) -> [NoiseLevel] {
+        if schedule.isModelWide { return modelWideLevels(steps: steps, schedule: schedule) }
         let ts = timesteps(steps: steps, spacing: spacing, stepsOffset: stepsOffset)
         var sigmas = ts.map { sigma(atTimestep: $0) }
         var times: [Double] = ts
         switch schedule {
-        case .normal: break
+        case .normal, .simple, .sgmUniform: break
         case .karras:
             let (lo, hi) = (sigmas[sigmas.count - 1], sigmas[0])
             let rho = 7.0
@@ -84,6 +124,7 @@ extension DiscreteSchedule {
     /// exponential over the full training σ range, Karras timesteps rounded to integers, final σ = 0).
     public func dpmSolverLevels(steps: Int, schedule: SigmaSchedule = .normal, spacing: TimestepSpacing = .leading,
                                 stepsOffset: Int = 0) -> [NoiseLevel] {
+        if schedule.isModelWide { return modelWideLevels(steps: steps, schedule: schedule) }
         let last = trainSteps
         var ts: [Double]
         switch spacing {
@@ -100,7 +141,7 @@ extension DiscreteSchedule {
         var sigmas = ts.map { sigma(atTimestep: $0) }
         let (fullMin, fullMax) = (Double(self.sigmas[0]), Double(self.sigmas[trainSteps - 1]))
         switch schedule {
-        case .normal: break
+        case .normal, .simple, .sgmUniform: break
         case .karras:
             let rho = 7.0
             let minInv = pow(fullMin, 1 / rho), maxInv = pow(fullMax, 1 / rho)
@@ -108,7 +149,8 @@ extension DiscreteSchedule {
             ts = sigmas.map { timestep(forSigma: $0).rounded(.toNearestOrEven) }
         case .exponential:
             sigmas = numpyLinspace(Foundation.log(fullMax), Foundation.log(fullMin), steps).map { Foundation.exp($0) }
-            ts = sigmas.map { timestep(forSigma: $0) }
+            // diffusers stores these timesteps as int64: the interpolated value truncated.
+            ts = sigmas.map { timestep(forSigma: $0).rounded(.towardZero) }
         }
         var levels = zip(sigmas, ts).map { NoiseLevel(sigma: Double(Float($0)), timestep: $1) }
         levels.append(NoiseLevel(sigma: 0, timestep: nil))
@@ -116,22 +158,49 @@ extension DiscreteSchedule {
     }
 }
 
+extension DiscreteSchedule {
+    /// diffusers LCMScheduler.set_timesteps: `steps` indices evenly spread over the distillation schedule
+    /// t = k·(N/originalSteps) − 1, k = originalSteps … 1; σ of those training timesteps; final σ = 0.
+    public func lcmLevels(steps: Int, originalSteps: Int = 50) -> [NoiseLevel] {
+        let k = trainSteps / originalSteps
+        let origin = (1...originalSteps).reversed().map { $0 * k - 1 }
+        let count = min(steps, originalSteps)
+        var levels = (0..<count).map { i -> NoiseLevel in
+            let t = origin[Int((Double(i) * Double(origin.count) / Double(count)).rounded(.down))]
+            return NoiseLevel(sigma: Double(sigmas[t]), timestep: Double(t))
+        }
+        levels.append(NoiseLevel(sigma: 0, timestep: nil))
+        return levels
+    }
+}
+
 extension SamplerKind {
     /// The diffusers scheduler class whose σ and timesteps this sampler follows in a pipeline.
-    public var followsDPMSolverSchedule: Bool { self == .dpmpp2m }
+    public var followsDPMSolverSchedule: Bool { [.dpmpp2m, .dpmpp2mSDE, .dpmpp3mSDE, .unipc].contains(self) }
 
-    /// The noise levels a diffusers pipeline with this sampler's scheduler class would use.
+    /// Samplers whose diffusers class works on unit-variance (VP) latents: they start from √(σ_max²+1)·noise in
+    /// the σ form.
+    var startsFromVPNoise: Bool { followsDPMSolverSchedule || [.ddim, .ddpm, .plms, .lcm].contains(self) }
+
+    /// The noise levels a diffusers pipeline with this sampler's scheduler class would use. `setAlphaToOne` false
+    /// (Stable Diffusion's PNDM/DDIM configs) ends PLMS and DDIM at the first training σ instead of 0, as diffusers'
+    /// `final_alpha_cumprod` does; the pipeline then decodes those latents as they are.
     public func levels(_ schedule: DiscreteSchedule, steps: Int, sigmas: SigmaSchedule, spacing: TimestepSpacing,
-                       stepsOffset: Int) -> [NoiseLevel] {
-        followsDPMSolverSchedule
+                       stepsOffset: Int, setAlphaToOne: Bool = true) -> [NoiseLevel] {
+        if self == .lcm && sigmas == .normal { return schedule.lcmLevels(steps: steps) }
+        var levels = followsDPMSolverSchedule
             ? schedule.dpmSolverLevels(steps: steps, schedule: sigmas, spacing: spacing, stepsOffset: stepsOffset)
             : schedule.noiseLevels(steps: steps, schedule: sigmas, spacing: spacing, stepsOffset: stepsOffset)
+        if !setAlphaToOne, self == .plms || self == .ddim {
+            levels[levels.count - 1] = NoiseLevel(sigma: Double(schedule.sigmas[0]), timestep: nil)
+        }
+        return levels
     }
 
-    /// Initial noise scale in the VE form samplers use: VP-based schedulers (DPM-Solver, DDIM) start from
-    /// unit-variance VP noise, i.e. √(σ_max²+1); Euler-family ones follow `initialNoiseSigma(spacing:)`.
+    /// Initial noise scale in the σ form samplers use: VP-based schedulers (DPM-Solver, UniPC, DDIM, DDPM, PNDM,
+    /// LCM) start from unit-variance VP noise, i.e. √(σ_max²+1); Euler-family ones follow `initialNoiseSigma(spacing:)`.
     public func initialNoiseSigma(_ levels: [NoiseLevel], spacing: TimestepSpacing) -> Float {
-        if followsDPMSolverSchedule || self == .ddim {
+        if startsFromVPNoise {
             let s = Float(levels[0].sigma)
             return (s * s + 1).squareRoot()
         }

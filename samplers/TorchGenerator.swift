@@ -3,8 +3,8 @@ import Tensor
 
 /// Reproduces torch's CPU generator: `torch.Generator("cpu").manual_seed(seed)` followed by
 /// `torch.randn` / `torch.rand` on float32 tensors, so a seed gives the same latents and ancestral
-/// noise as diffusers on a CPU: uniform draws and the double path are bit-exact; the float Box–Muller
-/// path matches torch's x86 (AVX2) kernel exactly for >99.5% of values and within 1 ulp for the rest.
+/// noise as diffusers on a CPU, bit for bit (uniforms, the double path, and the float Box–Muller path of
+/// torch's x86 AVX2 kernel with the fused multiply-adds of its compiled wheel).
 /// Reference: ATen CPUGeneratorImpl (mt19937), core/DistributionsHelper.h (uniform_real_distribution,
 /// normal_distribution<double> with its cached second sample), native/cpu/DistributionTemplates.h
 /// (normal_fill / normal_fill_16 for float tensors of ≥ 16 elements, with the recomputed tail).
@@ -108,8 +108,8 @@ public struct TorchGenerator: Sendable {
 
     /// normal_fill_16_AVX2: the Box–Muller transform torch runs on x86 CPUs with AVX2, whose log and
     /// sincos are avx_mathfun's Cephes polynomials (log256_ps, sincos256_ps) in float arithmetic.
-    /// Which multiply-adds are fused follows the compiled torch kernel as far as the fixtures tell: of all
-    /// 2^13 fused/unfused choices this one leaves the fewest 1-ulp differences (9 in 8,192 values).
+    /// Which multiply-adds are fused follows the compiled torch wheel (GCC contracts each multiply into the add
+    /// that consumes it); with that, every value matches bit for bit.
     private static func normalFill16(_ p: UnsafeMutablePointer<Float>) {
         let twoPi = Float(2.0 * Double.pi)
         for j in 0..<8 {
@@ -144,11 +144,12 @@ enum CephesFloat {
             y = c.addingProduct(y, x)
         }
         y = y * x
-        y = y * z
-        y = y + e * -2.12194440e-4
-        y = y - z * 0.5
+        // torch's wheel contracts each multiply into the add that consumes it: y·z into the e·q1 addition, then
+        // −½z into y, and e·ln2_hi into x.
+        y = (e * -2.12194440e-4).addingProduct(y, z)
+        y = y.addingProduct(z, -0.5)
         x = x + y
-        x = x + e * 0.693359375
+        x = x.addingProduct(e, 0.693359375)
         return x
     }
 
@@ -161,22 +162,21 @@ enum CephesFloat {
         y = Float(j)
         let swapSign = (j & 4) != 0
         let polyIsSin = (j & 2) == 0
-        x = x + y * -0.78515625
-        x = x + y * -2.4187564849853515625e-4
-        x = x + y * -3.77489497744594108e-8
+        // Extended-precision range reduction, each step one fused multiply-add.
+        x = x.addingProduct(y, -0.78515625)
+        x = x.addingProduct(y, -2.4187564849853515625e-4)
+        x = x.addingProduct(y, -3.77489497744594108e-8)
         let cosNegative = (~(j - 2) & 4) != 0
         signSin = signSin != swapSign
         let z = x * x
-        var yc: Float = 2.443315711809948e-5
-        yc = yc * z + -1.388731625493765e-3
-        yc = yc * z + 4.166664568298827e-2
+        // Cosine polynomial; its last multiply by z fuses into the subtraction of ½z (an fmsub).
+        var yc = Float(-1.388731625493765e-3).addingProduct(2.443315711809948e-5, z)
+        yc = Float(4.166664568298827e-2).addingProduct(yc, z)
         yc = yc * z
-        yc = yc * z
-        yc = yc - z * 0.5
+        yc = (-(z * 0.5)).addingProduct(yc, z)
         yc = yc + 1
-        var ys: Float = -1.9515295891e-4
-        ys = ys * z + 8.3321608736e-3
-        ys = ys * z + -1.6666654611e-1
+        var ys = Float(8.3321608736e-3).addingProduct(-1.9515295891e-4, z)
+        ys = Float(-1.6666654611e-1).addingProduct(ys, z)
         ys = ys * z
         ys = x.addingProduct(ys, x)
         var s = polyIsSin ? ys : yc

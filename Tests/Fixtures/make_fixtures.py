@@ -341,10 +341,12 @@ def reference_safetensors():
 def rng_fixtures():
     """torch's CPU generator: randn/rand streams for several seeds and sizes (small, tail, multiple of 16)."""
     fx = Fixture("rng.safetensors")
-    for seed in (0, 42, 2**32 + 5, 123456789012):
+    for seed in (0, 42, 2**32 - 1, 2**32 + 5, 123456789012):
         g = torch.Generator("cpu").manual_seed(seed)
         fx.put(f"seed{seed}", "latents", torch.randn((2, 4, 16, 16), generator=g))
-        for n in (1, 3, 15, 16, 17, 31, 100):
+        g = torch.Generator("cpu").manual_seed(seed)
+        fx.put(f"seed{seed}", "latents64", torch.randn((4, 64, 64), generator=g))
+        for n in (1, 3, 7, 15, 16, 17, 31, 100):
             g = torch.Generator("cpu").manual_seed(seed)
             fx.put(f"seed{seed}", f"randn{n}", torch.randn(n, generator=g))
         g = torch.Generator("cpu").manual_seed(seed)

@@ -50,4 +50,40 @@ import TestSupport
         let wantS = try fx.file.tensor("schedule.linear_zsnr.20.sigmas").toArray()
         for (a, b) in zip(levels.map { Float($0.sigma) }, wantS) { #expect(abs(a - b) <= 1e-5 * max(abs(b), 1)) }
     }
+
+    /// A1111's "Simple" and "SGM Uniform" over k-diffusion's discrete schedule.
+    @Test(arguments: [1, 2, 20, 50])
+    func simpleAndSGMUniform(_ steps: Int) throws {
+        let schedule = DiscreteSchedule()
+        let simple = schedule.noiseLevels(steps: steps, schedule: .simple)
+        #expect(ulps(simple.map { Float($0.sigma) }, try fx.file.tensor("schedule.simple.\(steps).sigmas").toArray()) <= 1)
+        let sgm = schedule.noiseLevels(steps: steps, schedule: .sgmUniform)
+        let wantT = try fx.file.tensor("schedule.sgm_uniform.\(steps).timesteps").toArray()
+        for (a, b) in zip(sgm.dropLast().map { Float($0.timestep!) }, wantT) { #expect(abs(a - b) <= 1e-4, "t \(a) vs \(b)") }
+        // k-diffusion interpolates log σ in float32 (its sigma_to_t of σ_max lands within float32 rounding of 999).
+        let wantS = try fx.file.tensor("schedule.sgm_uniform.\(steps).sigmas").toArray()
+        for (a, b) in zip(sgm.map { Float($0.sigma) }, wantS) { #expect(abs(a - b) <= 2e-6 * max(b, 1e-3), "σ \(a) vs \(b)") }
+        // Every sampler sees the same levels with these schedules.
+        #expect(SamplerKind.unipc.levels(schedule, steps: steps, sigmas: .sgmUniform, spacing: .leading, stepsOffset: 1) == sgm)
+    }
+
+    /// UniPC follows DPM-Solver's spacing (steps + 1 points, Karras/exponential over the full σ range); LCM its
+    /// distillation schedule.
+    @Test(arguments: [1, 2, 4, 8, 20, 50])
+    func uniPCAndLCMLevels(_ steps: Int) throws {
+        let schedule = DiscreteSchedule()
+        let unipc = SamplerKind.unipc.levels(schedule, steps: steps, sigmas: .normal, spacing: .leading, stepsOffset: 1)
+        #expect(unipc.dropLast().map { Float($0.timestep!) } == (try fx.file.tensor("schedule.unipc.\(steps).timesteps").toArray()))
+        #expect(ulps(unipc.map { Float($0.sigma) }, try fx.file.tensor("schedule.unipc.\(steps).sigmas").toArray()) <= 1)
+        let lcm = SamplerKind.lcm.levels(schedule, steps: steps, sigmas: .normal, spacing: .leading, stepsOffset: 1)
+        #expect(lcm.dropLast().map { Float($0.timestep!) } == (try fx.file.tensor("schedule.lcm.\(steps).timesteps").toArray()))
+    }
+
+    @Test(arguments: ["karras", "exponential"])
+    func uniPCKarrasAndExponential(_ name: String) throws {
+        let levels = SamplerKind.unipc.levels(DiscreteSchedule(), steps: 20, sigmas: SigmaSchedule(rawValue: name)!, spacing: .leading, stepsOffset: 1)
+        let wantT = try fx.file.tensor("schedule.unipc_\(name).20.timesteps").toArray()
+        for (a, b) in zip(levels.dropLast().map { Float($0.timestep!) }, wantT) { #expect(abs(a - b) <= 1e-4 * max(b, 1), "\(a) vs \(b)") }
+        #expect(ulps(levels.map { Float($0.sigma) }, try fx.file.tensor("schedule.unipc_\(name).20.sigmas").toArray()) <= 1)
+    }
 }
