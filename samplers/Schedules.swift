@@ -19,6 +19,17 @@ public enum SigmaSchedule: String, Sendable, CaseIterable {
     /// last dropped), σ by log-linear interpolation of the training σ (k-diffusion's t_to_sigma).
     case sgmUniform = "sgm_uniform"
 
+    /// A1111's name ("Schedule type" in its PNG parameters).
+    public var displayName: String {
+        switch self {
+        case .normal: "Normal"
+        case .karras: "Karras"
+        case .exponential: "Exponential"
+        case .simple: "Simple"
+        case .sgmUniform: "SGM Uniform"
+        }
+    }
+
     /// Schedules computed from the training σ alone, the same for every sampler (A1111's and ComfyUI's).
     var isModelWide: Bool { self == .simple || self == .sgmUniform }
 }

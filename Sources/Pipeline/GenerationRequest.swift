@@ -1,4 +1,5 @@
 import Foundation
+import Samplers
 
 /// Everything that determines an image; shared by every front end and stored in each PNG so it can be re-run.
 public struct GenerationRequest: Codable, Equatable, Sendable {
@@ -8,13 +9,14 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     public var height: Int = 512
     public var steps: Int = 20
     public var cfgScale: Float = 7
-    /// Sampler slug (`euler`, `euler_a`, `heun`, `dpmpp_2m`, `ddim`, `lms`).
+    /// Sampler slug (`SamplerKind`: `euler`, `euler_a`, `dpmpp_2m`, `unipc`, …).
     public var sampler: String = "dpmpp_2m"
-    /// `normal`, `karras` or `exponential`.
+    /// `SigmaSchedule`: `normal`, `karras`, `exponential`, `simple` or `sgm_uniform`.
     public var schedule: String = "karras"
     public var seed: UInt64 = 0
-    /// Only "torch" (CPU generator, as diffusers) so far.
+    /// "torch" (torch's CPU generator, as diffusers on a CPU) or "philox" (A1111's "NV" source).
     public var rng: String = "torch"
+    public static let rngNames = ["torch", "philox"]
     public var clipSkip: Int = 1
     public var eta: Float = 0
     /// The model path (diffusers folder or single file) as given.
@@ -67,7 +69,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         }
         if steps < 1 || steps > 1000 { try fail("steps must be in 1...1000, got \(steps)") }
         if clipSkip < 1 { try fail("clip skip must be at least 1, got \(clipSkip)") }
-        if rng != "torch" { try fail("unknown rng '\(rng)' (supported: torch)") }
+        if !Self.rngNames.contains(rng) { try fail("unknown rng '\(rng)' (supported: \(Self.rngNames.joined(separator: ", ")))") }
         if initImage != nil && !(strength > 0 && strength <= 1) { try fail("strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil { try fail("a mask needs the image it applies to") }
         if maskBlur < 0 || maskBlur > 64 { try fail("mask blur must be in 0...64 pixels, got \(maskBlur)") }
@@ -77,13 +79,14 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     public func a1111Parameters(samplerName: String, modelName: String) -> String {
         var lines = [prompt]
         if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
-        var fields = ["Steps: \(steps)", "Sampler: \(samplerName)", "Schedule type: \(schedule.capitalized)",
+        var fields = ["Steps: \(steps)", "Sampler: \(samplerName)", "Schedule type: \(SigmaSchedule(rawValue: schedule)?.displayName ?? schedule.capitalized)",
                       "CFG scale: \(cfgScale.formatted())", "Seed: \(seed)", "Size: \(width)x\(height)", "Model: \(modelName)"]
         if clipSkip > 1 { fields.append("Clip skip: \(clipSkip)") }
         if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
         if initImage != nil { fields.append("Denoising strength: \(strength.formatted())") }
         if mask != nil { fields.append("Mask blur: \(maskBlur)") }
-        fields.append("RNG: CPU")
+        // A1111's "RNG" values: CPU (torch's CPU generator) and NV (its Philox imitation of NVIDIA's randn).
+        fields.append(rng == "philox" ? "RNG: NV" : "RNG: CPU")
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }

@@ -16,11 +16,13 @@ public struct SchedulerConfig: Decodable, Sendable {
     public var spacing: TimestepSpacing = .leading
     public var predictionType: PredictionType = .epsilon
     public var rescaleZeroSNR = false
+    /// PNDM/DDIM: whether the last step lands on ᾱ = 1 (σ = 0) or on the first training ᾱ (SD's configs: false).
+    public var setAlphaToOne = true
 
     enum CodingKeys: String, CodingKey {
         case betaStart = "beta_start", betaEnd = "beta_end", betaSchedule = "beta_schedule", trainSteps = "num_train_timesteps"
         case stepsOffset = "steps_offset", spacing = "timestep_spacing", predictionType = "prediction_type"
-        case rescaleZeroSNR = "rescale_betas_zero_snr"
+        case rescaleZeroSNR = "rescale_betas_zero_snr", setAlphaToOne = "set_alpha_to_one"
     }
 
     public init() {}
@@ -36,6 +38,7 @@ public struct SchedulerConfig: Decodable, Sendable {
         spacing = (try? c.decodeIfPresent(TimestepSpacing.self, forKey: .spacing)) ?? .leading
         predictionType = (try? c.decodeIfPresent(PredictionType.self, forKey: .predictionType)) ?? .epsilon
         rescaleZeroSNR = try c.decodeIfPresent(Bool.self, forKey: .rescaleZeroSNR) ?? false
+        setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? true
     }
 
     public var schedule: DiscreteSchedule {
@@ -133,7 +136,7 @@ public final class Pipeline {
         guard let sigmaSchedule = SigmaSchedule(rawValue: request.schedule) else { throw SamplerError.unknownSchedule(request.schedule) }
         let schedule = scheduler.schedule
         var levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: scheduler.spacing,
-                                    stepsOffset: scheduler.stepsOffset)
+                                    stepsOffset: scheduler.stepsOffset, setAlphaToOne: scheduler.setAlphaToOne)
 
         // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "". A1111 prompt
         // syntax (emphasis, BREAK, chunks of 75 tokens) through PromptEncoder; both padded to the same chunk count.
@@ -168,7 +171,7 @@ public final class Pipeline {
         }
         let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
 
-        var generator = TorchGenerator(seed: request.seed)
+        var generator: any NormalNoiseSource = request.rng == "philox" ? PhiloxGenerator(seed: request.seed) : TorchGenerator(seed: request.seed)
         let shape = [1, vae.latentChannels, latentH, latentW]
         var x0: Tensor
         var afterStep: AfterStep?
@@ -234,7 +237,11 @@ public final class Pipeline {
         } catch SamplerError.cancelled {
             throw PipelineError.cancelled
         }
-        var image = vae.decode(latents.map { $0 / self.scalingFactor })
+        // A schedule that stops short of σ = 0 (PNDM/DDIM with set_alpha_to_one false) leaves VP latents at the
+        // last ᾱ, which diffusers decodes as they are: x·√ᾱ in the σ form.
+        let finalSigma = Float(levels[levels.count - 1].sigma)
+        let decodeScale = 1 / (self.scalingFactor * (finalSigma * finalSigma + 1).squareRoot())
+        var image = vae.decode(latents.map { $0 * decodeScale })
         if request.maskBlur > 0, let original, let pixelMask {
             // A1111's overlay: the original outside the (blurred) mask, the generation inside it.
             let soft = Pipeline.blurred(pixelMask, sigma: Float(request.maskBlur))

@@ -58,6 +58,8 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Sampler: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default dpmpp_2m).") var sampler: String?
     @Option(help: "Schedule: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", ")) (default karras).") var schedule: String?
     @Option(help: "Seed; -1 picks a random one (default).") var seed: Int64?
+    @Option(help: "Random numbers: torch (torch's CPU generator, as diffusers; default) or philox (A1111's \"NV\" source: the seeds of A1111 on NVIDIA GPUs).")
+    var rng: String?
     @Option(name: .customLong("clip-skip"), help: "Use the text encoder's output this many layers from the end (A1111).")
     var clipSkip: Int?
     @Option(help: "DDIM eta (0 = deterministic).") var eta: Float?
@@ -89,11 +91,14 @@ struct GenerationOptions: ParsableArguments {
     enum ProgressStyle: String, ExpressibleByArgument { case bar, json }
 
     func validate() throws {
-        if let sampler, SamplerKind(rawValue: sampler) == nil {
+        if let sampler, (try? SamplerKind(slug: sampler)) == nil {
             throw ValidationError("unknown sampler '\(sampler)'; valid: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let schedule, SigmaSchedule(rawValue: schedule) == nil {
             throw ValidationError("unknown schedule '\(schedule)'; valid: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let rng, !GenerationRequest.rngNames.contains(rng) {
+            throw ValidationError("unknown rng '\(rng)'; valid: \(GenerationRequest.rngNames.joined(separator: ", "))")
         }
         for (name, value) in [("--width", width), ("--height", height)] {
             if let value, value % 8 != 0 || value < 8 {
@@ -132,7 +137,8 @@ struct GenerationOptions: ParsableArguments {
         if let height { r.height = height }
         if let steps { r.steps = steps }
         if let cfgScale { r.cfgScale = cfgScale }
-        if let sampler { r.sampler = sampler }
+        if let sampler { r.sampler = (try? SamplerKind(slug: sampler).rawValue) ?? sampler }
+        if let rng { r.rng = rng }
         if let schedule { r.schedule = schedule }
         if let seed { r.seed = seed < 0 ? UInt64.random(in: 0..<(1 << 32)) : UInt64(seed) } else if from == nil {
             r.seed = UInt64.random(in: 0..<(1 << 32))

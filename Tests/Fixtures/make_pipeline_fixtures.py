@@ -15,9 +15,10 @@ OUT = os.path.join(HERE, "models", "tiny_sd")
 
 
 def main():
-    from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                           EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, StableDiffusionPipeline,
-                           UNet2DConditionModel)
+    from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
+                           EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler, LCMScheduler,
+                           LMSDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel,
+                           UniPCMultistepScheduler)
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
     import importlib.util
     spec = importlib.util.spec_from_file_location("mf", os.path.join(HERE, "make_model_fixtures.py"))
@@ -60,6 +61,15 @@ def main():
         "ddim_cfg": (DDIMScheduler, {"set_alpha_to_one": True, "clip_sample": False}, "a tree", "", 7.5, 64, 64, 10, 8),
         "heun_cfg": (HeunDiscreteScheduler, {}, "a river", "", 7.5, 48, 48, 6, 9),
         "lms_cfg": (LMSDiscreteScheduler, {}, "a mountain", "", 7.5, 64, 48, 10, 10),
+        # Stable Diffusion v1.5's own scheduler: PNDM/PLMS, ending at the first training ᾱ (set_alpha_to_one false;
+        # the Swift test writes that into the model's scheduler config).
+        "plms_sd15": (PNDMScheduler, {"skip_prk_steps": True, "set_alpha_to_one": False}, "a lighthouse", "", 7.5, 64, 64, 10, 12),
+        "unipc_cfg": (UniPCMultistepScheduler, {}, "a field of flowers", "dark", 6.0, 48, 64, 8, 13),
+        # DPM++ 2M SDE: diffusers draws its noise from the pipeline's generator, as Phosphor does.
+        "dpmpp2m_sde_karras": (DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True},
+                               "a desert road", "", 7.0, 64, 48, 10, 14),
+        "ddpm_cfg": (DDPMScheduler, {"clip_sample": False}, "a small boat", "", 7.5, 48, 48, 12, 15),
+        "lcm_4": (LCMScheduler, {}, "a teapot", "", 1.5, 64, 64, 4, 16),
     }
     expected = {}
     meta = {}

@@ -180,10 +180,33 @@ import TestSupport
         #expect(parameters.contains("CLIP score: ") && parameters.contains("Seed: \(bestSeed)"), "\(parameters)")
     }
 
+    /// `--rng philox` (A1111's "NV" source) gives other latents than torch's CPU generator for the same seed, says so
+    /// in the metadata, and re-runs from it; samplers may be named as A1111 names them ("DPM++ 2M SDE").
+    @Test func philoxRNGAndA1111SamplerNames() throws {
+        let dir = Fixtures.temporaryFolder()
+        func run(_ extra: [String], _ name: String) throws -> DecodedPNG {
+            let r = try CLI.run(["generate", "a lighthouse", "--model", model, "--width", "48", "--height", "48", "--steps", "4",
+                                 "--seed", "3", "--cfg-scale", "1", "-o", dir + "/" + name, "--quiet"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try PNG.read(path: dir + "/" + name)
+        }
+        let torch = try run(["--sampler", "DPM++ 2M SDE", "--schedule", "sgm_uniform"], "torch.png")
+        let philox = try run(["--sampler", "dpmpp_2m_sde", "--schedule", "sgm_uniform", "--rng", "philox"], "philox.png")
+        #expect(torch.rgb8() != philox.rgb8())
+        let parameters = try #require(philox.text("parameters"))
+        #expect(parameters.contains("Sampler: DPM++ 2M SDE, Schedule type: SGM Uniform") && parameters.contains("RNG: NV"), "\(parameters)")
+        #expect(try #require(torch.text("parameters")).contains("RNG: CPU"))
+        #expect(try #require(torch.text("phosphor")).contains("\"sampler\":\"dpmpp_2m_sde\""))
+        let again = try CLI.run(["generate", "--from", dir + "/philox.png", "-o", dir + "/again.png", "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try PNG.read(path: dir + "/again.png").rgb8() == philox.rgb8())
+    }
+
     @Test(arguments: [
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
         (["generate", "a cat", "--schedule", "cosine"], Int32(2), "unknown schedule"),
+        (["generate", "a cat", "--rng", "mersenne"], Int32(2), "valid: torch, philox"),
         (["generate", "a cat", "--model", "/nonexistent/model"], Int32(1), "/nonexistent/model"),
     ])
     func badInputGivesOneLineAndTheRightExitCode(_ args: [String], _ status: Int32, _ needle: String) throws {

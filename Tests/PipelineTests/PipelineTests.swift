@@ -25,15 +25,8 @@ import TestSupport
     @Test func vPredictionAndTrailingSpacingFollowTheSchedulerConfig() throws {
         let fx = try FixtureFile("pipeline_expected.safetensors")
         let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata["euler_v_trailing"]!.utf8))
-        let source = Fixtures.path("models/tiny_sd"), folder = Fixtures.temporaryFolder()
-        let fm = FileManager.default
-        for item in ["unet", "vae", "text_encoder", "model_index.json"] {
-            try fm.createSymbolicLink(atPath: folder + "/" + item, withDestinationPath: source + "/" + item)
-        }
-        try fm.createDirectory(atPath: folder + "/scheduler", withIntermediateDirectories: true)
-        let config = try String(contentsOfFile: source + "/scheduler/scheduler_config.json", encoding: .utf8)
-            .replacingOccurrences(of: "\"epsilon\"", with: "\"v_prediction\"").replacingOccurrences(of: "\"leading\"", with: "\"trailing\"")
-        try config.write(toFile: folder + "/scheduler/scheduler_config.json", atomically: true, encoding: .utf8)
+        let folder = try Self.tinyModel { $0.replacingOccurrences(of: "\"epsilon\"", with: "\"v_prediction\"")
+            .replacingOccurrences(of: "\"leading\"", with: "\"trailing\"") }
         let pipeline = try Pipeline(model: folder, mergesFile: Self.merges)
         #expect(pipeline.scheduler.predictionType == .vPrediction && pipeline.scheduler.spacing == .trailing)
         let request = request(spec, sampler: "euler", schedule: "normal")
@@ -109,6 +102,19 @@ import TestSupport
         }
     }
 
+    /// A copy of the tiny model (links to its weights) whose scheduler config is edited.
+    static func tinyModel(editingScheduler edit: (String) -> String) throws -> String {
+        let source = Fixtures.path("models/tiny_sd"), folder = Fixtures.temporaryFolder()
+        let fm = FileManager.default
+        for item in ["unet", "vae", "text_encoder", "model_index.json"] {
+            try fm.createSymbolicLink(atPath: folder + "/" + item, withDestinationPath: source + "/" + item)
+        }
+        try fm.createDirectory(atPath: folder + "/scheduler", withIntermediateDirectories: true)
+        let config = try String(contentsOfFile: source + "/scheduler/scheduler_config.json", encoding: .utf8)
+        try edit(config).write(toFile: folder + "/scheduler/scheduler_config.json", atomically: true, encoding: .utf8)
+        return folder
+    }
+
     func request(_ spec: Case, sampler: String, schedule: String) -> GenerationRequest {
         var request = GenerationRequest(prompt: spec.prompt)
         request.negativePrompt = spec.negative_prompt
@@ -130,11 +136,17 @@ import TestSupport
 
     @Test(arguments: [("euler_cfg", "euler", "normal"), ("euler_nocfg", "euler", "normal"), ("euler_a_cfg", "euler_a", "normal"),
                       ("dpmpp2m_karras", "dpmpp_2m", "karras"), ("ddim_cfg", "ddim", "normal"), ("heun_cfg", "heun", "normal"),
-                      ("lms_cfg", "lms", "normal")])
+                      ("lms_cfg", "lms", "normal"), ("plms_sd15", "plms", "normal"), ("unipc_cfg", "unipc", "normal"),
+                      ("dpmpp2m_sde_karras", "dpmpp_2m_sde", "karras"), ("ddpm_cfg", "ddpm", "normal"), ("lcm_4", "lcm", "normal")])
     func matchesDiffusers(_ c: (String, String, String)) throws {
         let fx = try FixtureFile("pipeline_expected.safetensors")
         let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
-        let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
+        // SD 1.5's PNDM config ends at the first training ᾱ (set_alpha_to_one false); the fixture's diffusers run did.
+        let model = c.1 == "plms"
+            ? try Self.tinyModel { $0.replacingOccurrences(of: "\"beta_end\"", with: "\"set_alpha_to_one\": false, \"beta_end\"") }
+            : Fixtures.path("models/tiny_sd")
+        let pipeline = try Pipeline(model: model, mergesFile: Self.merges)
+        #expect(pipeline.scheduler.setAlphaToOne == (c.1 != "plms"))
         let request = request(spec, sampler: c.1, schedule: c.2)
         let image = try pipeline.generate(request)
         let hwc = image.selected(0, 0).permuted([1, 2, 0]).toArray()
