@@ -315,8 +315,22 @@ def diffusers_vp_trajectories(fx):
                 fx[key] = want
             fx[key + ".init_scale"] = torch.tensor([float((sig[0] ** 2 + 1) ** 0.5)])
 
+        # DDIM (η = 0): the σ-form loop against DDIMScheduler (set_alpha_to_one) on its own schedule first.
+        ddim = DDIMScheduler(**common(prediction), set_alpha_to_one=True, clip_sample=False)
+        ddim.set_timesteps(10)
+        sig = [float(((1 - ddim.alphas_cumprod[t]) / ddim.alphas_cumprod[t]) ** 0.5) for t in ddim.timesteps] + [0.0]
+        model = exact_model(ddim, mu, prediction)
+        g = torch.Generator("cpu").manual_seed(1234)
+        x0 = torch.randn(1, 4, 8, 8, generator=g) * float((sig[0] ** 2 + 1) ** 0.5)
+        loop = torch.stack(sigma_loop("ddim", model, ddim.alphas_cumprod.double().numpy(), prediction, sig,
+                                      [int(t) for t in ddim.timesteps], x0, g, eta=0.0))
+        want = fx[f"traj.ddim0.normal.{prediction}"]
+        error = ((loop - want).abs().max() / want.abs().max()).item()
+        print(f"ddim {prediction}: σ-form loop vs diffusers {error:.2e}")
+        assert error < 1e-5, error
+
         # Karras and exponential σ for the classes without them: the checked σ-form loops on Euler's σ.
-        for name in ("plms", "ddpm", "lcm"):
+        for name in ("plms", "ddpm", "lcm", "ddim"):
             for schedule in ("karras", "exponential"):
                 ref = euler_sigmas(prediction, schedule, 10)
                 sig = [float(v) for v in ref.sigmas]
@@ -327,7 +341,7 @@ def diffusers_vp_trajectories(fx):
                 x0 = torch.randn(1, 4, 8, 8, generator=g) * float((sig[0] ** 2 + 1) ** 0.5)
                 ts = [float(t) for t in ref.timesteps]
                 traj = sigma_loop("ddim" if name == "ddpm" else name, model, ref.alphas_cumprod.double().numpy(), prediction,
-                                  sig, ts, x0, g, eta=1.0)
+                                  sig, ts, x0, g, eta=0.0 if name == "ddim" else 1.0)
                 key = f"traj.{name}.{schedule}.{prediction}"
                 fx[key] = torch.stack(traj)
                 fx[key + ".init_scale"] = torch.tensor([float((sig[0] ** 2 + 1) ** 0.5)])

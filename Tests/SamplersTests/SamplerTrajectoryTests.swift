@@ -41,9 +41,11 @@ import TestSupport
         return trajectory
     }
 
-    /// Every sampler but DDIM (tested with η below) × {normal, karras, exponential} × {ε, v}.
-    static let cases: [(String, String, String)] = SamplerKind.allCases.filter { $0 != .ddim }.map(\.rawValue).flatMap { s in
-        ["normal", "karras", "exponential"].flatMap { c in ["epsilon", "v_prediction"].map { (s, c, $0) } }
+    /// Every sampler × {normal, karras, exponential} × {ε, v} (DDIM's normal schedule with η = 0 and 1 below).
+    static let cases: [(String, String, String)] = SamplerKind.allCases.map(\.rawValue).flatMap { s in
+        ["normal", "karras", "exponential"].filter { s != "ddim" || $0 != "normal" }.flatMap { c in
+            ["epsilon", "v_prediction"].map { (s, c, $0) }
+        }
     }
 
     /// Samplers whose reference is k-diffusion: its model wrapper derives each timestep from σ (log-σ interpolation).
