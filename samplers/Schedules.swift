@@ -186,6 +186,12 @@ extension DiscreteSchedule {
 }
 
 extension SamplerKind {
+    /// `timestep_spacing` of this sampler's diffusers class when a model's config has none (SD 1.x's PNDM config
+    /// has none: diffusers then runs Euler & co. with `linspace`, DDIM/PNDM/DDPM/LCM with `leading`).
+    public var defaultSpacing: TimestepSpacing {
+        [.ddim, .plms, .ddpm, .lcm].contains(self) ? .leading : .linspace
+    }
+
     /// The diffusers scheduler class whose σ and timesteps this sampler follows in a pipeline.
     public var followsDPMSolverSchedule: Bool { [.dpmpp2m, .dpmpp2mSDE, .dpmpp3mSDE, .unipc].contains(self) }
 

@@ -13,11 +13,15 @@ public struct SchedulerConfig: Decodable, Sendable {
     public var betaSchedule: DiscreteSchedule.BetaSchedule = .scaledLinear
     public var trainSteps = 1000
     public var stepsOffset = 1
-    public var spacing: TimestepSpacing = .leading
+    /// The file's `timestep_spacing`; where it has none, the chosen sampler's diffusers class decides
+    /// (`spacing(for:)`), as `from_config` does.
+    public var configuredSpacing: TimestepSpacing?
     public var predictionType: PredictionType = .epsilon
     public var rescaleZeroSNR = false
-    /// PNDM/DDIM: whether the last step lands on ᾱ = 1 (σ = 0) or on the first training ᾱ (SD's configs: false).
-    public var setAlphaToOne = true
+    /// PNDM/DDIM: whether the last step lands on ᾱ = 1 (σ = 0) or on the first training ᾱ. `SchedulerConfig()` is
+    /// the Stable Diffusion family's own config (steps_offset 1, set_alpha_to_one false, no spacing) for single files;
+    /// a config file without the key gets the classes' default, true.
+    public var setAlphaToOne = false
 
     enum CodingKeys: String, CodingKey {
         case betaStart = "beta_start", betaEnd = "beta_end", betaSchedule = "beta_schedule", trainSteps = "num_train_timesteps"
@@ -34,12 +38,14 @@ public struct SchedulerConfig: Decodable, Sendable {
         betaSchedule = (try? c.decodeIfPresent(DiscreteSchedule.BetaSchedule.self, forKey: .betaSchedule)) ?? betaSchedule
         trainSteps = try c.decodeIfPresent(Int.self, forKey: .trainSteps) ?? trainSteps
         stepsOffset = try c.decodeIfPresent(Int.self, forKey: .stepsOffset) ?? 0
-        // Leading is what SD checkpoints' PNDM/DDIM configs mean; a file may name another spacing.
-        spacing = (try? c.decodeIfPresent(TimestepSpacing.self, forKey: .spacing)) ?? .leading
+        configuredSpacing = try? c.decodeIfPresent(TimestepSpacing.self, forKey: .spacing)
         predictionType = (try? c.decodeIfPresent(PredictionType.self, forKey: .predictionType)) ?? .epsilon
         rescaleZeroSNR = try c.decodeIfPresent(Bool.self, forKey: .rescaleZeroSNR) ?? false
         setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? true
     }
+
+    /// The spacing diffusers would use for this sampler's scheduler class given this config.
+    public func spacing(for sampler: SamplerKind) -> TimestepSpacing { configuredSpacing ?? sampler.defaultSpacing }
 
     public var schedule: DiscreteSchedule {
         DiscreteSchedule(betaStart: betaStart, betaEnd: betaEnd, schedule: betaSchedule, trainSteps: trainSteps,
@@ -135,7 +141,8 @@ public final class Pipeline {
         let sampler = try SamplerKind(slug: request.sampler)
         guard let sigmaSchedule = SigmaSchedule(rawValue: request.schedule) else { throw SamplerError.unknownSchedule(request.schedule) }
         let schedule = scheduler.schedule
-        var levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: scheduler.spacing,
+        let spacing = scheduler.spacing(for: sampler)
+        var levels = sampler.levels(schedule, steps: request.steps, sigmas: sigmaSchedule, spacing: spacing,
                                     stepsOffset: scheduler.stepsOffset, setAlphaToOne: scheduler.setAlphaToOne)
 
         // Conditioning: [uncond, cond] as diffusers batches it; an empty negative prompt encodes "". A1111 prompt
@@ -200,7 +207,7 @@ public final class Pipeline {
             if let imageLatents, !fullStrength {
                 x0 = noised(imageLatents, noise, levels[0].sigma)
             } else {
-                x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
+                x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: spacing))
             }
             // torch's nearest interpolation to the latent size: pixel (factor·i, factor·j).
             let latentMask = Tensor.empty([1, 1, latentH, latentW])
@@ -226,7 +233,7 @@ public final class Pipeline {
             let initLatents = vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor)
             x0 = noised(initLatents, generator.randn(initLatents.shape), levels[0].sigma)
         } else {
-            x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: scheduler.spacing))
+            x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: spacing))
         }
         let latents: Tensor
         do {

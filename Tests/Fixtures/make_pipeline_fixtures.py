@@ -84,6 +84,27 @@ def main():
         meta[name] = json.dumps({"prompt": prompt, "negative_prompt": negative, "cfg_scale": cfg, "width": width,
                                  "height": height, "steps": steps, "seed": seed})
         print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+    # Stable Diffusion v1.5's scheduler_config.json as it ships (PNDM; no timestep_spacing key): diffusers' other
+    # classes built from it take their own defaults for the missing keys (Euler: linspace, DDIM: leading).
+    sd15_config = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+                   "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                   "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None,
+                   "clip_sample": False}
+    with open(os.path.join(HERE, "models", "sd15_scheduler_config.json"), "w") as f:
+        json.dump(sd15_config, f, indent=2)
+    for name, cls, prompt, seed in (("euler_sd15config", EulerDiscreteScheduler, "a harbour at dawn", 17),
+                                    ("ddim_sd15config", DDIMScheduler, "a harbour at dusk", 18),
+                                    ("unipc_sd15config", UniPCMultistepScheduler, "a snowy hill", 19)):
+        pipe.scheduler = cls.from_config(sd15_config)
+        g = torch.Generator("cpu").manual_seed(seed)
+        with torch.no_grad():
+            image = pipe(prompt, guidance_scale=7.5, width=64, height=48, num_inference_steps=9, generator=g,
+                         output_type="np").images[0]
+        expected[name] = torch.from_numpy(image.copy())
+        meta[name] = json.dumps({"prompt": prompt, "negative_prompt": "", "cfg_scale": 7.5, "width": 64, "height": 48,
+                                 "steps": 9, "seed": seed})
+        print(f"{name}: spacing {pipe.scheduler.config.timestep_spacing}, mean {image.mean():.4f}")
+
     # A v-prediction model with trailing spacing: the same networks, the scheduler config says so (the test writes the
     # same config into a copy of the folder).
     pipe.scheduler = EulerDiscreteScheduler.from_config(scheduler.config, prediction_type="v_prediction", timestep_spacing="trailing")

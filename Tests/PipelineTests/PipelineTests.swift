@@ -28,11 +28,26 @@ import TestSupport
         let folder = try Self.tinyModel { $0.replacingOccurrences(of: "\"epsilon\"", with: "\"v_prediction\"")
             .replacingOccurrences(of: "\"leading\"", with: "\"trailing\"") }
         let pipeline = try Pipeline(model: folder, mergesFile: Self.merges)
-        #expect(pipeline.scheduler.predictionType == .vPrediction && pipeline.scheduler.spacing == .trailing)
+        #expect(pipeline.scheduler.predictionType == .vPrediction && pipeline.scheduler.configuredSpacing == .trailing)
         let request = request(spec, sampler: "euler", schedule: "normal")
         let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
         let quality = psnr(hwc, try fx.file.tensor("euler_v_trailing").toArray())
         #expect(quality >= 60, "\(quality) dB")
+    }
+
+    /// Stable Diffusion 1.5's scheduler config (PNDM, no timestep_spacing): each sampler takes its diffusers class's
+    /// own defaults for the missing keys, as `from_config` does — Euler and UniPC space linearly, DDIM leads — and
+    /// DDIM stops at the first training ᾱ (set_alpha_to_one false).
+    @Test(arguments: [("euler_sd15config", "euler"), ("ddim_sd15config", "ddim"), ("unipc_sd15config", "unipc")])
+    func sd15SchedulerConfigFollowsEachClassDefaults(_ c: (String, String)) throws {
+        let fx = try FixtureFile("pipeline_expected.safetensors")
+        let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata[c.0]!.utf8))
+        let config = try String(contentsOfFile: Fixtures.path("models/sd15_scheduler_config.json"), encoding: .utf8)
+        let pipeline = try Pipeline(model: try Self.tinyModel { _ in config }, mergesFile: Self.merges)
+        #expect(pipeline.scheduler.configuredSpacing == nil && !pipeline.scheduler.setAlphaToOne)
+        let hwc = try pipeline.generate(request(spec, sampler: c.1, schedule: "normal")).selected(0, 0).permuted([1, 2, 0]).toArray()
+        let quality = psnr(hwc, try fx.file.tensor(c.0).toArray())
+        #expect(quality >= 60, "\(c.0): \(quality) dB")
     }
 
     /// img2img from a PNG (strength 0.6 with CFG, and 1.0 without), Euler, against diffusers' Img2Img pipeline.
