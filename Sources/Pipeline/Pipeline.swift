@@ -134,9 +134,11 @@ public final class Pipeline {
         }
     }
 
-    /// Runs the request; returns the image [1, 3, H, W] in [0, 1].
-    public func generate(_ request: GenerationRequest, progress: PipelineProgress? = nil) throws -> Tensor {
+    /// Runs the request; returns the images [batch, 3, H, W] in [0, 1]: image i is the request's with seed + i,
+    /// all sampled together (one U-Net call per step for the whole batch).
+    public func generate(_ request: GenerationRequest, batch: Int = 1, progress: PipelineProgress? = nil) throws -> Tensor {
         try request.validate()
+        guard batch >= 1 && batch <= 64 else { throw PipelineError.invalidRequest("batch size must be in 1...64, got \(batch)") }
         guard let vae = autoencoder else { throw ModelError.unsupported(location: source, detail: "no autoencoder to decode with") }
         let sampler = try SamplerKind(slug: request.sampler)
         guard let sigmaSchedule = SigmaSchedule(rawValue: request.schedule) else { throw SamplerError.unknownSchedule(request.schedule) }
@@ -150,7 +152,9 @@ public final class Pipeline {
         let guided = request.cfgScale > 1
         let (cond, uncond) = try conditioner.context(prompt: request.prompt, negative: guided ? request.negativePrompt : nil,
                                                      clipSkip: request.clipSkip)
-        let context = uncond.map { Tensor.concat([$0, cond], dim: 0) } ?? cond
+        // [uncond × batch, cond × batch]: the CFG halves stay contiguous for the chunk below.
+        let repeated = { (t: Tensor) in batch == 1 ? t : Tensor.concat(Array(repeating: t, count: batch), dim: 0) }
+        let context = uncond.map { Tensor.concat([repeated($0), repeated(cond)], dim: 0) } ?? repeated(cond)
         let unet = self.unet
         let scale = request.cfgScale
         let factor = vae.downscaleFactor
@@ -164,25 +168,30 @@ public final class Pipeline {
         let inpaintingUNet = unet.inChannels == 2 * vae.latentChannels + 1
         if inpaintingUNet, request.mask == nil {
             let masked = vae.encode(Tensor.zeros([1, 3, request.height, request.width])).scaled(scalingFactor)
-            extra = Tensor.concat([Tensor.zeros([1, 1, latentH, latentW]).map { _ in 1 }, masked], dim: 1)
+            extra = repeated(Tensor.concat([Tensor.zeros([1, 1, latentH, latentW]).map { _ in 1 }, masked], dim: 1))
         } else if !inpaintingUNet, unet.inChannels != vae.latentChannels {
             throw ModelError.unsupported(location: source, detail: "a U-Net of \(unet.inChannels) input channels for \(vae.latentChannels)-channel latents")
         }
         let model: (Tensor, Double) throws -> Tensor = { x, t in
             let input = extra.map { Tensor.concat([x, $0], dim: 1) } ?? x
-            if !guided { return unet.predict(input, timesteps: [Float(t)], context: context) }
-            let out = unet.predict(Tensor.concat([input, input], dim: 0), timesteps: [Float(t), Float(t)], context: context)
+            let n = input.shape[0]
+            if !guided { return unet.predict(input, timesteps: Array(repeating: Float(t), count: n), context: context) }
+            let out = unet.predict(Tensor.concat([input, input], dim: 0), timesteps: Array(repeating: Float(t), count: 2 * n), context: context)
             let parts = out.chunk(2, dim: 0)
             // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
             return Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }
         }
         let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
 
-        var generator: any NormalNoiseSource = request.rng == "philox" ? PhiloxGenerator(seed: request.seed) : TorchGenerator(seed: request.seed)
+        // Image i of a batch is the image of seed + i alone (A1111's batch size): its own generator for its initial
+        // noise, posterior samples and sampler noise, drawn in the order a single run draws them.
+        var generators: [any NormalNoiseSource] = (0..<batch).map { i in
+            let seed = request.seed &+ UInt64(i)
+            return request.rng == "philox" ? PhiloxGenerator(seed: seed) : TorchGenerator(seed: seed)
+        }
         let shape = [1, vae.latentChannels, latentH, latentW]
-        var x0: Tensor
         var afterStep: AfterStep?
-        var pixelMask: Tensor?
+        var pixelMask: Tensor?, latentMask: Tensor?
         // img2img and inpainting start from an image and skip the first steps − ⌊steps·strength⌋ levels.
         let original = try request.initImage.map { try Pipeline.loadImage($0, width: request.width, height: request.height) }
         if original != nil {
@@ -194,50 +203,68 @@ public final class Pipeline {
             let s = Float(sigma)
             return Tensor.zip(latents, noise) { $0 + $1 * s }
         }
-        if let image = original, let maskPath = request.mask {
-            // diffusers' StableDiffusionInpaintPipeline, in its order of random draws: the image latents (a posterior
-            // sample) when an ordinary U-Net blends them in or strength < 1, the initial noise, then the masked image's
-            // latents (another sample) for an inpainting U-Net.
+        if let maskPath = request.mask {
             let mask = try Pipeline.loadMask(maskPath, width: request.width, height: request.height, invert: request.invertMask)
             pixelMask = mask
-            let fullStrength = request.strength >= 1
-            let imageLatents = !inpaintingUNet || !fullStrength
-                ? vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor) : nil
-            let noise = generator.randn(shape)
-            if let imageLatents, !fullStrength {
-                x0 = noised(imageLatents, noise, levels[0].sigma)
-            } else {
-                x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: spacing))
-            }
             // torch's nearest interpolation to the latent size: pixel (factor·i, factor·j).
-            let latentMask = Tensor.empty([1, 1, latentH, latentW])
+            let small = Tensor.empty([1, 1, latentH, latentW])
             for i in 0..<latentH {
-                for j in 0..<latentW { latentMask.pointer[i * latentW + j] = mask.pointer[i * factor * request.width + j * factor] }
+                for j in 0..<latentW { small.pointer[i * latentW + j] = mask.pointer[i * factor * request.width + j * factor] }
             }
-            if inpaintingUNet {
-                let keep = mask.map { $0 < 0.5 ? 1 : 0 }
-                let maskedImage = image * keep
-                let maskedLatents = vae.encodeForSampling(maskedImage) { generator.randn($0) }.scaled(scalingFactor)
-                extra = Tensor.concat([latentMask, maskedLatents], dim: 1)
-            } else if let imageLatents {
-                // After step i: the known region = the original latents noised to the next level (none after the last).
-                let blendLevels = levels
-                afterStep = { i, x in
-                    let proper = i + 1 < blendLevels.count - 1 ? noised(imageLatents, noise, blendLevels[i + 1].sigma) : imageLatents
-                    return Tensor.zip(proper, latentMask) { $0 * (1 - $1) } + x * latentMask
+            latentMask = small
+        }
+        /// One image's start: the initial latents, the inpainting U-Net's extra channels, and for latent blending the
+        /// original latents with the noise that re-noises them.
+        func start(_ generator: inout any NormalNoiseSource) -> (x0: Tensor, extra: Tensor?, blend: (latents: Tensor, noise: Tensor)?) {
+            if let image = original, let mask = pixelMask, let latentMask {
+                // diffusers' StableDiffusionInpaintPipeline, in its order of random draws: the image latents (a posterior
+                // sample) when an ordinary U-Net blends them in or strength < 1, the initial noise, then the masked
+                // image's latents (another sample) for an inpainting U-Net.
+                let fullStrength = request.strength >= 1
+                let imageLatents = !inpaintingUNet || !fullStrength
+                    ? vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor) : nil
+                let noise = generator.randn(shape)
+                let x0: Tensor
+                if let imageLatents, !fullStrength {
+                    x0 = noised(imageLatents, noise, levels[0].sigma)
+                } else {
+                    x0 = noise.scaled(sampler.initialNoiseSigma(levels, spacing: spacing))
                 }
+                if inpaintingUNet {
+                    let maskedImage = image * mask.map { $0 < 0.5 ? 1 : 0 }
+                    let maskedLatents = vae.encodeForSampling(maskedImage) { generator.randn($0) }.scaled(scalingFactor)
+                    return (x0, Tensor.concat([latentMask, maskedLatents], dim: 1), nil)
+                }
+                return (x0, nil, imageLatents.map { ($0, noise) })
+            } else if let image = original {
+                // diffusers img2img: encode (a posterior sample from the generator), scale, and noise the latents to
+                // the first remaining σ.
+                let initLatents = vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor)
+                return (noised(initLatents, generator.randn(initLatents.shape), levels[0].sigma), nil, nil)
             }
-        } else if let image = original {
-            // diffusers img2img: encode (a posterior sample from the generator), scale, and noise the latents to the
-            // first remaining σ.
-            let initLatents = vae.encodeForSampling(image) { generator.randn($0) }.scaled(scalingFactor)
-            x0 = noised(initLatents, generator.randn(initLatents.shape), levels[0].sigma)
-        } else {
-            x0 = generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: spacing))
+            return (generator.randn(shape).scaled(sampler.initialNoiseSigma(levels, spacing: spacing)), nil, nil)
+        }
+        let starts = generators.indices.map { start(&generators[$0]) }
+        let x0 = Tensor.concat(starts.map(\.x0), dim: 0)
+        if starts[0].extra != nil { extra = Tensor.concat(starts.compactMap(\.extra), dim: 0) }
+        if let first = starts[0].blend, let latentMask {
+            // After step i: the known region = the original latents noised to the next level (none after the last).
+            let imageLatents = batch == 1 ? first.latents : Tensor.concat(starts.compactMap { $0.blend?.latents }, dim: 0)
+            let noise = batch == 1 ? first.noise : Tensor.concat(starts.compactMap { $0.blend?.noise }, dim: 0)
+            let blendLevels = levels
+            afterStep = { i, x in
+                let proper = i + 1 < blendLevels.count - 1 ? noised(imageLatents, noise, blendLevels[i + 1].sigma) : imageLatents
+                return Tensor.zip(proper, latentMask) { $0 * (1 - $1) } + x * latentMask
+            }
+        }
+        /// Sampler noise: each image's from its own generator.
+        func drawNoise(_ shape: [Int]) -> Tensor {
+            let one = [1] + shape.dropFirst()
+            return batch == 1 ? generators[0].randn(shape) : Tensor.concat(generators.indices.map { generators[$0].randn(one) }, dim: 0)
         }
         let latents: Tensor
         do {
-            latents = try sampler.sample(denoiser, x0, levels: levels, noise: { generator.randn($0) }, eta: request.eta,
+            latents = try sampler.sample(denoiser, x0, levels: levels, noise: drawNoise, eta: request.eta,
                                          afterStep: afterStep) { i, n, x, denoised in
                 progress?(i + 1, n, x, denoised) ?? true
             }
@@ -248,7 +275,10 @@ public final class Pipeline {
         // last ᾱ, which diffusers decodes as they are: x·√ᾱ in the σ form.
         let finalSigma = Float(levels[levels.count - 1].sigma)
         let decodeScale = 1 / (self.scalingFactor * (finalSigma * finalSigma + 1).squareRoot())
-        var image = vae.decode(latents.map { $0 * decodeScale })
+        // One image at a time: a batch of 512 px decodes would multiply the decoder's peak memory.
+        let scaled = latents.map { $0 * decodeScale }
+        var image = batch == 1 ? vae.decode(scaled)
+            : Tensor.concat((0..<batch).map { vae.decode(scaled.narrowed(0, start: $0, length: 1)) }, dim: 0)
         if request.maskBlur > 0, let original, let pixelMask {
             // A1111's overlay: the original outside the (blurred) mask, the generation inside it.
             let soft = Pipeline.blurred(pixelMask, sigma: Float(request.maskBlur))
@@ -287,6 +317,7 @@ public final class Pipeline {
     /// VQ models (the default model: a 128² decode costs a few percent of a step), the linear latent→RGB map at 1/8
     /// size for 4-channel KL latents (SD), nil otherwise.
     public func previewImage(_ denoised: Tensor) -> Tensor? {
+        let denoised = denoised.shape[0] == 1 ? denoised : denoised.narrowed(0, start: 0, length: 1).contiguous()
         if let vq = autoencoder as? VQModel, denoised.shape[2] * denoised.shape[3] <= 64 * 64 {
             return vq.decode(denoised.map { $0 / self.scalingFactor }).map { min(max($0 / 2 + 0.5, 0), 1) }
         }

@@ -21,7 +21,9 @@ struct Batch: ParsableCommand {
 
     func validate() throws {
         if options.prompt != nil { throw ValidationError("batch takes its prompts from the file; got an extra argument '\(options.prompt!)'") }
-        if options.from != nil || options.batchCount != 1 { throw ValidationError("--from and --batch-count do not apply to batch") }
+        if options.from != nil || options.batchCount != 1 || options.batchSize != 1 {
+            throw ValidationError("--from, --batch-count and --batch-size do not apply to batch")
+        }
         if options.output.lowercased().hasSuffix(".png") { throw ValidationError("batch writes into a folder, not the file \(options.output)") }
         _ = try shardSpec()
     }
@@ -70,7 +72,7 @@ struct Batch: ParsableCommand {
             options.applyDefaults(pipeline.defaults, to: &request, given: entries[i].has)
             let out = path(index: i, seed: request.seed)
             let start = Date()
-            try options.produce(request, pipeline: pipeline, modelName: name, path: out, image: done + 1, of: todo.count)
+            try options.produce(request, pipeline: pipeline, modelName: name, path: out, run: done + 1, of: todo.count)
             let record: [String: Any] = ["index": i, "file": (out as NSString).lastPathComponent, "seed": request.seed,
                                          "prompt": request.prompt, "seconds": (Date().timeIntervalSince(start) * 100).rounded() / 100]
             try appendManifest(record)

@@ -65,6 +65,8 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "DDIM eta (0 = deterministic).") var eta: Float?
     @Option(name: .customLong("batch-count"), help: "Images to make one after another; the seed goes up by one each.")
     var batchCount = 1
+    @Option(name: .customLong("batch-size"), help: "Images per run, sampled together (one U-Net call per step); image i has seed + i, as A1111.")
+    var batchSize = 1
     @Option(name: .customLong("best-of"), help: "Sample N seeds (seed, seed+1, …) and keep the image with the highest CLIP score (default model's CLIP).")
     var bestOf = 1
     @Flag(name: .customLong("keep-all"), help: "With --best-of: write every candidate, each with its CLIP score in the metadata.")
@@ -108,6 +110,10 @@ struct GenerationOptions: ParsableArguments {
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
         if let seed, seed < -1 { throw ValidationError("--seed must be -1 (random) or a non-negative number") }
         if batchCount < 1 { throw ValidationError("--batch-count must be at least 1") }
+        if batchSize < 1 || batchSize > 64 { throw ValidationError("--batch-size must be in 1...64, got \(batchSize)") }
+        if batchSize > 1 && output.lowercased().hasSuffix(".png") {
+            throw ValidationError("--batch-size \(batchSize) needs an output folder, not the file \(output)")
+        }
         if bestOf < 1 || bestOf > 64 { throw ValidationError("--best-of must be in 1...64, got \(bestOf)") }
         if bestOf > 1 && batchCount > 1 { throw ValidationError("--best-of and --batch-count do not combine") }
         if bestOf > 1 && keepAll && output.lowercased().hasSuffix(".png") { throw ValidationError("--keep-all needs an output folder, not the file \(output)") }
@@ -169,9 +175,11 @@ struct GenerationOptions: ParsableArguments {
         var base = try request()
         let (pipeline, modelName) = try load(&base)
         if bestOf > 1 { return try bestOfRun(base, pipeline: pipeline, modelName: modelName) }
+        // A1111's numbering: run n, image i of the batch has seed + n·batchSize + i.
         for n in 0..<batchCount {
-            if n > 0 { base.seed += 1 }
-            try produce(base, pipeline: pipeline, modelName: modelName, path: try outputPath(seed: base.seed), image: n + 1, of: batchCount)
+            var request = base
+            request.seed = base.seed + UInt64(n * batchSize)
+            try produce(request, pipeline: pipeline, modelName: modelName, batch: batchSize, run: n + 1, of: batchCount)
         }
     }
 
@@ -184,13 +192,19 @@ struct GenerationOptions: ParsableArguments {
         }
         let text = try scorer.textEmbedding(base.prompt)
         var candidates: [(request: GenerationRequest, image: Tensor, score: Float)] = []
-        for k in 0..<bestOf {
+        for first in stride(from: 0, to: bestOf, by: batchSize) {
             var request = base
-            request.seed = base.seed + UInt64(k)
-            let image = try generateImage(request, pipeline: pipeline, image: k + 1, of: bestOf, since: Date())
-            let score = scorer.score(image: try scorer.imageEmbedding(scorer.pixels(try RGBImage.from(image))), text: text)
-            if !quiet { FileHandle.standardError.write(Data(String(format: "seed %llu: CLIP score %.2f\n", request.seed, score).utf8)) }
-            candidates.append((request, image, score))
+            request.seed = base.seed + UInt64(first)
+            let count = min(batchSize, bestOf - first)
+            let images = try generateImages(request, pipeline: pipeline, batch: count, run: first / batchSize + 1,
+                                            of: (bestOf + batchSize - 1) / batchSize, since: Date())
+            for i in 0..<count {
+                request.seed = base.seed + UInt64(first + i)
+                let image = images.narrowed(0, start: i, length: 1).contiguous()
+                let score = scorer.score(image: try scorer.imageEmbedding(scorer.pixels(try RGBImage.from(image))), text: text)
+                if !quiet { FileHandle.standardError.write(Data(String(format: "seed %llu: CLIP score %.2f\n", request.seed, score).utf8)) }
+                candidates.append((request, image, score))
+            }
         }
         let best = candidates.indices.max { candidates[$0].score < candidates[$1].score }!
         for (i, c) in candidates.enumerated() where i == best || keepAll {
@@ -217,10 +231,11 @@ struct GenerationOptions: ParsableArguments {
         return (pipeline, modelName)
     }
 
-    /// Runs the request with progress on stderr (unless --quiet); Ctrl-C stops it within a step.
-    func generateImage(_ request: GenerationRequest, pipeline: Pipeline, image n: Int, of count: Int, since start: Date) throws -> Tensor {
+    /// Runs the request for a batch (seeds seed … seed + batch − 1) with progress on stderr (unless --quiet); Ctrl-C
+    /// stops it within a step. Returns [batch, 3, H, W].
+    func generateImages(_ request: GenerationRequest, pipeline: Pipeline, batch: Int, run n: Int, of count: Int, since start: Date) throws -> Tensor {
         do {
-            return try pipeline.generate(request) { step, total, _, _ in
+            return try pipeline.generate(request, batch: batch) { step, total, _, _ in
                 if !quiet { report(step: step, of: total, since: start, image: n, of: count) }
                 return !Interrupt.isRequested
             }
@@ -229,15 +244,23 @@ struct GenerationOptions: ParsableArguments {
         }
     }
 
-    /// Generates one image and writes it (atomically, with A1111 and phosphor metadata) to `path`.
-    func produce(_ request: GenerationRequest, pipeline: Pipeline, modelName: String, path: String, image n: Int, of count: Int) throws {
+    /// Generates a batch of images (seed + i) and writes each (atomically, with A1111 and phosphor metadata, its own
+    /// seed in them) to `path`, or to the output folder's next names.
+    func produce(_ request: GenerationRequest, pipeline: Pipeline, modelName: String, path: String? = nil, batch: Int = 1,
+                 run n: Int, of count: Int) throws {
         let start = Date()
-        let image = try generateImage(request, pipeline: pipeline, image: n, of: count, since: start)
-        _ = try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: overwrite)
-        if !quiet {
-            FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", path, request.seed, Date().timeIntervalSince(start)).utf8))
+        let images = try generateImages(request, pipeline: pipeline, batch: batch, run: n, of: count, since: start)
+        for i in 0..<batch {
+            var one = request
+            one.seed = request.seed + UInt64(i)
+            let target = try path ?? outputPath(seed: one.seed)
+            _ = try writeGeneratedImage(images.narrowed(0, start: i, length: 1).contiguous(), request: one, modelName: modelName,
+                                        path: target, overwrite: overwrite)
+            if !quiet {
+                FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", target, one.seed, Date().timeIntervalSince(start)).utf8))
+            }
+            print(target)
         }
-        print(path)
     }
 
     /// The model's recommended settings for every option not given on the command line, nor by `given` (a request
@@ -270,7 +293,15 @@ struct GenerationOptions: ParsableArguments {
 
     /// -o FILE.png as given; a folder gets the next NNNNN-SEED.png (A1111's naming).
     func outputPath(seed: UInt64) throws -> String {
-        if output.lowercased().hasSuffix(".png") { return output }
+        if output.lowercased().hasSuffix(".png") {
+            let folder = (output as NSString).deletingLastPathComponent
+            if !folder.isEmpty {
+                do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                    throw GenerateError.outputFolder(folder, "\(error.localizedDescription)")
+                }
+            }
+            return output
+        }
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {

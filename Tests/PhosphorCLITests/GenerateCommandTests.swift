@@ -202,6 +202,24 @@ import TestSupport
         #expect(try PNG.read(path: dir + "/again.png").rgb8() == philox.rgb8())
     }
 
+    /// --batch-size N with --batch-count M: N·M files, seeds seed … seed + N·M − 1 in A1111's order, each PNG with its
+    /// own seed in its metadata and equal to the single run of that seed.
+    @Test func batchSizeAndCount() throws {
+        let dir = Fixtures.temporaryFolder()
+        let common = ["--model", model, "--width", "48", "--height", "48", "--steps", "3", "--sampler", "euler_a", "--cfg-scale", "3", "--quiet"]
+        let r = try CLI.run(["generate", "a boat", "--seed", "20", "--batch-size", "2", "--batch-count", "2", "-o", dir] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").map(String.init) == (0..<4).map { "\(dir)/0000\($0)-\(20 + $0).png" })
+        let third = try PNG.read(path: dir + "/00002-22.png")
+        #expect(try #require(third.text("parameters")).contains("Seed: 22,"))
+        let single = try CLI.run(["generate", "a boat", "--seed", "22", "-o", dir + "/single/22.png"] + common)
+        #expect(single.status == 0, "\(single.stderr)")
+        let a = third.rgb8().pixels, b = try PNG.read(path: dir + "/single/22.png").rgb8().pixels
+        #expect(zip(a, b).map { abs(Int($0) - Int($1)) }.max()! <= 1)
+        let bad = try CLI.run(["generate", "a boat", "--batch-size", "2", "-o", dir + "/one.png"] + common)
+        #expect(bad.status == 2 && bad.stderr.contains("needs an output folder"))
+    }
+
     @Test(arguments: [
         (["generate", "a cat", "--sampler", "k_euler"], Int32(2), "valid: euler"),
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
