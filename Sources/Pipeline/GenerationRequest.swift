@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 import Samplers
 
 /// Everything that determines an image; shared by every front end and stored in each PNG so it can be re-run.
@@ -24,6 +25,9 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     /// img2img: the starting image (a PNG path) and how much of the schedule to run over it (1 = all of it).
     public var initImage: String?
     public var strength: Float = 0.75
+    /// img2img/inpaint: how a starting image of another size is fitted: "stretch" (A1111 "Just resize", diffusers'
+    /// default) or "crop" (A1111 "Crop and resize"), both with Pillow's Lanczos filter.
+    public var resizeMode: String = "stretch"
     /// Inpainting (with `initImage`): the mask PNG (white = repaint, any PNG colour type), whether to invert it, and
     /// A1111's mask blur (pixels; 0 = diffusers' behaviour: no overlay; > 0: the result is composited over the
     /// original through the blurred mask).
@@ -35,7 +39,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
-        case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength
+        case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength, resizeMode = "resize_mode"
         case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
     }
 
@@ -56,6 +60,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         model = try c.decodeIfPresent(String.self, forKey: .model) ?? model
         initImage = try c.decodeIfPresent(String.self, forKey: .initImage)
         strength = try c.decodeIfPresent(Float.self, forKey: .strength) ?? strength
+        resizeMode = try c.decodeIfPresent(String.self, forKey: .resizeMode) ?? resizeMode
         mask = try c.decodeIfPresent(String.self, forKey: .mask)
         invertMask = try c.decodeIfPresent(Bool.self, forKey: .invertMask) ?? invertMask
         maskBlur = try c.decodeIfPresent(Int.self, forKey: .maskBlur) ?? maskBlur
@@ -70,6 +75,9 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if steps < 1 || steps > 1000 { try fail("steps must be in 1...1000, got \(steps)") }
         if clipSkip < 1 { try fail("clip skip must be at least 1, got \(clipSkip)") }
         if !Self.rngNames.contains(rng) { try fail("unknown rng '\(rng)' (supported: \(Self.rngNames.joined(separator: ", ")))") }
+        if RGBImage.ResizeMode(rawValue: resizeMode) == nil {
+            try fail("unknown resize mode '\(resizeMode)' (supported: \(RGBImage.ResizeMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         if initImage != nil && !(strength > 0 && strength <= 1) { try fail("strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil { try fail("a mask needs the image it applies to") }
         if maskBlur < 0 || maskBlur > 64 { try fail("mask blur must be in 0...64 pixels, got \(maskBlur)") }

@@ -193,7 +193,9 @@ public final class Pipeline {
         var afterStep: AfterStep?
         var pixelMask: Tensor?, latentMask: Tensor?
         // img2img and inpainting start from an image and skip the first steps − ⌊steps·strength⌋ levels.
-        let original = try request.initImage.map { try Pipeline.loadImage($0, width: request.width, height: request.height) }
+        let original = try request.initImage.map {
+            try Pipeline.loadImage($0, width: request.width, height: request.height, mode: RGBImage.ResizeMode(rawValue: request.resizeMode) ?? .stretch)
+        }
         if original != nil {
             let run = min(Int(Float(request.steps) * request.strength), request.steps)
             levels = Array(levels[(request.steps - run)...])
@@ -348,15 +350,13 @@ public final class Pipeline {
     }
 
     /// A PNG as [1, 3, H, W] in [-1, 1] (diffusers' VaeImageProcessor normalisation); it must have the requested size.
-    static func loadImage(_ path: String, width: Int, height: Int) throws -> Tensor {
+    static func loadImage(_ path: String, width: Int, height: Int, mode: RGBImage.ResizeMode = .stretch) throws -> Tensor {
         let png = try PNG.read(path: path)
-        guard png.width == width, png.height == height else {
-            throw PipelineError.invalidRequest("\(path): the image is \(png.width)×\(png.height) but the request is \(width)×\(height)")
-        }
-        let f = png.rgbFloat()
+        // Another size is fitted with Pillow's Lanczos filter, as diffusers and A1111 do.
+        let rgb = try png.rgb8().resized(width: width, height: height, mode: mode)
         let out = Tensor.empty([1, 3, height, width])
         for p in 0..<(width * height) {
-            for c in 0..<3 { out.pointer[c * width * height + p] = f.samples[p * 3 + c] * 2 - 1 }
+            for c in 0..<3 { out.pointer[c * width * height + p] = Float(rgb.pixels[p * 3 + c]) / 255 * 2 - 1 }
         }
         return out
     }

@@ -77,6 +77,8 @@ struct GenerationOptions: ParsableArguments {
     var initImage: String?
     @Option(help: "img2img/inpaint: how much of the schedule runs over the starting image, in (0, 1] (default 0.75; inpaint 1).")
     var strength: Float?
+    @Option(name: .customLong("resize-mode"), help: "img2img/inpaint: fit a starting image of another size by stretch (A1111 \"Just resize\", default) or crop (\"Crop and resize\"); Lanczos as Pillow.")
+    var resizeMode: String?
     @Option(help: "inpaint: the mask PNG, white = repaint (any PNG mode; another size of the same aspect ratio is resized).")
     var mask: String?
     @Flag(name: .customLong("invert-mask"), help: "inpaint: repaint the black part of the mask instead.") var invertMask = false
@@ -98,6 +100,9 @@ struct GenerationOptions: ParsableArguments {
         }
         if let schedule, SigmaSchedule(rawValue: schedule) == nil {
             throw ValidationError("unknown schedule '\(schedule)'; valid: \(SigmaSchedule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let resizeMode, RGBImage.ResizeMode(rawValue: resizeMode) == nil {
+            throw ValidationError("unknown resize mode '\(resizeMode)'; valid: \(RGBImage.ResizeMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let rng, !GenerationRequest.rngNames.contains(rng) {
             throw ValidationError("unknown rng '\(rng)'; valid: \(GenerationRequest.rngNames.joined(separator: ", "))")
@@ -154,12 +159,14 @@ struct GenerationOptions: ParsableArguments {
         if let model { r.model = model }
         if let initImage {
             r.initImage = initImage
-            // Without --width/--height an img2img request takes the starting image's size.
+            // Without --width/--height an img2img request takes the starting image's size, rounded down to a
+            // multiple of 8 (as diffusers' image processor does).
             let info = try PNG.readInfo(path: initImage)
-            if width == nil { r.width = info.width }
-            if height == nil { r.height = info.height }
+            if width == nil { r.width = max(8, info.width / 8 * 8) }
+            if height == nil { r.height = max(8, info.height / 8 * 8) }
         }
         if let strength { r.strength = strength }
+        if let resizeMode { r.resizeMode = resizeMode }
         if let mask {
             r.mask = mask
             if strength == nil && from == nil { r.strength = 1 }   // diffusers' inpainting default

@@ -358,6 +358,29 @@ def rng_fixtures():
     fx.save()
 
 
+def resize_fixtures():
+    """Pillow's LANCZOS resize (what diffusers' VaeImageProcessor and A1111 apply to starting images) of a 37×23
+    RGB picture to larger, smaller, square and transposed sizes, and diffusers' crop mode (cover, centre-crop)."""
+    from PIL import Image
+    import diffusers
+    from diffusers.image_processor import VaeImageProcessor
+    fx = Fixture("resize.safetensors")
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:23, 0:37]
+    picture = np.stack([xx * 7, yy * 11, (xx * yy) % 256], -1) + rng.integers(-40, 40, (23, 37, 3))
+    picture = picture.clip(0, 255).astype(np.uint8)
+    picture[5:9, 10:20] = [255, 0, 0]  # a hard edge for the filter's ringing
+    image = Image.fromarray(picture)
+    image.save(os.path.join(HERE, "png", "resize_src.png"))
+    for w, h in ((64, 48), (16, 12), (50, 50), (23, 37), (37, 8), (9, 23)):
+        fx.put("stretch", f"{w}x{h}", torch.from_numpy(np.asarray(image.resize((w, h), Image.LANCZOS)).astype(np.float32)))
+    processor = VaeImageProcessor(vae_scale_factor=8, resample="lanczos")
+    for w, h in ((32, 32), (64, 16), (16, 64)):
+        cropped = processor.resize(image, height=h, width=w, resize_mode="crop")
+        fx.put("crop", f"{w}x{h}", torch.from_numpy(np.asarray(cropped).astype(np.float32)))
+    fx.save()
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     linear_fixtures()
@@ -368,4 +391,5 @@ if __name__ == "__main__":
     png_fixtures()
     reference_safetensors()
     rng_fixtures()
+    resize_fixtures()
     print(f"torch {torch.__version__}, numpy {np.__version__}")

@@ -137,6 +137,18 @@ def main():
         meta[name] = json.dumps({"prompt": "a checkerboard", "negative_prompt": "", "cfg_scale": cfg, "width": 64, "height": 48,
                                  "steps": 10, "seed": seed, "strength": strength})
         print(f"{name}: {image.shape}, mean {image.mean():.4f}")
+    # A starting image of another size (37×23, make_fixtures.py's resize_src.png), fitted to 64×48 by diffusers' own
+    # image processor (Pillow's Lanczos filter; the img2img pipeline itself takes no target size and would only round
+    # the image's size down to the VAE factor).
+    g = torch.Generator("cpu").manual_seed(12)
+    start = i2i.image_processor.preprocess(Image.open(os.path.join(HERE, "png", "resize_src.png")), height=48, width=64)
+    with torch.no_grad():
+        image = i2i("a checkerboard", image=start, strength=0.7, guidance_scale=7.5, num_inference_steps=10, generator=g,
+                    output_type="np").images[0]
+    expected["img2img_resized"] = torch.from_numpy(image.copy())
+    meta["img2img_resized"] = json.dumps({"prompt": "a checkerboard", "negative_prompt": "", "cfg_scale": 7.5, "width": 64,
+                                          "height": 48, "steps": 10, "seed": 12, "strength": 0.7})
+    print(f"img2img_resized: {image.shape}, mean {image.mean():.4f}")
 
     # Inpainting (diffusers StableDiffusionInpaintPipeline, Euler): the 64×48 picture above with a mask PNG (white
     # ellipse = repaint, stored as RGB to exercise the grayscale conversion). The 4-channel model blends latents after

@@ -66,6 +66,24 @@ import TestSupport
         #expect(psnr(a, b) < 60)
     }
 
+    /// img2img from a 37×23 PNG for a 64×48 request: resized with Pillow's Lanczos filter as diffusers' image
+    /// processor does, then the same image as diffusers (≥ 60 dB).
+    @Test func img2imgResizesTheStartingImageAsDiffusers() throws {
+        let fx = try FixtureFile("pipeline_expected.safetensors")
+        let spec = try JSONDecoder().decode(Case.self, from: Data(fx.file.metadata["img2img_resized"]!.utf8))
+        let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
+        var request = request(spec, sampler: "euler", schedule: "normal")
+        request.initImage = Fixtures.path("png/resize_src.png")
+        request.strength = 0.7
+        let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
+        let quality = psnr(hwc, try fx.file.tensor("img2img_resized").toArray())
+        #expect(quality >= 60, "\(quality) dB")
+        request.resizeMode = "crop"
+        #expect(psnr(try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray(), hwc) < 60)
+        request.resizeMode = "squash"
+        #expect(throws: PipelineError.self) { try pipeline.generate(request) }
+    }
+
     /// Stable Diffusion 1.5's scheduler config (PNDM, no timestep_spacing): each sampler takes its diffusers class's
     /// own defaults for the missing keys, as `from_config` does — Euler and UniPC space linearly, DDIM leads — and
     /// DDIM stops at the first training ᾱ (set_alpha_to_one false).
@@ -93,9 +111,9 @@ import TestSupport
         let hwc = try pipeline.generate(request).selected(0, 0).permuted([1, 2, 0]).toArray()
         let quality = psnr(hwc, try fx.file.tensor(c.0).toArray())
         #expect(quality >= 60, "\(c.0): \(quality) dB")
-        // A starting image of another size is refused with both sizes named.
+        // A starting image of another size is resized to the request's (see img2imgResizesTheStartingImageAsDiffusers).
         request.width = 32
-        #expect(throws: PipelineError.self) { try pipeline.generate(request) }
+        #expect(try pipeline.generate(request).shape == [1, 3, 48, 32])
     }
 
     /// The request for a fixture case (sampler and schedule as the case's diffusers scheduler).
