@@ -84,11 +84,13 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     }
 
     /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
-    public func a1111Parameters(samplerName: String, modelName: String) -> String {
+    public func a1111Parameters(samplerName: String, modelName: String, modelHash: String? = nil) -> String {
         var lines = [prompt]
         if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
         var fields = ["Steps: \(steps)", "Sampler: \(samplerName)", "Schedule type: \(SigmaSchedule(rawValue: schedule)?.displayName ?? schedule.capitalized)",
-                      "CFG scale: \(cfgScale.formatted())", "Seed: \(seed)", "Size: \(width)x\(height)", "Model: \(modelName)"]
+                      "CFG scale: \(cfgScale.formatted())", "Seed: \(seed)", "Size: \(width)x\(height)"]
+        if let modelHash { fields.append("Model hash: \(modelHash)") }
+        fields.append("Model: \(modelName)")
         if clipSkip > 1 { fields.append("Clip skip: \(clipSkip)") }
         if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
         if initImage != nil { fields.append("Denoising strength: \(strength.formatted())") }

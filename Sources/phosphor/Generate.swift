@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import ImageIO
 import Pipeline
@@ -327,7 +328,7 @@ func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName:
     let rgb = try RGBImage.from(image)
     let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
     let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
-    var parameters = request.a1111Parameters(samplerName: samplerName, modelName: modelName)
+    var parameters = request.a1111Parameters(samplerName: samplerName, modelName: modelName, modelHash: modelHash(request.model))
     var texts = [PNGTextChunk(keyword: "phosphor", text: json, international: true)]
     if let clipScore {
         parameters += String(format: ", CLIP score: %.2f", clipScore)
@@ -335,6 +336,13 @@ func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName:
     }
     try PNG.write(rgb, texts: [PNGTextChunk(keyword: "parameters", text: parameters)] + texts, to: path, overwrite: overwrite)
     return rgb
+}
+
+/// A1111's "Model hash" of a single-file checkpoint (nil for model folders), from the hash cache after the first time.
+func modelHash(_ path: String) -> String? {
+    var isFolder: ObjCBool = false
+    guard !path.isEmpty, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { return nil }
+    return try? ModelHash.short(ofFile: path)
 }
 
 /// Appends data as one line (a newline added) to a file, creating it and its folder if needed.

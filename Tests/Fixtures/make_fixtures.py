@@ -358,6 +358,22 @@ def rng_fixtures():
     fx.save()
 
 
+def hash_fixtures():
+    """hashlib's SHA-256 of byte patterns around the 55/56/64-byte padding boundaries and of a committed
+    checkpoint file (A1111's "Model hash" is the first 10 hex digits of the file's SHA-256)."""
+    import hashlib
+    cases = []
+    for n in (0, 1, 3, 55, 56, 63, 64, 65, 119, 120, 1000, 100003):
+        data = bytes((i * 31 + 7) % 256 for i in range(n))
+        cases.append({"length": n, "sha256": hashlib.sha256(data).hexdigest()})
+    def file_hash(path):
+        with open(os.path.join(HERE, path), "rb") as f:
+            return {"path": path, "sha256": hashlib.sha256(f.read()).hexdigest()}
+    with open(os.path.join(HERE, "sha256.json"), "w") as f:
+        json.dump({"pattern": "(i * 31 + 7) % 256", "cases": cases, "file": file_hash("reference.safetensors"),
+                   "checkpoint": file_hash("models/sd1_single.safetensors")}, f, indent=1)
+
+
 def resize_fixtures():
     """Pillow's LANCZOS resize (what diffusers' VaeImageProcessor and A1111 apply to starting images) of a 37×23
     RGB picture to larger, smaller, square and transposed sizes, and diffusers' crop mode (cover, centre-crop)."""
@@ -392,4 +408,5 @@ if __name__ == "__main__":
     reference_safetensors()
     rng_fixtures()
     resize_fixtures()
+    hash_fixtures()
     print(f"torch {torch.__version__}, numpy {np.__version__}")
