@@ -57,6 +57,21 @@ public struct SchedulerConfig: Decodable, Sendable {
 /// previews). Return false to cancel.
 public typealias PipelineProgress = (_ step: Int, _ steps: Int, _ latents: Tensor, _ denoised: Tensor) -> Bool
 
+/// Seconds spent in each stage of one `generate` call.
+public struct StageTimings: Sendable, Equatable {
+    /// Prompt and negative prompt → text-encoder context.
+    public var conditioning = 0.0
+    /// Starting latents: noise, and for img2img/inpainting loading, resizing and encoding the image and mask.
+    public var preparation = 0.0
+    /// The sampler's U-Net steps.
+    public var sampling = 0.0
+    /// Latents → image.
+    public var decoding = 0.0
+    public var total: Double { conditioning + preparation + sampling + decoding }
+
+    public init() {}
+}
+
 /// Settings a model folder recommends (Phosphor's default model: model_index.json "phosphor"); nil = the request's own.
 public struct ModelDefaults: Sendable, Equatable {
     public var width: Int?, height: Int?, steps: Int?
@@ -136,8 +151,17 @@ public final class Pipeline {
 
     /// Runs the request; returns the images [batch, 3, H, W] in [0, 1]: image i is the request's with seed + i,
     /// all sampled together (one U-Net call per step for the whole batch).
-    public func generate(_ request: GenerationRequest, batch: Int = 1, progress: PipelineProgress? = nil) throws -> Tensor {
+    public func generate(_ request: GenerationRequest, batch: Int = 1, timings: ((StageTimings) -> Void)? = nil,
+                         progress: PipelineProgress? = nil) throws -> Tensor {
         try request.validate()
+        var stages = StageTimings()
+        var clock = DispatchTime.now()
+        /// Seconds since the last lap.
+        func lap() -> Double {
+            let now = DispatchTime.now()
+            defer { clock = now }
+            return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9
+        }
         guard batch >= 1 && batch <= 64 else { throw PipelineError.invalidRequest("batch size must be in 1...64, got \(batch)") }
         guard let vae = autoencoder else { throw ModelError.unsupported(location: source, detail: "no autoencoder to decode with") }
         let sampler = try SamplerKind(slug: request.sampler)
@@ -155,6 +179,7 @@ public final class Pipeline {
         // [uncond × batch, cond × batch]: the CFG halves stay contiguous for the chunk below.
         let repeated = { (t: Tensor) in batch == 1 ? t : Tensor.concat(Array(repeating: t, count: batch), dim: 0) }
         let context = uncond.map { Tensor.concat([repeated($0), repeated(cond)], dim: 0) } ?? repeated(cond)
+        stages.conditioning = lap()
         let unet = self.unet
         let scale = request.cfgScale
         let factor = vae.downscaleFactor
@@ -264,6 +289,7 @@ public final class Pipeline {
             let one = [1] + shape.dropFirst()
             return batch == 1 ? generators[0].randn(shape) : Tensor.concat(generators.indices.map { generators[$0].randn(one) }, dim: 0)
         }
+        stages.preparation = lap()
         let latents: Tensor
         do {
             latents = try sampler.sample(denoiser, x0, levels: levels, noise: drawNoise, eta: request.eta,
@@ -273,6 +299,7 @@ public final class Pipeline {
         } catch SamplerError.cancelled {
             throw PipelineError.cancelled
         }
+        stages.sampling = lap()
         // A schedule that stops short of σ = 0 (PNDM/DDIM with set_alpha_to_one false) leaves VP latents at the
         // last ᾱ, which diffusers decodes as they are: x·√ᾱ in the σ form.
         let finalSigma = Float(levels[levels.count - 1].sigma)
@@ -286,7 +313,10 @@ public final class Pipeline {
             let soft = Pipeline.blurred(pixelMask, sigma: Float(request.maskBlur))
             image = Tensor.zip(original, soft) { $0 * (1 - $1) } + image * soft
         }
-        return image.map { min(max($0 / 2 + 0.5, 0), 1) }
+        let result = image.map { min(max($0 / 2 + 0.5, 0), 1) }
+        stages.decoding = lap()
+        timings?(stages)
+        return result
     }
 
     /// Separable Gaussian blur of a [1, 1, H, W] mask (radius 3σ, edges clamped).

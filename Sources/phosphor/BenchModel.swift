@@ -38,31 +38,19 @@ struct BenchModel: ParsableCommand {
         request.sampler = d.sampler ?? "euler"
         request.schedule = d.schedule ?? "normal"
 
-        var best = (total: Double.infinity, text: 0.0, sampling: 0.0, decode: 0.0)
+        // The pipeline's own stage timings; the best (lowest total) of --repeats rounds after a warm-up.
+        var best = StageTimings()
         for round in 0...repeats {   // round 0 warms up
-            let t0 = DispatchTime.now()
-            _ = try pipeline.conditioner.context(prompt: request.prompt, negative: "", clipSkip: 1)
-            let text = seconds(since: t0)
-            // Per-step time from the callbacks after step 1 and after the last step; the rest is setup + decode.
-            var firstStep = DispatchTime.now(), lastStep = DispatchTime.now()
-            let start = DispatchTime.now()
-            _ = try pipeline.generate(request) { step, steps, _, _ in
-                if step == 1 { firstStep = DispatchTime.now() }
-                if step == steps { lastStep = DispatchTime.now() }
-                return true
-            }
-            let total = seconds(since: start)
-            let perStep = request.steps > 1
-                ? Double(lastStep.uptimeNanoseconds - firstStep.uptimeNanoseconds) / 1e9 / Double(request.steps - 1) : total
-            let sampling = perStep * Double(request.steps)
-            if round > 0 && total < best.total { best = (total, text, sampling, total - sampling) }
+            var stages = StageTimings()
+            _ = try pipeline.generate(request, timings: { stages = $0 })
+            if round == 1 || (round > 1 && stages.total < best.total) { best = stages }
         }
         let report: [String: Any] = [
             "model": path, "width": request.width, "height": request.height, "steps": request.steps,
             "cfg_scale": request.cfgScale, "sampler": request.sampler, "threads": Parallel.threadCount,
-            "load_seconds": loadSeconds, "text_encode_seconds": best.text, "sampling_seconds": best.sampling,
-            "seconds_per_step": best.sampling / Double(request.steps), "text_setup_decode_seconds": best.decode,
-            "txt2img_seconds": best.total, "peak_rss_bytes": Memory.peakResident(),
+            "load_seconds": loadSeconds, "text_encode_seconds": best.conditioning, "setup_seconds": best.preparation,
+            "sampling_seconds": best.sampling, "seconds_per_step": best.sampling / Double(request.steps),
+            "decode_seconds": best.decoding, "txt2img_seconds": best.total, "peak_rss_bytes": Memory.peakResident(),
         ]
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
@@ -70,9 +58,10 @@ struct BenchModel: ParsableCommand {
         }
         print("phosphor bench model — \(path), \(request.width)×\(request.height), \(request.steps) steps \(request.sampler), CFG \(request.cfgScale), \(Parallel.threadCount) threads")
         print(String(format: "load                 %7.3f s", loadSeconds))
-        print(String(format: "text encoder         %7.3f s (prompt and negative)", best.text))
+        print(String(format: "text encoder         %7.3f s (prompt and negative)", best.conditioning))
+        print(String(format: "initial latents      %7.3f s", best.preparation))
         print(String(format: "sampling             %7.3f s (%.1f ms per step, U-Net with CFG)", best.sampling, 1000 * best.sampling / Double(request.steps)))
-        print(String(format: "text, setup, decode  %7.3f s", best.decode))
+        print(String(format: "decode               %7.3f s", best.decoding))
         print(String(format: "txt2img total        %7.3f s (best of %d)", best.total, repeats))
         print(String(format: "peak RSS             %7.1f MB", Double(Memory.peakResident()) / 1e6))
     }

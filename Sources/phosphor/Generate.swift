@@ -232,7 +232,7 @@ struct GenerationOptions: ParsableArguments {
                 FileHandle.standardError.write(Data("using the embedded default model (\(Assets.defaultModel): 128×128 shapes and colours); --model PATH for Stable Diffusion\n".utf8))
             }
         }
-        let pipeline = try Pipeline(model: base.model, mergesFile: Assets.clipMerges)
+        let pipeline = try Pipeline.cached(model: base.model, mergesFile: Assets.clipMerges)
         if from == nil { applyDefaults(pipeline.defaults, to: &base) }
         let modelName = base.model == Assets.defaultModel ? "phosphor-default"
             : URL(fileURLWithPath: base.model).deletingPathExtension().lastPathComponent
@@ -243,7 +243,12 @@ struct GenerationOptions: ParsableArguments {
     /// stops it within a step. Returns [batch, 3, H, W].
     func generateImages(_ request: GenerationRequest, pipeline: Pipeline, batch: Int, run n: Int, of count: Int, since start: Date) throws -> Tensor {
         do {
-            return try pipeline.generate(request, batch: batch) { step, total, _, _ in
+            return try pipeline.generate(request, batch: batch, timings: { t in
+                guard !quiet, progress == .json else { return }
+                let line = String(format: "{\"timings\":{\"conditioning_s\":%.3f,\"preparation_s\":%.3f,\"sampling_s\":%.3f,\"decoding_s\":%.3f,\"total_s\":%.3f}}\n",
+                                  t.conditioning, t.preparation, t.sampling, t.decoding, t.total)
+                FileHandle.standardError.write(Data(line.utf8))
+            }) { step, total, _, _ in
                 if !quiet { report(step: step, of: total, since: start, image: n, of: count) }
                 return !Interrupt.isRequested
             }

@@ -65,6 +65,9 @@ struct CLI {
         #expect(object["width"] as? Int == 128 && object["steps"] as? Int == 3)
         let total = try #require(object["txt2img_seconds"] as? Double), step = try #require(object["seconds_per_step"] as? Double)
         #expect(step > 0 && step * 3 <= total && (object["peak_rss_bytes"] as? Int ?? 0) > 0)
+        // The stages are the pipeline's own timings and add up to the total.
+        let stages = ["text_encode_seconds", "setup_seconds", "sampling_seconds", "decode_seconds"].compactMap { object[$0] as? Double }
+        #expect(stages.count == 4 && abs(stages.reduce(0, +) - total) < 1e-6)
     }
 
     /// `score`: a scene scores higher against its own caption than against another; a missing image is one line.

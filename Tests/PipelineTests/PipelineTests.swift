@@ -84,6 +84,27 @@ import TestSupport
         #expect(throws: PipelineError.self) { try pipeline.generate(request) }
     }
 
+    /// Loading the same model twice gives the same pipeline (weights mapped once); another folder another one.
+    /// Each generation reports its stages' seconds.
+    @Test func modelCacheAndStageTimings() throws {
+        let a = try Pipeline.cached(model: Fixtures.path("models/tiny_sd"), mergesFile: Self.merges)
+        let b = try Pipeline.cached(model: Fixtures.path("models/tiny_sd") + "/", mergesFile: Self.merges)
+        #expect(a === b)
+        let copy = try Self.tinyModel { $0 }
+        #expect(try Pipeline.cached(model: copy, mergesFile: Self.merges) !== a)
+        var request = GenerationRequest(prompt: "a kite")
+        request.width = 32
+        request.height = 32
+        request.steps = 3
+        var stages: StageTimings?
+        let start = Date()
+        _ = try a.generate(request, timings: { stages = $0 })
+        let wall = Date().timeIntervalSince(start)
+        let t = try #require(stages)
+        #expect(t.conditioning > 0 && t.preparation >= 0 && t.sampling > 0 && t.decoding > 0)
+        #expect(t.total <= wall + 1e-3)
+    }
+
     /// Stable Diffusion 1.5's scheduler config (PNDM, no timestep_spacing): each sampler takes its diffusers class's
     /// own defaults for the missing keys, as `from_config` does — Euler and UniPC space linearly, DDIM leads — and
     /// DDIM stops at the first training ᾱ (set_alpha_to_one false).
