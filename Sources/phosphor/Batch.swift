@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageIO
 import Pipeline
 
 /// `phosphor batch FILE`: one image per entry of a prompt list, resumable and shardable.
@@ -54,7 +55,15 @@ struct Batch: ParsableCommand {
         let (k, n) = try shardSpec()
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         let mine = requests.indices.filter { $0 % n == k }
-        let todo = mine.filter { !FileManager.default.fileExists(atPath: path(index: $0, seed: requests[$0].seed)) }
+        // Done = a PNG that decodes (writes are atomic, but a file can be damaged or replaced by hand). A kill between
+        // writing an image and its manifest line leaves an image the manifest lacks: it gets its line now.
+        let listed = manifestIndices()
+        let todo = mine.filter { (try? PNG.read(path: path(index: $0, seed: requests[$0].seed))) == nil }
+        for i in mine where !listed.contains(i) && !todo.contains(i) {
+            let out = path(index: i, seed: requests[i].seed)
+            try appendManifest(["index": i, "file": (out as NSString).lastPathComponent, "seed": requests[i].seed,
+                                "prompt": requests[i].prompt, "seconds": NSNull()])
+        }
         if !options.quiet {
             FileHandle.standardError.write(Data("\(file): \(entries.count) entries, \(mine.count) in shard \(k)/\(n), \(mine.count - todo.count) already done\n".utf8))
         }
@@ -75,12 +84,20 @@ struct Batch: ParsableCommand {
             try options.produce(request, pipeline: pipeline, modelName: name, path: out, run: done + 1, of: todo.count)
             let record: [String: Any] = ["index": i, "file": (out as NSString).lastPathComponent, "seed": request.seed,
                                          "prompt": request.prompt, "seconds": (Date().timeIntervalSince(start) * 100).rounded() / 100]
-            try appendManifest(record)
+            if !listed.contains(i) { try appendManifest(record) }
         }
     }
 
     func path(index: Int, seed: UInt64) -> String {
         options.output + "/" + String(format: "%05d-%llu.png", index, seed)
+    }
+
+    /// The entries manifest.jsonl already lists (lines that do not parse, such as a line cut by a kill, are ignored).
+    func manifestIndices() -> Set<Int> {
+        guard let text = try? String(contentsOfFile: options.output + "/manifest.jsonl", encoding: .utf8) else { return [] }
+        return Set(text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["index"] as? Int
+        })
     }
 
     func appendManifest(_ record: [String: Any]) throws {

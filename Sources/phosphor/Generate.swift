@@ -181,6 +181,8 @@ struct GenerationOptions: ParsableArguments {
         threadOptions.apply()
         Interrupt.install()
         var base = try request()
+        // An output folder that cannot be made fails before any compute is spent.
+        _ = try outputFolder()
         let (pipeline, modelName) = try load(&base)
         if bestOf > 1 { return try bestOfRun(base, pipeline: pipeline, modelName: modelName) }
         // A1111's numbering: run n, image i of the batch has seed + n·batchSize + i.
@@ -305,21 +307,19 @@ struct GenerationOptions: ParsableArguments {
     }
 
     /// -o FILE.png as given; a folder gets the next NNNNN-SEED.png (A1111's naming).
+    /// The folder images go to (-o FOLDER, or -o FILE.png's folder), created if needed.
+    func outputFolder() throws -> String {
+        let folder = output.lowercased().hasSuffix(".png") ? (output as NSString).deletingLastPathComponent : output
+        guard !folder.isEmpty else { return "." }
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw GenerateError.outputFolder(folder, "\(error.localizedDescription)")
+        }
+        return folder
+    }
+
     func outputPath(seed: UInt64) throws -> String {
-        if output.lowercased().hasSuffix(".png") {
-            let folder = (output as NSString).deletingLastPathComponent
-            if !folder.isEmpty {
-                do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                    throw GenerateError.outputFolder(folder, "\(error.localizedDescription)")
-                }
-            }
-            return output
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        } catch {
-            throw GenerateError.outputFolder(output, "\(error.localizedDescription)")
-        }
+        _ = try outputFolder()
+        if output.lowercased().hasSuffix(".png") { return output }
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
         let next = (existing.compactMap { Int($0.prefix(5)) }.max() ?? -1) + 1
         return output + "/" + String(format: "%05d-%llu.png", next, seed)
@@ -356,8 +356,15 @@ func appendLine(_ data: Data, to path: String) throws {
     if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
     guard let handle = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
     defer { try? handle.close() }
-    try handle.seekToEnd()
-    try handle.write(contentsOf: data + [0x0A])
+    // A line cut short by a kill mid-write is ended first, so it cannot swallow this one.
+    let end = try handle.seekToEnd()
+    var line = data + [0x0A]
+    if end > 0, let reader = FileHandle(forReadingAtPath: path) {
+        try reader.seek(toOffset: end - 1)
+        if reader.readData(ofLength: 1).first != 0x0A { line = [0x0A] + line }
+        try? reader.close()
+    }
+    try handle.write(contentsOf: line)
 }
 
 enum GenerateError: Error, CustomStringConvertible {

@@ -27,6 +27,72 @@ import TestSupport
         #expect(manifest.count == 3)
     }
 
+    /// A 20-line JSONL with per-line overrides, killed with SIGKILL part-way and run again: every entry is made
+    /// once, every PNG decodes, the manifest lists each entry once; three shards of a fresh run make the same files,
+    /// each once.
+    @Test func killNineResumeAndThreeShards() throws {
+        let dir = Fixtures.temporaryFolder()
+        let lines = (0..<20).map { i -> String in
+            var fields = ["\"prompt\": \"a shape number \(i)\""]
+            if i % 4 == 1 { fields.append("\"seed\": \(100 + i)") }
+            if i % 5 == 2 { fields.append("\"width\": 64, \"height\": 96") }
+            if i % 6 == 3 { fields.append("\"sampler\": \"euler_a\"") }
+            if i % 7 == 4 { fields.append("\"steps\": 1") }
+            return "{" + fields.joined(separator: ", ") + "}"
+        }
+        let list = dir + "/list.jsonl"
+        try lines.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        let out = dir + "/out", manifest = out + "/manifest.jsonl"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["batch", list, "-o", out, "--steps", "2", "--quiet"]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        func listedCount() -> Int { ((try? String(contentsOfFile: manifest, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        while listedCount() < 4 && Date() < deadline && process.isRunning { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        let pngs = { (folder: String) in try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".png") && !$0.hasPrefix(".") }.sorted() }
+        let before = try pngs(out)
+        #expect(before.count >= 4 && before.count < 20, "\(before.count) images before the kill")
+
+        let again = try CLI.run(["batch", list, "-o", out, "--steps", "2", "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let records = try String(contentsOfFile: manifest, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(records.compactMap { $0["index"] as? Int }.sorted() == Array(0..<20))
+        let files = try pngs(out)
+        #expect(files.count == 20)
+        for name in files { _ = try PNG.read(path: out + "/" + name) }
+        #expect(files.contains("00001-101.png") && files.contains("00005-105.png"))
+        let tall = try PNG.read(path: out + "/" + files.first { $0.hasPrefix("00002-") }!)
+        #expect(tall.width == 64 && tall.height == 96)
+
+        // An image whose manifest line was lost (a kill between the two writes) gets its line back, once, and is
+        // not made again.
+        let kept = try String(contentsOfFile: manifest, encoding: .utf8).split(separator: "\n").filter { !$0.contains("\"index\":3,") }
+        try (kept.joined(separator: "\n") + "\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let recover = try CLI.run(["batch", list, "-o", out, "--steps", "2"])
+        #expect(recover.status == 0 && recover.stderr.contains("20 already done"), "\(recover.stderr)")
+        let indices = try String(contentsOfFile: manifest, encoding: .utf8).split(separator: "\n").compactMap {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["index"] as? Int
+        }
+        #expect(indices.sorted() == Array(0..<20))
+
+        let sharded = dir + "/sharded"
+        for shard in ["0/3", "1/3", "2/3"] {
+            let r = try CLI.run(["batch", list, "-o", sharded, "--steps", "2", "--shard", shard, "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try pngs(sharded) == files)
+        let shardRecords = try String(contentsOfFile: sharded + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(shardRecords.count == 20)
+    }
+
     /// Bad entries are found before any image is made: one line naming file and line, exit 1, nothing written.
     @Test(arguments: [
         ("p.jsonl", "{\"prompt\": \"a cat\"}\nnot json\n", ":2: not a JSON object"),

@@ -225,6 +225,8 @@ import TestSupport
         (["generate", "a cat", "--width", "500"], Int32(2), "multiple of 8, got 500"),
         (["generate", "a cat", "--schedule", "cosine"], Int32(2), "unknown schedule"),
         (["generate", "a cat", "--rng", "mersenne"], Int32(2), "valid: torch, philox"),
+        (["img2img", "a cat", "--init", "/nonexistent/start.png"], Int32(1), "/nonexistent/start.png"),
+        (["generate", "a cat", "--steps", "1", "-o", "/proc/phosphor-out", "--quiet"], Int32(1), "/proc/phosphor-out"),
         (["generate", "a cat", "--model", "/nonexistent/model"], Int32(1), "/nonexistent/model"),
     ])
     func badInputGivesOneLineAndTheRightExitCode(_ args: [String], _ status: Int32, _ needle: String) throws {
