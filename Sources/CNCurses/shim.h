@@ -7,3 +7,10 @@
 #endif
 #include <locale.h>
 #include <ncursesw/curses.h>
+
+// Mouse masks are function-like macros Swift cannot see; these give their values from this ncurses' own header.
+static inline mmask_t phosphor_mouse_mask(void) { return ALL_MOUSE_EVENTS | REPORT_MOUSE_POSITION; }
+static inline mmask_t phosphor_button1_pressed(void) { return BUTTON1_PRESSED; }
+static inline mmask_t phosphor_button1_released(void) { return BUTTON1_RELEASED | BUTTON1_CLICKED; }
+static inline mmask_t phosphor_mouse_motion(void) { return REPORT_MOUSE_POSITION; }
+static inline int phosphor_key_mouse(void) { return KEY_MOUSE; }

@@ -11,6 +11,14 @@ public struct MaskPainter: Equatable, Sendable {
     public var radius: Int
     public var penDown = false
     public var erasing = false
+    /// The first corner of a rectangle being drawn (the rectangle tool), if any.
+    public var rectangleAnchor: (x: Int, y: Int)?
+
+    public static func == (a: MaskPainter, b: MaskPainter) -> Bool {
+        a.imagePath == b.imagePath && a.image == b.image && a.mask == b.mask && a.x == b.x && a.y == b.y && a.radius == b.radius
+            && a.penDown == b.penDown && a.erasing == b.erasing && a.rectangleAnchor?.x == b.rectangleAnchor?.x
+            && a.rectangleAnchor?.y == b.rectangleAnchor?.y
+    }
 
     public init(imagePath: String, image: Canvas) {
         self.imagePath = imagePath
@@ -43,6 +51,36 @@ public struct MaskPainter: Equatable, Sendable {
         }
     }
 
+    /// The rectangle tool: the first call anchors a corner at the cursor, the second paints (or erases) the rectangle
+    /// between it and the cursor.
+    public mutating func rectangle() {
+        guard let anchor = rectangleAnchor else { rectangleAnchor = (x, y); return }
+        for py in min(anchor.y, y)...max(anchor.y, y) {
+            for px in min(anchor.x, x)...max(anchor.x, x) { mask[py * image.width + px] = !erasing }
+        }
+        rectangleAnchor = nil
+    }
+
+    /// Moves the cursor to a pixel; with the pen down, paints the way there (a stamp every half radius), as a mouse
+    /// drag does.
+    public mutating func drag(to px: Int, _ py: Int) {
+        let tx = min(image.width - 1, max(0, px)), ty = min(image.height - 1, max(0, py))
+        let distance = max(abs(tx - x), abs(ty - y))
+        let steps = penDown ? max(1, distance * 2 / max(1, radius)) : 1
+        let (sx, sy) = (x, y)
+        for i in 1...steps {
+            x = sx + (tx - sx) * i / steps
+            y = sy + (ty - sy) * i / steps
+            if penDown { stamp() }
+        }
+    }
+
+    /// Takes a mask made elsewhere (white = repaint) at the image's size.
+    public mutating func load(_ canvas: Canvas) {
+        guard canvas.width == image.width, canvas.height == image.height else { return }
+        mask = canvas.pixels.map { (Int($0.r) * 299 + Int($0.g) * 587 + Int($0.b) * 114) >= 128_000 }
+    }
+
     public mutating func invert() { mask = mask.map { !$0 } }
     public mutating func clear() { mask = [Bool](repeating: false, count: mask.count) }
     public var isEmpty: Bool { !mask.contains(true) }
@@ -64,6 +102,11 @@ public struct MaskPainter: Equatable, Sendable {
         for a in stride(from: 0.0, to: 6.283, by: 0.1) {
             let px = x + Int((Double(radius) * cos(a)).rounded()), py = y + Int((Double(radius) * sin(a)).rounded())
             if px >= 0 && py >= 0 && px < c.width && py < c.height { c[px, py] = erasing ? RGB(0, 255, 255) : RGB(255, 255, 0) }
+        }
+        if let a = rectangleAnchor {
+            // The rectangle being drawn: its outline.
+            for px in min(a.x, x)...max(a.x, x) { c[px, a.y] = RGB(255, 255, 0); c[px, y] = RGB(255, 255, 0) }
+            for py in min(a.y, y)...max(a.y, y) { c[a.x, py] = RGB(255, 255, 0); c[x, py] = RGB(255, 255, 0) }
         }
         return c
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Pipeline
 import Samplers
 import TerminalGraphics
@@ -6,7 +7,9 @@ import TerminalGraphics
 public struct StudioModel: Equatable {
     public enum Field: String, CaseIterable, Sendable { case prompt, negative, params }
     public enum SeedMode: String, CaseIterable, Sendable { case fixed, increment = "+1", random }
-    public enum Param: String, CaseIterable, Sendable { case steps, cfg, seed, seedMode, sampler, schedule, size }
+    public enum Param: String, CaseIterable, Sendable {
+        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, model
+    }
 
     public enum Status: Equatable {
         case idle(String)
@@ -34,6 +37,16 @@ public struct StudioModel: Equatable {
     public var gallery: [GalleryItem] = []
     public var gallerySelection = 0
     public var confirmTrash = false
+    /// Text that gallery items' prompts must contain (case-insensitive; empty = all), and whether it is being typed.
+    public var galleryFilter = LineEditor()
+    public var editingFilter = false
+    /// Images per generate action (seed mode applies between them) and how many of the current run are still to come.
+    public var batchCount = 1
+    public var batchRemaining = 0
+    /// Models to choose from (paths: the embedded default model, the models folders) and the one in use.
+    public var models: [String] = []
+    public var modelPath = ""
+    public var loadingModel = false
     /// The mask painter (opened from the gallery with m), when active.
     public var painter: MaskPainter?
     /// Earlier prompts, oldest first (persisted by the runtime), and the entry Up/Down is showing (nil = the draft).
@@ -63,6 +76,9 @@ public struct StudioModel: Equatable {
             && a.showGallery == b.showGallery && a.gallery == b.gallery && a.gallerySelection == b.gallerySelection
             && a.confirmTrash == b.confirmTrash && a.painter == b.painter && a.history == b.history && a.historyIndex == b.historyIndex
             && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
+            && a.galleryFilter == b.galleryFilter && a.editingFilter == b.editingFilter && a.batchCount == b.batchCount
+            && a.batchRemaining == b.batchRemaining && a.models == b.models && a.modelPath == b.modelPath
+            && a.loadingModel == b.loadingModel && a.modelName == b.modelName
     }
 
     /// SplitMix64: random seeds without touching global state (update stays pure and repeatable).
@@ -83,11 +99,22 @@ public struct StudioModel: Equatable {
         case .sampler: SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
         case .schedule: request.schedule
         case .size: "\(request.width)×\(request.height)"
+        case .batch: "\(batchCount)"
+        case .source: request.initImage.map { "img2img: " + (($0 as NSString).lastPathComponent) } ?? "txt2img"
+        case .strength: request.initImage == nil ? "– (img2img only)" : String(format: "%.2f", request.strength)
+        case .model: modelName
         }
     }
 
+    /// The gallery items whose prompt contains the filter (all of them without one), newest first.
+    public var visibleGallery: [GalleryItem] {
+        let needle = galleryFilter.string.trimmingCharacters(in: .whitespaces).lowercased()
+        return needle.isEmpty ? gallery : gallery.filter { $0.prompt.lowercased().contains(needle) || $0.path.lowercased().contains(needle) }
+    }
+
     public var paramLabels: [Param: String] {
-        [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size"]
+        [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size",
+         .batch: "Batch count", .source: "Start from", .strength: "Strength", .model: "Model"]
     }
 }
 
@@ -116,6 +143,17 @@ public enum Effect: Equatable, Sendable {
     case remember(String)
     /// Write a mask PNG (white = repaint).
     case saveMask(path: String, mask: Canvas)
+    /// Read a mask PNG if it exists (answered by `maskLoaded`; silence when there is none and `quiet`).
+    case loadMask(path: String, quiet: Bool)
+    /// Load another model (answered by `modelLoaded` or `failed`).
+    case loadModel(String)
+}
+
+/// A mouse event on a cell.
+public struct MouseEvent: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable { case press, drag, release }
+    public var row: Int, column: Int, kind: Kind
+    public init(row: Int, column: Int, kind: Kind) { (self.row, self.column, self.kind) = (row, column, kind) }
 }
 
 /// Everything that happens to the studio.
@@ -128,4 +166,9 @@ public enum Message: Sendable {
     case cancelled
     case tokenCount(used: Int, capacity: Int)
     case galleryLoaded([GalleryItem])
+    case mouse(MouseEvent)
+    /// A mask read for the painter (white = repaint), at the image's size.
+    case maskLoaded(path: String, mask: Canvas)
+    /// Another model is in use; its recommended settings (Stable Diffusion's usual ones where it has none).
+    case modelLoaded(path: String, name: String, defaults: ModelDefaults)
 }

@@ -19,12 +19,43 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
         model.image = image
         model.imagePath = path
         if model.seedMode == .increment { model.request.seed += 1 }
+        // The rest of a batch: one image after another, the seed mode applied between them.
+        if model.batchRemaining > 0 {
+            model.batchRemaining -= 1
+            if model.seedMode == .random { model.request.seed = model.nextRandomSeed() }
+            return generateNow(&model)
+        }
         return []
     case let .failed(text):
         model.status = .failed(text)
+        model.batchRemaining = 0
+        model.loadingModel = false
         return []
     case .cancelled:
         model.status = .idle("Cancelled")
+        model.batchRemaining = 0
+        return []
+    case let .mouse(event):
+        return painterMouse(event, &model)
+    case let .maskLoaded(path, mask):
+        guard var p = model.painter, p.maskPath == path else { return [] }
+        p.load(mask)
+        model.painter = p
+        model.status = .idle("Loaded the mask " + (path as NSString).lastPathComponent)
+        return []
+    case let .modelLoaded(path, name, defaults):
+        model.modelPath = path
+        model.modelName = name
+        model.request.width = defaults.width ?? 512
+        model.request.height = defaults.height ?? 512
+        model.request.steps = defaults.steps ?? 20
+        model.request.cfgScale = defaults.cfgScale ?? 7
+        if let sampler = defaults.sampler { model.request.sampler = sampler }
+        if let schedule = defaults.schedule { model.request.schedule = schedule }
+        model.request.initImage = nil
+        model.loadingModel = false
+        model.tokenCount = nil
+        model.status = .idle("Model: " + name)
         return []
     case let .tokenCount(used, capacity):
         model.tokenCount = (used, capacity)
@@ -63,9 +94,11 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.focus = cycled(StudioModel.Field.allCases, from: model.focus, by: action == "next-field" ? 1 : -1)
     case "generate":
         guard !model.running else { return [] }
+        guard !model.loadingModel else { model.status = .failed("The model is still loading"); return [] }
         let text = model.prompt.string.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { model.status = .failed("The prompt is empty"); return [] }
         if model.seedMode == .random { model.request.seed = model.nextRandomSeed() }
+        model.batchRemaining = model.batchCount - 1
         return generateNow(&model)
     case "cancel": return model.running ? [.cancel] : []
     case "history-previous", "history-next":
@@ -83,7 +116,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         }
     case "previous-param", "next-param":
         model.selectedParam = cycled(StudioModel.Param.allCases, from: model.selectedParam, by: action == "next-param" ? 1 : -1)
-    case "decrease", "increase": adjust(&model, by: action == "increase" ? 1 : -1)
+    case "decrease", "increase": return adjust(&model, by: action == "increase" ? 1 : -1)
     case "seed-mode": model.seedMode = cycled(StudioModel.SeedMode.allCases, from: model.seedMode, by: 1)
     default: editor(&model) { e in
         switch action {
@@ -107,37 +140,63 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     return []
 }
 
-/// Gallery mode: move through the grid, open an image (its request into the editors, the image into the pane),
-/// re-run it, or move it to the trash after a confirmation.
+/// Gallery mode: move through the grid (of the items the filter lets through), open an image (its request into the
+/// editors, the image into the pane), re-run it, vary its seed, start img2img or a mask from it, or move it to the
+/// trash after a confirmation; / types a filter on the prompts.
 func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    if model.editingFilter { return filterKey(key, &model) }
     let action = model.keymap.action(for: key, in: "gallery")
+    let items = model.visibleGallery
     if model.confirmTrash {
         model.confirmTrash = false
-        guard action == "confirm", model.gallery.indices.contains(model.gallerySelection) else { return [] }
-        let path = model.gallery.remove(at: model.gallerySelection).path
-        model.gallerySelection = min(model.gallerySelection, max(0, model.gallery.count - 1))
+        guard action == "confirm", items.indices.contains(model.gallerySelection) else { return [] }
+        let path = items[model.gallerySelection].path
+        model.gallery.removeAll { $0.path == path }
+        model.gallerySelection = min(model.gallerySelection, max(0, model.visibleGallery.count - 1))
         if model.imagePath == path { model.image = nil; model.imagePath = nil }
         return [.trash(path)]
     }
     let columns = galleryColumns(width: model.width)
-    let count = model.gallery.count
+    let count = items.count
     switch action {
     case "quit": return model.running ? [.cancel, .quit] : [.quit]
-    case "gallery", "cancel": model.showGallery = false
+    case "gallery", "cancel":
+        // Escape clears a filter first, then leaves.
+        if !model.galleryFilter.string.isEmpty && key == .escape {
+            model.galleryFilter = LineEditor()
+            model.gallerySelection = 0
+        } else {
+            model.showGallery = false
+        }
     case "help": model.showHelp = true
+    case "filter": model.editingFilter = true
     case "previous-item": model.gallerySelection = max(0, model.gallerySelection - 1)
     case "next-item": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + 1)
     case "row-up": model.gallerySelection = max(0, model.gallerySelection - columns)
     case "row-down": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + columns)
     case "trash": if count > 0 { model.confirmTrash = true }
     case "paint-mask":
-        guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
-        let item = model.gallery[model.gallerySelection]
-        model.painter = MaskPainter(imagePath: item.path, image: item.image)
+        guard items.indices.contains(model.gallerySelection) else { return [] }
+        let item = items[model.gallerySelection]
+        let painter = MaskPainter(imagePath: item.path, image: item.image)
+        model.painter = painter
         if let r = item.request, model.prompt.string.isEmpty { model.prompt = LineEditor(r.prompt) }
+        // A mask saved earlier (or made elsewhere as NAME.mask.png) is loaded into the painter.
+        return [.loadMask(path: painter.maskPath, quiet: true)]
+    case "img2img":
+        guard items.indices.contains(model.gallerySelection) else { return [] }
+        let item = items[model.gallerySelection]
+        if let r = item.request, model.prompt.string.isEmpty { model.prompt = LineEditor(r.prompt) }
+        model.request.initImage = item.path
+        (model.request.width, model.request.height) = (item.image.width, item.image.height)
+        model.image = item.image
+        model.imagePath = item.path
+        model.showGallery = false
+        model.focus = .prompt
+        model.status = .idle("img2img from \((item.path as NSString).lastPathComponent), strength \(String(format: "%.2f", model.request.strength)): Enter generates")
     case "open", "rerun", "vary-seed":
-        guard model.gallery.indices.contains(model.gallerySelection) else { return [] }
-        let item = model.gallery[model.gallerySelection]
+        guard items.indices.contains(model.gallerySelection) else { return [] }
+        let item = items[model.gallerySelection]
         if let r = item.request {
             let model0 = model.request.model
             model.request = r
@@ -159,6 +218,28 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     return []
 }
 
+/// Typing the gallery filter: characters and the editing keys change it, Enter keeps it, Escape clears it.
+func filterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    switch key {
+    case .enter: model.editingFilter = false
+    case .escape:
+        model.editingFilter = false
+        model.galleryFilter = LineEditor()
+    case .backspace: model.galleryFilter.backspace()
+    case .left: model.galleryFilter.left()
+    case .right: model.galleryFilter.right()
+    case let .char(c): model.galleryFilter.insert(String(c))
+    default:
+        switch model.keymap.action(for: key, in: "prompt") {
+        case "delete-word": model.galleryFilter.deleteWordBefore()
+        case "delete-to-start": model.galleryFilter.deleteToStart()
+        default: break
+        }
+    }
+    model.gallerySelection = min(model.gallerySelection, max(0, model.visibleGallery.count - 1))
+    return []
+}
+
 /// The mask painter: arrows move the brush, space lifts/lowers the pen, e toggles the eraser, +/- size, i inverts,
 /// c clears; Enter saves NAME.mask.png and inpaints the image with the prompt in the editor; Escape leaves.
 func painterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
@@ -177,7 +258,10 @@ func painterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     case "brush-smaller": p.radius = max(1, p.radius - 1)
     case "invert-mask": p.invert()
     case "clear-mask": p.clear()
-    case "cancel", "gallery": model.painter = nil
+    case "rectangle": p.rectangle()
+    case "load-mask": return [.loadMask(path: p.maskPath, quiet: false)]
+    case "cancel", "gallery":
+        if p.rectangleAnchor != nil { p.rectangleAnchor = nil } else { model.painter = nil }
     case "inpaint":
         guard !p.isEmpty else { model.status = .failed("The mask is empty: paint the part to repaint"); return [] }
         guard !model.prompt.string.trimmingCharacters(in: .whitespaces).isEmpty else { model.status = .failed("The prompt is empty"); return [] }
@@ -228,7 +312,7 @@ func cycled<T: Equatable>(_ all: [T], from current: T, by delta: Int) -> T {
     return all[((i + delta) % all.count + all.count) % all.count]
 }
 
-func adjust(_ model: inout StudioModel, by delta: Int) {
+func adjust(_ model: inout StudioModel, by delta: Int) -> [Effect] {
     switch model.selectedParam {
     case .steps: model.request.steps = min(150, max(1, model.request.steps + delta))
     case .cfg: model.request.cfgScale = min(30, max(1, model.request.cfgScale + 0.5 * Float(delta)))
@@ -240,5 +324,47 @@ func adjust(_ model: inout StudioModel, by delta: Int) {
         let sizes = StudioModel.sizes
         let i = sizes.firstIndex { $0 == (model.request.width, model.request.height) } ?? 0
         (model.request.width, model.request.height) = sizes[(i + delta + sizes.count) % sizes.count]
+    case .batch: model.batchCount = min(64, max(1, model.batchCount + delta))
+    case .source:
+        // Back to text-to-image (a starting image is chosen in the gallery with i).
+        if model.request.initImage != nil {
+            model.request.initImage = nil
+            model.status = .idle("Text to image")
+        }
+    case .strength:
+        guard model.request.initImage != nil else { return [] }
+        model.request.strength = min(1, max(0.05, ((model.request.strength + 0.05 * Float(delta)) * 20).rounded() / 20))
+    case .model:
+        guard !model.models.isEmpty, !model.running, !model.loadingModel else { return [] }
+        let next = cycled(model.models, from: model.modelPath, by: delta)
+        guard next != model.modelPath else { return [] }
+        model.loadingModel = true
+        model.status = .idle("Loading " + (next as NSString).lastPathComponent + "…")
+        return [.loadModel(next)]
     }
+    return []
+}
+
+/// The mouse in the painter: press puts the pen down where it points, dragging paints along, release lifts it.
+func painterMouse(_ event: MouseEvent, _ model: inout StudioModel) -> [Effect] {
+    guard var p = model.painter else { return [] }
+    let layout = painterLayout(p, width: model.width, height: model.height)
+    let cx = event.column - layout.left, cy = event.row - layout.top
+    guard event.kind == .release || (cx >= 0 && cy >= 0 && cx < layout.width && cy * 2 < layout.height) else { return [] }
+    // A cell is one pixel column and two pixel rows of the fitted image.
+    let px = (2 * cx + 1) * p.image.width / (2 * layout.width), py = (4 * cy + 2) * p.image.height / (2 * layout.height)
+    switch event.kind {
+    case .press:
+        p.x = min(p.image.width - 1, max(0, px))
+        p.y = min(p.image.height - 1, max(0, py))
+        p.penDown = true
+        p.stamp()
+    case .drag:
+        if !p.penDown { p.penDown = true }
+        p.drag(to: px, py)
+    case .release:
+        p.penDown = false
+    }
+    model.painter = p
+    return []
 }

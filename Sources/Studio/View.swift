@@ -73,7 +73,12 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
     section("Negative prompt", focused: model.focus == .negative)
     editorBlock(model.negative, lines: 1, focused: model.focus == .negative)
     section("Parameters", focused: model.focus == .params)
-    for param in StudioModel.Param.allCases where row < h - 4 {
+    // As many parameters as fit, scrolled to keep the selected one in view.
+    let params = StudioModel.Param.allCases
+    let fit = max(1, h - 4 - row)
+    let selectedIndex = params.firstIndex(of: model.selectedParam) ?? 0
+    let firstParam = max(0, min(selectedIndex - fit + 1, params.count - fit))
+    for param in params.dropFirst(firstParam) where row < h - 4 {
         let selected = model.focus == .params && param == model.selectedParam
         let label = (model.paramLabels[param] ?? param.rawValue).padding(toLength: 11, withPad: " ", startingAt: 0)
         screen.put((selected ? "▸ " : "  ") + label + (selected ? "◂ \(model.value(of: param)) ▸" : "  \(model.value(of: param))"),
@@ -128,13 +133,20 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
     let (w, h) = (screen.width, screen.height)
     for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
     screen.cursor = nil
-    screen.put(" Gallery: \(model.gallery.count) images, newest first", row: 1, column: 0, style: .bold)
+    let items = model.visibleGallery
+    let filter = model.galleryFilter.string
+    let lead = " Gallery: \(items.count) of \(model.gallery.count) images with \""
+    let heading = filter.isEmpty && !model.editingFilter
+        ? " Gallery: \(model.gallery.count) images, newest first"
+        : lead + filter + "\"" + (model.editingFilter ? " (typing; Enter keeps, Esc clears)" : "")
+    screen.put(heading, row: 1, column: 0, style: .bold)
+    if model.editingFilter { screen.cursor = (1, min(w - 1, lead.count + model.galleryFilter.cursor)) }
     let columns = galleryColumns(width: w)
     let rowsVisible = max(1, (h - 6) / 10)
     let selectedRow = model.gallerySelection / columns
     let firstRow = max(0, selectedRow - rowsVisible + 1)
     let renderer = HalfBlockRenderer(depth: depth)
-    for (i, item) in model.gallery.enumerated() {
+    for (i, item) in items.enumerated() {
         let gridRow = i / columns - firstRow
         guard gridRow >= 0 && gridRow < rowsVisible else { continue }
         let top = 2 + gridRow * 10, left = 1 + (i % columns) * 18
@@ -146,13 +158,14 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
         screen.put(String(item.prompt.prefix(16)), row: top + 8, column: left, style: selected ? .reverse : .dim, maxWidth: 16)
     }
     if model.gallery.isEmpty { screen.put("No images yet: generate one (Esc returns).", row: 3, column: 2) }
-    if model.gallery.indices.contains(model.gallerySelection) {
-        let item = model.gallery[model.gallerySelection]
+    else if items.isEmpty { screen.put("No prompt contains \"\(filter)\" (Esc clears the filter).", row: 3, column: 2) }
+    if items.indices.contains(model.gallerySelection) {
+        let item = items[model.gallerySelection]
         let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + "  (" + item.path + ")"
         screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
     }
-    let hints = [("open", "open"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("paint-mask", "mask"), ("trash", "trash"),
-                 ("gallery", "back"), ("quit", "quit")]
+    let hints = [("open", "open"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("img2img", "img2img"), ("paint-mask", "mask"),
+                 ("filter", "filter"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
     screen.putFooter(hints, keymap: model.keymap, context: "gallery")
 }
 
@@ -161,18 +174,25 @@ func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, d
     let (w, h) = (screen.width, screen.height)
     for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
     screen.cursor = nil
-    let size = p.preview.fittedSize(maxWidth: w - 2, maxHeight: (h - 4) * 2)
-    let cells = HalfBlockRenderer(depth: depth).render(p.preview.resized(width: size.width, height: size.height))
-    let left = max(0, (w - size.width) / 2)
-    for (i, line) in cells.enumerated() where 2 + i < h - 2 {
-        for (j, cell) in line.enumerated() where left + j < w { screen.cells[2 + i][left + j] = cell }
+    let layout = painterLayout(p, width: w, height: h)
+    let cells = HalfBlockRenderer(depth: depth).render(p.preview.resized(width: layout.width, height: layout.height))
+    for (i, line) in cells.enumerated() where layout.top + i < h - 2 {
+        for (j, cell) in line.enumerated() where layout.left + j < w { screen.cells[layout.top + i][layout.left + j] = cell }
     }
     let state = "Mask for \((p.imagePath as NSString).lastPathComponent): brush \(p.radius) px, pen \(p.penDown ? "down" : "up")"
-        + (p.erasing ? ", erasing" : "") + " — prompt: " + model.prompt.string
+        + (p.erasing ? ", erasing" : "") + (p.rectangleAnchor != nil ? ", rectangle: move to the other corner" : "")
+        + " — prompt: " + model.prompt.string
     screen.put(state, row: 1, column: 1, style: .bold, maxWidth: w - 2)
-    let hints = [("pen", "pen"), ("eraser", "eraser"), ("brush-bigger", "bigger"), ("brush-smaller", "smaller"), ("invert-mask", "invert"),
-                 ("clear-mask", "clear"), ("inpaint", "inpaint"), ("cancel", "back")]
+    let hints = [("pen", "pen"), ("eraser", "eraser"), ("rectangle", "rect"), ("brush-bigger", "bigger"), ("brush-smaller", "smaller"),
+                 ("invert-mask", "invert"), ("clear-mask", "clear"), ("load-mask", "load"), ("inpaint", "inpaint"), ("cancel", "back")]
     screen.putFooter(hints, keymap: model.keymap, context: "painter")
+}
+
+/// Where the painter draws its image: cells from (top, left), `width` columns and `height` pixel rows (two per cell),
+/// the image fitted to the screen. The mouse maps back through the same layout.
+public func painterLayout(_ p: MaskPainter, width w: Int, height h: Int) -> (left: Int, top: Int, width: Int, height: Int) {
+    let size = p.image.fittedSize(maxWidth: w - 2, maxHeight: (h - 4) * 2)
+    return (max(0, (w - size.width) / 2), 2, size.width, size.height)
 }
 
 func drawHelp(_ screen: inout Screen, _ keymap: Keymap) {

@@ -22,6 +22,8 @@ public final class StudioApp {
     public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
                     loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
                     remember: @escaping (String) -> Void, saveMask: @escaping (String, Canvas) -> String?,
+                    loadMask: @escaping (_ path: String, _ width: Int, _ height: Int) throws -> Canvas?,
+                    loadModel: @escaping (String) throws -> (name: String, defaults: ModelDefaults),
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth)
         defer { terminal.close() }
@@ -48,6 +50,30 @@ public final class StudioApp {
                         remember(prompt)
                     case let .saveMask(path, mask):
                         if let problem = saveMask(path, mask) { inbox.post(.failed(problem)) }
+                    case let .loadMask(path, quiet):
+                        guard let painter = model.painter else { break }
+                        do {
+                            if let mask = try loadMask(path, painter.image.width, painter.image.height) {
+                                inbox.post(.maskLoaded(path: path, mask: mask))
+                            } else if !quiet {
+                                inbox.post(.failed("no mask file " + path))
+                            }
+                        } catch {
+                            inbox.post(.failed("\(error)"))
+                        }
+                    case let .loadModel(path):
+                        // Loading takes seconds for a real checkpoint: off the UI thread, like generation.
+                        let inbox = self.inbox
+                        let loader = Thread {
+                            do {
+                                let loaded = try loadModel(path)
+                                inbox.post(.modelLoaded(path: path, name: loaded.name, defaults: loaded.defaults))
+                            } catch {
+                                inbox.post(.failed("cannot load \(path): \(error)"))
+                            }
+                        }
+                        loader.stackSize = 16 << 20
+                        loader.start()
                     case let .generate(request):
                         cancelFlag.set(false)
                         let inbox = self.inbox, cancel = self.cancelFlag

@@ -28,12 +28,19 @@ public final class Terminal {
         }
         set_escdelay(25)
         wtimeout(stdscr, 50)
+        // Mouse: presses, releases and (xterm button-event tracking, 1002) motion while a button is held.
+        mousemask(phosphor_mouse_mask(), nil)
+        mouseinterval(0)
+        FileHandle.standardOutput.write(Data("\u{1B}[?1002h".utf8))
         width = Int(COLS)
         height = Int(LINES)
         self.depth = depth ?? (COLORS >= 0x100_0000 ? .truecolor : .palette256)
     }
 
-    public func close() { endwin() }
+    public func close() {
+        FileHandle.standardOutput.write(Data("\u{1B}[?1002l".utf8))
+        endwin()
+    }
 
     /// False once the terminal is gone (hang-up, closed pty): the loop must end rather than spin on read errors.
     public var isAlive: Bool {
@@ -56,6 +63,15 @@ public final class Terminal {
         if kind == ERR { return nil }
         if kind == KEY_CODE_YES {
             switch Int32(ch) {
+            case phosphor_key_mouse():
+                var event = MEVENT()
+                guard getmouse(&event) == OK else { return nil }
+                let kind: MouseEvent.Kind
+                if event.bstate & phosphor_button1_pressed() != 0 { kind = .press }
+                else if event.bstate & phosphor_button1_released() != 0 { kind = .release }
+                else if event.bstate & phosphor_mouse_motion() != 0 { kind = .drag }
+                else { return nil }
+                return .mouse(MouseEvent(row: Int(event.y), column: Int(event.x), kind: kind))
             case KEY_RESIZE:
                 width = Int(COLS); height = Int(LINES); drawn = nil
                 return .resize(width: width, height: height)

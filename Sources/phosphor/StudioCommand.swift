@@ -15,6 +15,8 @@ struct StudioCommand: ParsableCommand {
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint (default: the embedded model).") var model: String?
     @Option(name: [.short, .customLong("output")], help: "Folder for the images (default: outputs).") var output = "outputs"
     @Option(help: "Image cells: truecolor or 256 (default: what the terminal reports).") var graphics: String?
+    @Option(name: .customLong("model-dir"), help: "A folder of models (diffusers folders, .safetensors files) to choose from in Parameters → Model; may be repeated. Also $PHOSPHOR_MODELS (':'-separated) and ~/.local/share/phosphor/models.")
+    var modelDirs: [String] = []
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -78,6 +80,29 @@ struct StudioCommand: ParsableCommand {
         }
     }
 
+    /// The models offered in the studio: the embedded default model, the one given with --model, and every diffusers
+    /// folder (model_index.json) and .safetensors file directly inside the models folders.
+    func availableModels() -> [String] {
+        let env = ProcessInfo.processInfo.environment
+        let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
+        let folders = modelDirs + (env["PHOSPHOR_MODELS"]?.split(separator: ":").map(String.init) ?? []) + [data + "/phosphor/models"]
+        var found = [Assets.defaultModel] + (model.map { [$0] } ?? [])
+        let fm = FileManager.default
+        for folder in folders {
+            guard let names = try? fm.contentsOfDirectory(atPath: folder) else { continue }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let path = folder + "/" + name
+                if name.hasSuffix(".safetensors") || fm.fileExists(atPath: path + "/model_index.json") { found.append(path) }
+            }
+        }
+        var seen = Set<String>()
+        return found.filter { seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }
+    }
+
+    static func modelName(_ path: String) -> String {
+        path == Assets.defaultModel ? "phosphor-default" : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+    }
+
     func run() throws {
         threadOptions.apply()
         guard isatty(0) != 0 && isatty(1) != 0 else {
@@ -95,12 +120,17 @@ struct StudioCommand: ParsableCommand {
         let (pipeline, modelName) = try options.load(&base)
         var initial = StudioModel(request: base, keymap: keymap, modelName: modelName,
                                   seed: UInt64(Date().timeIntervalSince1970 * 1000))
+        initial.models = availableModels()
+        initial.modelPath = base.model
+        // The model in use; another one chosen in Parameters is loaded (once per process: Pipeline.cached) on a thread.
+        let current = CurrentModel(pipeline: pipeline, path: base.model, name: modelName)
         let historyFile = Self.historyFile
         initial.history = Self.readHistory(historyFile)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let make: ImageMaker = { request, progress in
             var request = request
-            request.model = base.model
+            let (pipeline, modelPath, modelName) = current.get()
+            request.model = modelPath
             let image: Tensor
             do {
                 image = try pipeline.generate(request) { step, steps, _, denoised in
@@ -122,8 +152,19 @@ struct StudioCommand: ParsableCommand {
                                 try PNG.write(try RGBImage(width: mask.width, height: mask.height, channels: 3, pixels: rgb), to: path, overwrite: true)
                                 return nil
                             } catch { return "\(error)" }
+                        },
+                        loadMask: { path, width, height in
+                            guard FileManager.default.fileExists(atPath: path) else { return nil }
+                            let rgb = try PNG.read(path: path).rgb8().resized(width: width, height: height)
+                            return Canvas(width: width, height: height, rgb: rgb.pixels)
+                        },
+                        loadModel: { path in
+                            let pipeline = try Pipeline.cached(model: path, mergesFile: Assets.clipMerges)
+                            let name = Self.modelName(path)
+                            current.set(pipeline, path: path, name: name)
+                            return (name, pipeline.defaults)
                         }) { prompt in
-            pipeline.conditioner.tokenCount(prompt)
+            current.get().pipeline.conditioner.tokenCount(prompt)
         }
     }
 }
@@ -131,4 +172,17 @@ struct StudioCommand: ParsableCommand {
 extension Canvas {
     /// An 8-bit RGB image as a canvas.
     init(_ rgb: RGBImage) { self.init(width: rgb.width, height: rgb.height, rgb: rgb.pixels) }
+}
+
+/// The studio's model, swapped by a loader thread while generation threads read it.
+final class CurrentModel: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pipeline: Pipeline, path: String, name: String
+    init(pipeline: Pipeline, path: String, name: String) { (self.pipeline, self.path, self.name) = (pipeline, path, name) }
+    func get() -> (pipeline: Pipeline, path: String, name: String) { lock.lock(); defer { lock.unlock() }; return (pipeline, path, name) }
+    func set(_ pipeline: Pipeline, path: String, name: String) {
+        lock.lock()
+        (self.pipeline, self.path, self.name) = (pipeline, path, name)
+        lock.unlock()
+    }
 }

@@ -114,6 +114,58 @@ import TestSupport
         #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
     }
 
+    /// Gallery filter → img2img from the match → mask painted with the mouse (SGR mouse reports, as a terminal sends
+    /// them) → inpaint: the files and their metadata say each step happened.
+    @Test func filterImg2imgAndMousePainting() throws {
+        let s = Session()
+        try s.start()
+        _ = try s.wait(for: "enter generate")
+        try s.type("a red circle")
+        try s.keys("Enter")
+        _ = try s.wait(for: "00000-0.png")
+        try s.keys("C-u")
+        try s.type("a blue square")
+        try s.keys("Enter")
+        #expect(try s.wait(for: "00001-1.png").contains("Done in"))
+        try s.keys("F2")
+        _ = try s.wait(for: "Gallery: 2 images")
+        try s.keys("/")
+        try s.type("blue")
+        try s.keys("Enter")
+        let filtered = try s.wait(for: "1 of 2 images with \"blue\"")
+        #expect(filtered.contains("a blue square") && !filtered.contains("a red circle"), "\(filtered)")
+        try s.keys("i")
+        #expect(try s.wait(for: "img2img from 00001-1.png").contains("strength 0.75"))
+        try s.keys("Enter")
+        _ = try s.wait(for: "00002-2.png")
+        let img2img = try #require(try PNG.readText(path: s.folder + "/out/00002-2.png").first { $0.keyword == "parameters" }?.text)
+        #expect(img2img.hasPrefix("a blue square") && img2img.contains("Denoising strength: 0.75"), "\(img2img)")
+        // Back to the whole gallery; paint on the newest image with the mouse.
+        try s.keys("F2")
+        _ = try s.wait(for: "2 of 3 images")
+        try s.keys("Escape")
+        _ = try s.wait(for: "Gallery: 3 images")
+        try s.keys("m")
+        _ = try s.wait(for: "pen up")
+        func mouse(_ code: Int, _ column: Int, _ row: Int, _ end: String) throws {
+            try s.type("\u{1B}[<\(code);\(column);\(row)\(end)")
+        }
+        try mouse(0, 45, 12, "M")
+        #expect(try s.wait(for: "pen down").contains("pen down"))
+        try mouse(32, 52, 14, "M")
+        try mouse(32, 58, 16, "M")
+        try mouse(0, 58, 16, "m")
+        _ = try s.wait(for: "pen up")
+        try s.keys("Enter")
+        _ = try s.wait(for: "00003-")
+        let mask = try PNG.read(path: s.folder + "/out/00002-2.mask.png").rgb8()
+        let white = stride(from: 0, to: mask.pixels.count, by: 3).filter { mask.pixels[$0] == 255 }.count
+        // A stroke of brush discs, not the whole image.
+        #expect(white > 100 && white < mask.pixels.count / 3 / 2, "\(white) mask pixels")
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
     @Test func escapeCancelsWithinAStepAndWritesNothing() throws {
         let s = Session()
         try s.start()

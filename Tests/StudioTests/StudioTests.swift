@@ -209,6 +209,140 @@ import Testing
         #expect(m.painter == nil && !m.showGallery && m.request.mask == nil)   // the next plain generation is text-to-image again
     }
 
+    func galleryItems() -> [GalleryItem] {
+        (0..<7).map { i in
+            var r = GenerationRequest(prompt: i == 3 ? "a pink ring" : "image \(i)")
+            r.seed = UInt64(i)
+            return GalleryItem(path: "out/\(i).png", prompt: r.prompt, request: r, thumbnail: Canvas(width: 16, height: 16),
+                               image: Canvas(width: 48, height: 32))
+        }
+    }
+
+    /// / types a filter on the prompts: the grid shows the matches, Esc clears the filter, a second Esc leaves;
+    /// i starts img2img from the selected image (its size, the strength parameter), and Start from goes back.
+    @Test func galleryFilterAndImg2img() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded(galleryItems()))
+        _ = update(&m, .key(.char("/")))
+        #expect(m.editingFilter)
+        _ = type("PINK", &m)
+        #expect(m.visibleGallery.map(\.path) == ["out/3.png"] && view(m).text.contains("1 of 7 images with \"PINK\""))
+        _ = update(&m, .key(.enter))
+        #expect(!m.editingFilter && m.visibleGallery.count == 1 && m.gallerySelection == 0)
+        _ = update(&m, .key(.char("i")))
+        #expect(!m.showGallery && m.request.initImage == "out/3.png" && m.request.width == 48 && m.request.height == 32)
+        #expect(m.prompt.string == "a pink ring" && m.value(of: .source) == "img2img: 3.png" && m.value(of: .strength) == "0.75")
+        let effects = update(&m, .key(.enter))
+        guard case let .generate(request) = effects.first else { Issue.record("\(effects)"); return }
+        #expect(request.initImage == "out/3.png" && request.strength == 0.75)
+        _ = update(&m, .cancelled)
+        m.focus = .params
+        m.selectedParam = .strength
+        _ = update(&m, .key(.left))
+        #expect(m.request.strength == 0.7)
+        m.selectedParam = .source
+        _ = update(&m, .key(.right))
+        #expect(m.request.initImage == nil && m.value(of: .source) == "txt2img")
+        _ = update(&m, .key(.function(2)))
+        #expect(m.visibleGallery.count == 1)              // the filter stays until cleared
+        _ = update(&m, .key(.escape))
+        #expect(m.showGallery && m.visibleGallery.count == 7)
+        _ = update(&m, .key(.escape))
+        #expect(!m.showGallery)
+        // With 24 rows the parameter list scrolls to keep the selection visible.
+        _ = update(&m, .resize(width: 80, height: 24))
+        m.selectedParam = .model
+        #expect(view(m).text.contains("Model") && view(m).text.contains("test"))
+    }
+
+    /// Batch count N: one generate action makes N images one after another, the seed mode applied between them;
+    /// a failure or cancel ends the run.
+    @Test func batchCountRunsOneAfterAnother() throws {
+        var m = try model()
+        _ = type("a boat", &m)
+        m.focus = .params
+        m.selectedParam = .batch
+        _ = update(&m, .key(.right)); _ = update(&m, .key(.right))
+        #expect(m.batchCount == 3 && m.value(of: .batch) == "3")
+        m.request.seed = 10
+        var seeds: [UInt64] = []
+        if case let .generate(r) = update(&m, .key(.enter)).first { seeds.append(r.seed) }
+        for _ in 0..<3 {
+            if case let .generate(r) = update(&m, .finished(path: "p.png", image: Canvas(width: 1, height: 1), seconds: 1)).first { seeds.append(r.seed) }
+        }
+        #expect(seeds == [10, 11, 12] && !m.running && m.batchRemaining == 0)
+        _ = update(&m, .key(.enter))
+        _ = update(&m, .cancelled)
+        #expect(m.batchRemaining == 0 && update(&m, .finished(path: "q.png", image: Canvas(width: 1, height: 1), seconds: 1)).isEmpty)
+    }
+
+    /// The model parameter cycles through the found models; the choice loads off the UI thread (generation waits),
+    /// and the model's recommended settings arrive with it.
+    @Test func switchingModels() throws {
+        var m = try model()
+        m.models = ["assets/default", "models/sd15.safetensors"]
+        m.modelPath = "assets/default"
+        _ = type("a cat", &m)
+        m.focus = .params
+        m.selectedParam = .model
+        #expect(update(&m, .key(.right)) == [.loadModel("models/sd15.safetensors")] && m.loadingModel)
+        #expect(update(&m, .key(.enter)).isEmpty && m.status == .failed("The model is still loading"))
+        _ = update(&m, .modelLoaded(path: "models/sd15.safetensors", name: "sd15", defaults: ModelDefaults()))
+        #expect(!m.loadingModel && m.modelName == "sd15" && m.request.width == 512 && m.request.cfgScale == 7)
+        #expect(view(m).text.contains("phosphor studio — sd15"))
+        _ = update(&m, .key(.left))
+        _ = update(&m, .modelLoaded(path: "assets/default", name: "phosphor-default", defaults: ModelDefaults(width: 128, height: 128, steps: 20, cfgScale: 5)))
+        #expect(m.request.width == 128 && m.request.cfgScale == 5)
+        _ = update(&m, .key(.right))
+        _ = update(&m, .failed("cannot load models/sd15.safetensors: truncated"))
+        #expect(!m.loadingModel && m.modelName == "phosphor-default")   // the studio keeps running with the old model
+    }
+
+    /// The painter's rectangle tool, the mouse (press paints where it points, drag paints along, release lifts the
+    /// pen, through the same layout the view draws), and a mask file loaded into it.
+    @Test func painterRectangleMouseAndLoadedMask() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = update(&m, .key(.function(2)))
+        let item = GalleryItem(path: "out/7.png", prompt: "a tree", request: nil, thumbnail: Canvas(width: 16, height: 16),
+                               image: Canvas(width: 64, height: 64, fill: RGB(0, 128, 0)))
+        _ = update(&m, .galleryLoaded([item]))
+        #expect(update(&m, .key(.char("m"))) == [.loadMask(path: "out/7.mask.png", quiet: true)])
+        var p = try #require(m.painter)
+        (p.x, p.y) = (10, 10)
+        m.painter = p
+        _ = update(&m, .key(.char("r")))
+        #expect(view(m).text.contains("rectangle: move to the other corner"))
+        for _ in 0..<3 { _ = update(&m, .key(.right)); _ = update(&m, .key(.down)) }
+        _ = update(&m, .key(.char("r")))
+        p = try #require(m.painter)
+        #expect(p.rectangleAnchor == nil && p.mask[10 * 64 + 10] && p.mask[p.y * 64 + p.x] && !p.mask[(p.y + 1) * 64 + p.x + 1])
+        _ = update(&m, .key(.char("c")))
+        // Mouse: the cell over pixel (48, 40) of the fitted image.
+        let layout = painterLayout(try #require(m.painter), width: 100, height: 30)
+        func cell(_ px: Int, _ py: Int) -> (row: Int, column: Int) {
+            (layout.top + py * layout.height / 64 / 2, layout.left + px * layout.width / 64)
+        }
+        let a = cell(48, 40), b = cell(16, 40)
+        _ = update(&m, .mouse(MouseEvent(row: a.row, column: a.column, kind: .press)))
+        p = try #require(m.painter)
+        #expect(p.penDown && abs(p.x - 48) <= 1 && abs(p.y - 40) <= 2 && p.mask[40 * 64 + 48])
+        _ = update(&m, .mouse(MouseEvent(row: b.row, column: b.column, kind: .drag)))
+        p = try #require(m.painter)
+        #expect(p.mask[40 * 64 + 32] && p.mask[40 * 64 + 17] && !p.mask[10 * 64 + 32])   // the stroke between, nothing else
+        _ = update(&m, .mouse(MouseEvent(row: b.row, column: b.column, kind: .release)))
+        #expect(!(try #require(m.painter)).penDown)
+        // A mask made elsewhere (white = repaint), loaded with o.
+        #expect(update(&m, .key(.char("o"))) == [.loadMask(path: "out/7.mask.png", quiet: false)])
+        var file = Canvas(width: 64, height: 64)
+        for y in 0..<8 { for x in 0..<64 { file[x, y] = RGB(255, 255, 255) } }
+        _ = update(&m, .maskLoaded(path: "out/7.mask.png", mask: file))
+        p = try #require(m.painter)
+        #expect(p.mask[3 * 64 + 5] && !p.mask[40 * 64 + 48] && m.status == .idle("Loaded the mask 7.mask.png"))
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
