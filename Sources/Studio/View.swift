@@ -6,6 +6,8 @@ public struct Screen: Equatable {
     public let width: Int, height: Int
     public var cells: [[Cell]]
     public var cursor: (row: Int, column: Int)?
+    /// With sixel or kitty graphics: the picture to show over these cells (left blank by the view), in pixels.
+    public var image: ImagePlacement?
 
     public init(width: Int, height: Int) {
         (self.width, self.height) = (width, height)
@@ -13,7 +15,7 @@ public struct Screen: Equatable {
     }
 
     public static func == (a: Screen, b: Screen) -> Bool {
-        a.cells == b.cells && a.cursor?.row == b.cursor?.row && a.cursor?.column == b.cursor?.column
+        a.cells == b.cells && a.cursor?.row == b.cursor?.row && a.cursor?.column == b.cursor?.column && a.image == b.image
     }
 
     /// Writes text at (row, column), clipped to the screen and to `maxWidth`.
@@ -38,9 +40,32 @@ public struct Screen: Equatable {
     public var text: String { cells.map { String($0.map(\.character)) }.joined(separator: "\n") }
 }
 
+/// A picture placed on the screen: its top-left cell, the cells it covers, its pixels.
+public struct ImagePlacement: Equatable, Sendable {
+    public var row: Int, column: Int, columns: Int, rows: Int
+    public var canvas: Canvas
+}
+
+extension Screen {
+    /// Shows `canvas` (already fitted to `columns` × 2·`rows` half-block pixels) at (row, column): as half-block cells,
+    /// or — for sixel/kitty — as a placement over blank cells.
+    mutating func showImage(_ canvas: Canvas, row: Int, column: Int, maxRow: Int, depth: ColorDepth, graphics: GraphicsMode) {
+        let rows = (canvas.height + 1) / 2
+        if graphics == .halfblocks {
+            let cells = HalfBlockRenderer(depth: depth).render(canvas)
+            for (i, line) in cells.enumerated() where row + i < maxRow {
+                for (j, cell) in line.enumerated() where column + j < width { self.cells[row + i][column + j] = cell }
+            }
+        } else {
+            image = ImagePlacement(row: row, column: column, columns: min(canvas.width, width - column), rows: min(rows, maxRow - row),
+                                   canvas: canvas)
+        }
+    }
+}
+
 /// Draws the model: title, prompt editors with token count, parameters, status/progress, the image pane
-/// (half-block cells), a footer of key hints for the focused area, and the help overlay.
-public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen {
+/// (half-block cells, or a sixel/kitty placement), a footer of key hints for the focused area, and the help overlay.
+public func view(_ model: StudioModel, depth: ColorDepth = .truecolor, graphics: GraphicsMode = .halfblocks) -> Screen {
     var screen = Screen(width: model.width, height: model.height)
     let w = model.width, h = model.height
     guard w >= 40 && h >= 12 else {
@@ -105,9 +130,12 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
     // Image.
     if let image = model.image {
         let size = image.fittedSize(maxWidth: paneWidth, maxHeight: (h - 4) * 2)
-        let cells = HalfBlockRenderer(depth: depth).render(image.resized(width: size.width, height: size.height))
-        for (i, line) in cells.enumerated() where 1 + i < h - 2 {
-            for (j, cell) in line.enumerated() { screen.cells[1 + i][left + 1 + j] = cell }
+        // Pixel protocols get the full-resolution picture; the terminal scales it (kitty) or the runtime does (sixel).
+        let shown = graphics == .halfblocks ? image.resized(width: size.width, height: size.height) : image
+        if graphics == .halfblocks {
+            screen.showImage(shown, row: 1, column: left + 1, maxRow: h - 2, depth: depth, graphics: graphics)
+        } else {
+            screen.image = ImagePlacement(row: 1, column: left + 1, columns: size.width, rows: min((size.height + 1) / 2, h - 3), canvas: shown)
         }
     } else {
         screen.put("(no image yet)", row: h / 2, column: left + max(1, (paneWidth - 14) / 2))
@@ -121,9 +149,9 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor) -> Screen
             + [("generate", "generate"), ("next-field", "next field"), ("help", "help"), ("quit", "quit")]
     screen.putFooter(hints, keymap: model.keymap, context: context)
 
-    if model.showGallery { drawGallery(&screen, model, depth: depth) }
-    if let painter = model.painter { drawPainter(&screen, painter, model: model, depth: depth) }
-    if model.showHelp { drawHelp(&screen, model.keymap) }
+    if model.showGallery { screen.image = nil; drawGallery(&screen, model, depth: depth) }
+    if let painter = model.painter { screen.image = nil; drawPainter(&screen, painter, model: model, depth: depth, graphics: graphics) }
+    if model.showHelp { screen.image = nil; drawHelp(&screen, model.keymap) }
     return screen
 }
 
@@ -170,14 +198,17 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
 }
 
 /// The painter: the image with its tinted mask and brush as large as the screen allows, and its state.
-func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, depth: ColorDepth) {
+func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, depth: ColorDepth, graphics: GraphicsMode) {
     let (w, h) = (screen.width, screen.height)
     for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
     screen.cursor = nil
     let layout = painterLayout(p, width: w, height: h)
-    let cells = HalfBlockRenderer(depth: depth).render(p.preview.resized(width: layout.width, height: layout.height))
-    for (i, line) in cells.enumerated() where layout.top + i < h - 2 {
-        for (j, cell) in line.enumerated() where layout.left + j < w { screen.cells[layout.top + i][layout.left + j] = cell }
+    if graphics == .halfblocks {
+        screen.showImage(p.preview.resized(width: layout.width, height: layout.height), row: layout.top, column: layout.left,
+                         maxRow: h - 2, depth: depth, graphics: graphics)
+    } else {
+        screen.image = ImagePlacement(row: layout.top, column: layout.left, columns: layout.width,
+                                      rows: min((layout.height + 1) / 2, h - 2 - layout.top), canvas: p.preview)
     }
     let state = "Mask for \((p.imagePath as NSString).lastPathComponent): brush \(p.radius) px, pen \(p.penDown ? "down" : "up")"
         + (p.erasing ? ", erasing" : "") + (p.rectangleAnchor != nil ? ", rectangle: move to the other corner" : "")

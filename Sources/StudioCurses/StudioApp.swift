@@ -19,13 +19,13 @@ public final class StudioApp {
 
     public init() {}
 
-    public func run(_ initial: StudioModel, depth: ColorDepth?, make: @escaping ImageMaker,
+    public func run(_ initial: StudioModel, depth: ColorDepth?, graphics: GraphicsMode? = nil, make: @escaping ImageMaker,
                     loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
                     remember: @escaping (String) -> Void, saveMask: @escaping (String, Canvas) -> String?,
                     loadMask: @escaping (_ path: String, _ width: Int, _ height: Int) throws -> Canvas?,
                     loadModel: @escaping (String) throws -> (name: String, defaults: ModelDefaults),
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
-        let terminal = Terminal(depth: depth)
+        let terminal = Terminal(depth: depth, graphics: graphics)
         defer { terminal.close() }
         var model = initial
         _ = update(&model, .resize(width: terminal.width, height: terminal.height))
@@ -100,7 +100,7 @@ public final class StudioApp {
                 counted = model.prompt.string
                 if let count = countTokens(model.prompt.string) { _ = update(&model, .tokenCount(used: count.used, capacity: count.capacity)) }
             }
-            terminal.draw(view(model, depth: terminal.depth))
+            terminal.draw(view(model, depth: terminal.depth, graphics: terminal.graphics))
         }
         cancelFlag.set(true)
         _ = worker

@@ -8,14 +8,20 @@ public final class Terminal {
     public private(set) var width: Int
     public private(set) var height: Int
     public let depth: ColorDepth
+    /// Half-block cells, sixel or kitty graphics for the image pane.
+    public let graphics: GraphicsMode
     var drawn: Screen?
+    /// Pixels per cell (TIOCGWINSZ; 10×20 when the terminal does not say), for sizing sixel images.
+    var cellPixels = (width: 10, height: 20)
 
     // ncurses attribute bits (NCURSES_BITS(1, n) = 1 << (n + 8)); the C macros are not visible to Swift.
     static let reverse: attr_t = 1 << 18, dim: attr_t = 1 << 20, bold: attr_t = 1 << 21
 
-    /// `depth` nil: truecolor where the terminal has direct colour (COLORS ≥ 2^24), else 256 colours.
-    public init(depth: ColorDepth? = nil) {
+    /// `depth` nil: truecolor where the terminal has direct colour (COLORS ≥ 2^24), else 256 colours. `graphics` nil:
+    /// detected (Terminal.detectGraphics) before ncurses takes the terminal.
+    public init(depth: ColorDepth? = nil, graphics: GraphicsMode? = nil) {
         Terminal.watchHangUp()
+        self.graphics = graphics ?? Terminal.detectGraphics()
         setlocale(LC_ALL, "")
         initscr()
         raw()
@@ -35,10 +41,50 @@ public final class Terminal {
         width = Int(COLS)
         height = Int(LINES)
         self.depth = depth ?? (COLORS >= 0x100_0000 ? .truecolor : .palette256)
+        measureCells()
+    }
+
+    /// Which pixel protocol the terminal speaks: kitty's where the environment names a terminal that has it (kitty,
+    /// WezTerm, Ghostty), sixel where the terminal's primary device attributes list feature 4; half-blocks otherwise,
+    /// and always inside tmux/screen (which pass neither through reliably). `--graphics` overrides this.
+    static func detectGraphics() -> GraphicsMode {
+        let env = ProcessInfo.processInfo.environment
+        if env["TMUX"] != nil || (env["TERM"] ?? "").hasPrefix("screen") || (env["TERM"] ?? "").hasPrefix("tmux") { return .halfblocks }
+        if env["KITTY_WINDOW_ID"] != nil || (env["TERM"] ?? "").contains("kitty") || env["TERM_PROGRAM"] == "WezTerm"
+            || env["TERM_PROGRAM"] == "ghostty" { return .kitty }
+        guard isatty(0) != 0, isatty(1) != 0 else { return .halfblocks }
+        // Ask for the primary device attributes: ESC [ ? 62 ; 4 ; … c — 4 = sixel. 300 ms at most.
+        var saved = termios()
+        guard tcgetattr(0, &saved) == 0 else { return .halfblocks }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        tcsetattr(0, TCSANOW, &raw)
+        defer { tcsetattr(0, TCSANOW, &saved) }
+        FileHandle.standardOutput.write(Data("\u{1B}[c".utf8))
+        var reply = [UInt8]()
+        let deadline = Date().addingTimeInterval(0.3)
+        while Date() < deadline && reply.last != UInt8(ascii: "c") {
+            var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            guard poll(&fds, 1, 50) > 0 else { continue }
+            var byte: UInt8 = 0
+            if Glibc.read(0, &byte, 1) == 1 { reply.append(byte) }
+        }
+        let text = String(decoding: reply, as: UTF8.self)
+        guard let start = text.range(of: "[?") else { return .halfblocks }
+        let fields = text[start.upperBound...].dropLast().split(separator: ";")
+        return fields.contains("4") ? .sixel : .halfblocks
+    }
+
+    /// Cell size in pixels from the terminal, when it reports one.
+    func measureCells() {
+        var size = winsize()
+        if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_xpixel > 0, size.ws_ypixel > 0, size.ws_col > 0, size.ws_row > 0 {
+            cellPixels = (Int(size.ws_xpixel) / Int(size.ws_col), Int(size.ws_ypixel) / Int(size.ws_row))
+        }
     }
 
     public func close() {
-        FileHandle.standardOutput.write(Data("\u{1B}[?1002l".utf8))
+        FileHandle.standardOutput.write(Data(("\u{1B}[?1002l" + (graphics == .kitty ? KittyEncoder.delete() : "")).utf8))
         endwin()
     }
 
@@ -51,9 +97,20 @@ public final class Terminal {
 
     static let hungUp = HangUp()
 
-    /// Installs a SIGHUP handler that marks the terminal as gone.
+    /// Installs a SIGHUP handler that marks the terminal as gone, and for the signals that end the process (TERM,
+    /// INT, QUIT, and the crash signals ABRT, SEGV, BUS, ILL, FPE — a Swift runtime trap is SIGILL) a handler that
+    /// gives the terminal back (mouse reporting off, ncurses ended) before the signal's default action runs.
     static func watchHangUp() {
         signal(SIGHUP) { _ in Terminal.hungUp.markFromSignal() }
+        for sig in [SIGTERM, SIGINT, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE] {
+            signal(sig) { sig in
+                let reset: StaticString = "\u{1B}[?1002l"
+                _ = reset.withUTF8Buffer { Glibc.write(1, $0.baseAddress, $0.count) }
+                endwin()
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+        }
     }
 
     /// A key, a resize, or nil when nothing came within 50 ms.
@@ -74,6 +131,7 @@ public final class Terminal {
                 return .mouse(MouseEvent(row: Int(event.y), column: Int(event.x), kind: kind))
             case KEY_RESIZE:
                 width = Int(COLS); height = Int(LINES); drawn = nil
+                measureCells()
                 return .resize(width: width, height: height)
             case KEY_UP: return .key(.up)
             case KEY_DOWN: return .key(.down)
@@ -107,8 +165,15 @@ public final class Terminal {
         }
     }
 
-    /// Draws the cells that differ from the last frame, then places (or hides) the cursor.
+    /// Draws the cells that differ from the last frame, then places (or hides) the cursor; a sixel or kitty picture
+    /// goes over its (blank) cells when it changed.
     public func draw(_ screen: Screen) {
+        let imageChanged = drawn?.image != screen.image
+        if imageChanged && graphics == .sixel && drawn?.image != nil {
+            // Sixel pixels stay until their cells are written again: repaint everything.
+            drawn = nil
+            clearok(stdscr, true)
+        }
         let full = drawn == nil || drawn!.width != screen.width || drawn!.height != screen.height
         if full { werase(stdscr) }
         for r in 0..<min(screen.height, height) {
@@ -125,7 +190,28 @@ public final class Terminal {
             curs_set(0)
         }
         wrefresh(stdscr)
+        if graphics != .halfblocks, imageChanged || full { drawImage(screen.image) }
         drawn = screen
+    }
+
+    /// Writes the picture's escape sequence at its cell (cursor saved and restored around it, so ncurses' idea of
+    /// the cursor stays right).
+    func drawImage(_ placement: ImagePlacement?) {
+        var out = graphics == .kitty ? KittyEncoder.delete() : ""
+        if let p = placement {
+            out += "\u{1B}7\u{1B}[\(p.row + 1);\(p.column + 1)H"
+            switch graphics {
+            case .kitty:
+                out += KittyEncoder.encode(p.canvas, columns: p.columns, rows: p.rows)
+            case .sixel:
+                let size = p.canvas.fittedSize(maxWidth: p.columns * cellPixels.width, maxHeight: p.rows * cellPixels.height)
+                out += SixelEncoder.encode(p.canvas.resized(width: size.width, height: size.height))
+            case .halfblocks:
+                break
+            }
+            out += "\u{1B}8"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 
     func put(_ cell: Cell, row: Int, column: Int) {

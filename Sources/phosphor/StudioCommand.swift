@@ -14,13 +14,16 @@ struct StudioCommand: ParsableCommand {
 
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint (default: the embedded model).") var model: String?
     @Option(name: [.short, .customLong("output")], help: "Folder for the images (default: outputs).") var output = "outputs"
-    @Option(help: "Image cells: truecolor or 256 (default: what the terminal reports).") var graphics: String?
+    @Option(help: "Images as truecolor or 256 half-block cells, or sixel or kitty graphics (default: detected; half-blocks inside tmux).")
+    var graphics: String?
     @Option(name: .customLong("model-dir"), help: "A folder of models (diffusers folders, .safetensors files) to choose from in Parameters → Model; may be repeated. Also $PHOSPHOR_MODELS (':'-separated) and ~/.local/share/phosphor/models.")
     var modelDirs: [String] = []
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        if let graphics, ColorDepth(rawValue: graphics) == nil { throw ValidationError("--graphics must be truecolor or 256, got \(graphics)") }
+        if let graphics, ColorDepth(rawValue: graphics) == nil && GraphicsMode(rawValue: graphics) == nil {
+            throw ValidationError("--graphics must be truecolor, 256, halfblocks, sixel or kitty, got \(graphics)")
+        }
     }
 
     /// Prompt history: $PHOSPHOR_HISTORY, else $XDG_DATA_HOME/phosphor/history, else ~/.local/share/phosphor/history;
@@ -143,7 +146,8 @@ struct StudioCommand: ParsableCommand {
             return (path, Canvas(try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)))
         }
         let folder = output
-        StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), make: make,
+        let mode = graphics.flatMap(GraphicsMode.init(rawValue:)) ?? (graphics.flatMap(ColorDepth.init(rawValue:)) != nil ? .halfblocks : nil)
+        StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), graphics: mode, make: make,
                         loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) },
                         remember: { Self.appendHistory($0, to: historyFile) },
                         saveMask: { path, mask in

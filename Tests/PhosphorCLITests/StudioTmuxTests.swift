@@ -20,8 +20,8 @@ import TestSupport
             return (try? String(contentsOfFile: capture, encoding: .utf8)) ?? ""
         }
 
-        func start(width: Int = 100, height: Int = 30) throws {
-            let command = "cd '\(folder)' && TERM=xterm-256color PHOSPHOR_HISTORY='\(folder)/history' '\(CLI.binary)' -o '\(folder)/out'; echo EXIT=$?; sleep 600"
+        func start(width: Int = 100, height: Int = 30, arguments: String = "") throws {
+            let command = "cd '\(folder)' && TERM=xterm-256color PHOSPHOR_HISTORY='\(folder)/history' '\(CLI.binary)' -o '\(folder)/out' \(arguments); echo EXIT=$?; sleep 600"
             try tmux(["new-session", "-d", "-s", "t", "-x", "\(width)", "-y", "\(height)", command])
         }
 
@@ -164,6 +164,46 @@ import TestSupport
         #expect(white > 100 && white < mask.pixels.count / 3 / 2, "\(white) mask pixels")
         try s.keys("C-q")
         #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
+    /// --graphics sixel / kitty: what the studio writes to the terminal (tmux's pipe-pane records the raw bytes; tmux
+    /// itself shows neither) carries the picture in that protocol, and the studio works as usual.
+    @Test(arguments: ["sixel", "kitty"])
+    func pixelGraphicsReachTheTerminal(_ mode: String) throws {
+        let s = Session()
+        try s.start(arguments: "--graphics \(mode)")
+        _ = try s.wait(for: "enter generate")
+        let raw = s.folder + "/raw.bin"
+        try s.tmux(["pipe-pane", "-t", "t", "-o", "cat >> '\(raw)'"])
+        try s.type("a green star")
+        try s.keys("Enter")
+        #expect(try s.wait(for: "Done in").contains("00000-0.png"))
+        Thread.sleep(forTimeInterval: 0.5)
+        let bytes = String(decoding: try Data(contentsOf: URL(fileURLWithPath: raw)), as: UTF8.self)
+        if mode == "sixel" {
+            let start = try #require(bytes.range(of: "\u{1B}P0;1;0q\"1;1;"), "no sixel image written")
+            let end = try #require(bytes.range(of: "\u{1B}\\", range: start.upperBound..<bytes.endIndex))
+            let size = bytes[start.upperBound..<end.lowerBound].prefix { $0 != "#" }.split(separator: ";").compactMap { Int($0) }
+            #expect(size.count == 2 && size[0] >= 100 && size[1] >= 100, "sixel size \(size)")
+        } else {
+            #expect(bytes.contains("\u{1B}_Ga=T,f=24,i=1,s=128,v=128,"), "no kitty image written")
+        }
+        #expect(!(try s.pane()).contains("▀"))
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
+    /// The terminal is given back when the studio is killed (SIGTERM, and a crash signal): tmux reports the pane out
+    /// of the alternate screen, and the shell's next line shows the signal's exit status.
+    @Test(arguments: [("TERM", 143), ("SEGV", 139)])
+    func terminalRestoredOnSignals(_ c: (String, Int)) throws {
+        let s = Session()
+        try s.start()
+        _ = try s.wait(for: "enter generate")
+        #expect(try s.tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).hasPrefix("1"))
+        _ = system("pkill -\(c.0) -f '\(CLI.binary) -o \(s.folder)/out'")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=\(c.1)"))
+        #expect(try s.tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).hasPrefix("0"))
     }
 
     @Test func escapeCancelsWithinAStepAndWritesNothing() throws {

@@ -343,6 +343,30 @@ import Testing
         #expect(p.mask[3 * 64 + 5] && !p.mask[40 * 64 + 48] && m.status == .idle("Loaded the mask 7.mask.png"))
     }
 
+    /// With sixel or kitty graphics the image pane is a placement of the full picture over blank cells (no half-blocks),
+    /// and overlays (gallery, help) take it away; the painter places its preview the same way.
+    @Test func pixelGraphicsPlacements() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        m.image = Canvas(width: 128, height: 128, fill: RGB(200, 10, 10))
+        let cells = view(m, graphics: .halfblocks)
+        #expect(cells.image == nil && cells.text.contains("▀"))
+        let kitty = view(m, graphics: .kitty)
+        let placement = try #require(kitty.image)
+        #expect(!kitty.text.contains("▀") && placement.canvas.width == 128 && placement.row == 1 && placement.columns > 20 && placement.rows > 10)
+        #expect(placement.column + placement.columns <= 100 && placement.row + placement.rows <= 28)
+        m.showHelp = true
+        #expect(view(m, graphics: .sixel).image == nil)
+        m.showHelp = false
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded([GalleryItem(path: "a.png", prompt: "a", request: nil, thumbnail: Canvas(width: 16, height: 16),
+                                                   image: Canvas(width: 64, height: 64))]))
+        #expect(view(m, graphics: .sixel).image == nil)
+        _ = update(&m, .key(.char("m")))
+        let painter = try #require(view(m, graphics: .sixel).image)
+        #expect(painter.canvas.width == 64 && painter.row == 2)
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
