@@ -9,7 +9,7 @@ public enum Key: Hashable, Sendable {
         switch self {
         case let .char(c): c == " " ? "space" : String(c)
         case let .ctrl(c): "ctrl-\(c)"
-        case let .alt(c): "alt-\(c)"
+        case let .alt(c): c == "\n" ? "alt-enter" : "alt-\(c)"
         case .enter: "enter"
         case .escape: "escape"
         case .tab: "tab"
@@ -41,7 +41,7 @@ public struct Keymap: Equatable, Sendable {
         "previous-param", "next-param", "decrease", "increase", "seed-mode",
         "history-previous", "history-next", "paint-mask", "pen", "eraser", "brush-bigger", "brush-smaller", "invert-mask",
         "clear-mask", "inpaint", "up", "down", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "vary-seed", "trash", "confirm",
-        "filter", "img2img", "rectangle", "load-mask",
+        "filter", "img2img", "rectangle", "load-mask", "newline",
     ]
 
     public init() {}

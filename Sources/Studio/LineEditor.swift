@@ -1,4 +1,5 @@
-/// A single-paragraph text editor with readline-style movement and kills, and undo/redo (pure value type).
+/// A text editor with readline-style movement and kills, and undo/redo (pure value type). Lines are separated by
+/// "\n" (alt-enter inserts one); line-start/line-end and the kills to either end work on the cursor's line.
 public struct LineEditor: Equatable, Sendable {
     public private(set) var text: [Character] = []
     public private(set) var cursor = 0
@@ -27,8 +28,8 @@ public struct LineEditor: Equatable, Sendable {
     public mutating func deleteForward() { edit { t, c in if c < t.count { t.remove(at: c) } } }
     public mutating func left() { cursor = max(0, cursor - 1) }
     public mutating func right() { cursor = min(text.count, cursor + 1) }
-    public mutating func lineStart() { cursor = 0 }
-    public mutating func lineEnd() { cursor = text.count }
+    public mutating func lineStart() { cursor = lineBounds.start }
+    public mutating func lineEnd() { cursor = lineBounds.end }
 
     func isWord(_ c: Character) -> Bool { c.isLetter || c.isNumber }
 
@@ -60,8 +61,14 @@ public struct LineEditor: Equatable, Sendable {
     }
 
     /// Ctrl-U / Ctrl-K.
-    public mutating func deleteToStart() { edit { t, c in t.removeSubrange(0..<c); c = 0 } }
-    public mutating func deleteToEnd() { edit { t, c in t.removeSubrange(c..<t.count) } }
+    public mutating func deleteToStart() {
+        let start = lineBounds.start
+        edit { t, c in t.removeSubrange(start..<c); c = start }
+    }
+    public mutating func deleteToEnd() {
+        let end = lineBounds.end
+        edit { t, c in t.removeSubrange(c..<end) }
+    }
 
     public mutating func undo() {
         guard let last = undoStack.popLast() else { return }
@@ -77,22 +84,35 @@ public struct LineEditor: Equatable, Sendable {
 
     public static func == (a: LineEditor, b: LineEditor) -> Bool { a.text == b.text && a.cursor == b.cursor }
 
-    /// The text wrapped to `width` columns (breaking at spaces where possible), and the cursor's (row, column).
+    /// The text wrapped to `width` columns (hard breaks at "\n", soft ones at spaces where possible), and the
+    /// cursor's (row, column).
     public func wrapped(width: Int) -> (lines: [String], cursorRow: Int, cursorColumn: Int) {
         precondition(width > 0)
         var lines: [String] = [], starts: [Int] = []
         var start = 0
-        while start < text.count || lines.isEmpty {
-            var end = min(start + width, text.count)
-            if end < text.count, let space = text[start..<end].lastIndex(of: " "), space > start { end = space + 1 }
+        while true {
+            let lineEnd = text[start...].firstIndex(of: "\n") ?? text.count
+            var end = min(start + width, lineEnd)
+            if end < lineEnd, let space = text[start..<end].lastIndex(of: " "), space > start { end = space + 1 }
             starts.append(start)
             lines.append(String(text[start..<end]))
-            if end == start { break }
-            start = end
+            if end == lineEnd {
+                guard lineEnd < text.count else { break }
+                start = lineEnd + 1      // past the newline: a new row
+            } else {
+                start = end
+            }
         }
         var row = starts.lastIndex { $0 <= cursor } ?? 0
         var column = cursor - starts[row]
         if column >= width { row += 1; column = 0; if row == lines.count { lines.append("") } }
         return (lines, row, column)
+    }
+
+    /// The start and end of the cursor's line.
+    var lineBounds: (start: Int, end: Int) {
+        let start = text[..<cursor].lastIndex(of: "\n").map { $0 + 1 } ?? 0
+        let end = text[cursor...].firstIndex(of: "\n") ?? text.count
+        return (start, end)
     }
 }

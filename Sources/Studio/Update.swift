@@ -132,6 +132,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         case "delete-to-start": e.deleteToStart()
         case "delete-to-end": e.deleteToEnd()
         case "undo": e.undo()
+        case "newline": e.insert("\n")
         case "redo": e.redo()
         default: break
         }

@@ -153,7 +153,10 @@ public final class Terminal {
             wtimeout(stdscr, 25)
             defer { wtimeout(stdscr, 50) }
             var next: wint_t = 0
-            if get_wch(&next) == OK, let scalar = Unicode.Scalar(UInt32(next)), next >= 32 { return .key(.alt(Character(scalar))) }
+            if get_wch(&next) == OK {
+                if next == 10 || next == 13 { return .key(.alt("\n")) }     // alt-enter
+                if let scalar = Unicode.Scalar(UInt32(next)), next >= 32 { return .key(.alt(Character(scalar))) }
+            }
             return .key(.escape)
         case 9: return .key(.tab)
         case 10, 13: return .key(.enter)

@@ -367,6 +367,31 @@ import Testing
         #expect(painter.canvas.width == 64 && painter.row == 2)
     }
 
+    /// Alt-Enter starts a new line in a prompt; line-start/line-end and the kills work on the cursor's line; the
+    /// editor shows the lines as rows.
+    @Test func multiLinePrompts() throws {
+        var m = try model()
+        _ = type("a castle on a hill", &m)
+        _ = update(&m, .key(.alt("\n")))
+        _ = type("BREAK", &m)
+        _ = update(&m, .key(.alt("\n")))
+        _ = type("stormy sky", &m)
+        #expect(m.prompt.string == "a castle on a hill\nBREAK\nstormy sky")
+        _ = update(&m, .key(.ctrl("a")))
+        _ = type("dark ", &m)
+        #expect(m.prompt.string == "a castle on a hill\nBREAK\ndark stormy sky")
+        _ = update(&m, .key(.up))           // (history is empty: nothing)
+        for _ in 0..<9 { _ = update(&m, .key(.left)) }    // back over "dark ", the newline and "EAK"
+        _ = update(&m, .key(.ctrl("k")))
+        #expect(m.prompt.string == "a castle on a hill\nBR\ndark stormy sky")
+        let wrapped = m.prompt.wrapped(width: 30)
+        #expect(wrapped.lines == ["a castle on a hill", "BR", "dark stormy sky"] && wrapped.cursorRow == 1 && wrapped.cursorColumn == 2)
+        _ = update(&m, .resize(width: 100, height: 30))
+        let text = view(m).text
+        #expect(text.contains("a castle on a hill") && text.contains("  BR ") && text.contains("dark stormy sky"))
+        #expect(Key.alt("\n").name == "alt-enter")
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
