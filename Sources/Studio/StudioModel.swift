@@ -47,6 +47,10 @@ public struct StudioModel: Equatable {
     public var models: [String] = []
     public var modelPath = ""
     public var loadingModel = false
+    /// A value being typed for the selected numeric parameter (digits, "."), applied with Enter or on moving on.
+    public var typedValue: String?
+    /// The gallery's details view of the selected image (large, with its full metadata).
+    public var showDetails = false
     /// The mask painter (opened from the gallery with m), when active.
     public var painter: MaskPainter?
     /// Earlier prompts, oldest first (persisted by the runtime), and the entry Up/Down is showing (nil = the draft).
@@ -78,7 +82,8 @@ public struct StudioModel: Equatable {
             && a.tokenCount?.used == b.tokenCount?.used && a.tokenCount?.capacity == b.tokenCount?.capacity
             && a.galleryFilter == b.galleryFilter && a.editingFilter == b.editingFilter && a.batchCount == b.batchCount
             && a.batchRemaining == b.batchRemaining && a.models == b.models && a.modelPath == b.modelPath
-            && a.loadingModel == b.loadingModel && a.modelName == b.modelName
+            && a.loadingModel == b.loadingModel && a.modelName == b.modelName && a.typedValue == b.typedValue
+            && a.showDetails == b.showDetails
     }
 
     /// SplitMix64: random seeds without touching global state (update stays pure and repeatable).
@@ -90,8 +95,12 @@ public struct StudioModel: Equatable {
         return (z ^ (z >> 31)) & 0xFFFF_FFFF
     }
 
+    /// Parameters whose value can be typed.
+    public static let typable: Set<Param> = [.steps, .cfg, .seed, .batch, .strength]
+
     public func value(of param: Param) -> String {
-        switch param {
+        if param == selectedParam, let typedValue { return typedValue + "_" }
+        return switch param {
         case .steps: "\(request.steps)"
         case .cfg: request.cfgScale == request.cfgScale.rounded() ? "\(Int(request.cfgScale))" : "\(request.cfgScale)"
         case .seed: "\(request.seed)"

@@ -78,6 +78,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     }
     if model.painter != nil { return painterKey(key, &model) }
     if model.showGallery { return galleryKey(key, &model) }
+    if model.focus == .params, let done = typeValue(key, &model) { return done }
     let context = model.focus == .params ? "params" : "prompt"
     guard let action = model.keymap.action(for: key, in: context) else {
         if case let .char(c) = key, model.focus != .params { editor(&model) { $0.insert(String(c)) } }
@@ -146,6 +147,11 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
 /// trash after a confirmation; / types a filter on the prompts.
 func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     if model.editingFilter { return filterKey(key, &model) }
+    if model.showDetails {
+        // Any key closes the details view (quit still quits).
+        model.showDetails = false
+        return model.keymap.action(for: key, in: "gallery") == "quit" ? (model.running ? [.cancel, .quit] : [.quit]) : []
+    }
     let action = model.keymap.action(for: key, in: "gallery")
     let items = model.visibleGallery
     if model.confirmTrash {
@@ -171,6 +177,7 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         }
     case "help": model.showHelp = true
     case "filter": model.editingFilter = true
+    case "details": if items.indices.contains(model.gallerySelection) { model.showDetails = true }
     case "previous-item": model.gallerySelection = max(0, model.gallerySelection - 1)
     case "next-item": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + 1)
     case "row-up": model.gallerySelection = max(0, model.gallerySelection - columns)
@@ -280,6 +287,44 @@ func painterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     default: break
     }
     return []
+}
+
+/// Typing a value for the selected numeric parameter: digits (and "." for CFG and strength) build it, Backspace edits,
+/// Enter applies it, Escape drops it; any other key applies it and then does its usual work (returns nil).
+func typeValue(_ key: Key, _ model: inout StudioModel) -> [Effect]? {
+    guard StudioModel.typable.contains(model.selectedParam) else { return nil }
+    let decimals = model.selectedParam == .cfg || model.selectedParam == .strength
+    switch key {
+    case let .char(c) where c.isASCII && (c.isNumber || (decimals && c == ".")):
+        let next = (model.typedValue ?? "") + String(c)
+        if next.count <= 12 { model.typedValue = next }
+        return []
+    case .backspace where model.typedValue != nil:
+        model.typedValue = String(model.typedValue!.dropLast())
+        return []
+    case .escape where model.typedValue != nil:
+        model.typedValue = nil
+        return []
+    case .enter where model.typedValue != nil:
+        applyTypedValue(&model)
+        return []
+    default:
+        if model.typedValue != nil { applyTypedValue(&model) }
+        return nil
+    }
+}
+
+func applyTypedValue(_ model: inout StudioModel) {
+    defer { model.typedValue = nil }
+    guard let text = model.typedValue, !text.isEmpty else { return }
+    switch model.selectedParam {
+    case .steps: if let v = Int(text) { model.request.steps = min(150, max(1, v)) }
+    case .cfg: if let v = Float(text) { model.request.cfgScale = min(30, max(1, v)) }
+    case .seed: if let v = UInt64(text) { model.request.seed = v }
+    case .batch: if let v = Int(text) { model.batchCount = min(64, max(1, v)) }
+    case .strength: if let v = Float(text), model.request.initImage != nil { model.request.strength = min(1, max(0.05, v)) }
+    default: break
+    }
 }
 
 /// Starts a generation from the editors as the generate action does.

@@ -1,4 +1,6 @@
 import Foundation
+import Pipeline
+import Samplers
 import TerminalGraphics
 
 /// A full frame: width × height cells, and where the text cursor goes (nil = hidden).
@@ -192,9 +194,36 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
         let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + "  (" + item.path + ")"
         screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
     }
-    let hints = [("open", "open"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("img2img", "img2img"), ("paint-mask", "mask"),
-                 ("filter", "filter"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
+    let hints = [("open", "open"), ("details", "details"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("img2img", "img2img"),
+                 ("paint-mask", "mask"), ("filter", "filter"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
     screen.putFooter(hints, keymap: model.keymap, context: "gallery")
+    if model.showDetails, items.indices.contains(model.gallerySelection) { drawDetails(&screen, items[model.gallerySelection], depth: depth) }
+}
+
+/// One gallery image large, with its full metadata (A1111's parameters text, the file, the size).
+func drawDetails(_ screen: inout Screen, _ item: GalleryItem, depth: ColorDepth) {
+    let (w, h) = (screen.width, screen.height)
+    for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
+    let size = item.image.fittedSize(maxWidth: w / 2, maxHeight: (h - 4) * 2)
+    screen.showImage(item.image.resized(width: size.width, height: size.height), row: 2, column: 1, maxRow: h - 2, depth: depth,
+                     graphics: .halfblocks)
+    var text = "\(item.path)\n\(item.image.width)×\(item.image.height)\n\n"
+    if let r = item.request {
+        let sampler = SamplerKind(rawValue: r.sampler)?.displayName ?? r.sampler
+        text += r.a1111Parameters(samplerName: sampler, modelName: (r.model as NSString).lastPathComponent)
+        if let initImage = r.initImage { text += "\nStarted from: \(initImage)" + (r.mask.map { "\nMask: \($0)" } ?? "") }
+    } else {
+        text += item.prompt + "\n(not made by phosphor: no request stored)"
+    }
+    let left = size.width + 3, width = max(10, w - left - 1)
+    var row = 2
+    for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) where row < h - 2 {
+        for line in LineEditor(String(paragraph)).wrapped(width: width).lines where row < h - 2 {
+            screen.put(line, row: row, column: left, maxWidth: width)
+            row += 1
+        }
+    }
+    screen.put(" any key returns to the gallery", row: h - 1, column: 0, style: .dim, maxWidth: w)
 }
 
 /// The painter: the image with its tinted mask and brush as large as the screen allows, and its state.

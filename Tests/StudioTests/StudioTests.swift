@@ -392,6 +392,53 @@ import Testing
         #expect(Key.alt("\n").name == "alt-enter")
     }
 
+    /// Numeric parameters can be typed: digits build the value (shown with a cursor), Enter applies it without
+    /// generating, moving on applies it too, Escape drops it; values are clamped to their ranges.
+    @Test func typedParameterValues() throws {
+        var m = try model()
+        _ = type("a kite", &m)
+        m.focus = .params
+        m.selectedParam = .steps
+        _ = type("35", &m)
+        #expect(m.value(of: .steps) == "35_" && view(m).text.contains("35_"))
+        #expect(update(&m, .key(.enter)).isEmpty && m.request.steps == 35 && m.typedValue == nil)
+        _ = update(&m, .key(.down))                  // CFG
+        _ = type("7.5", &m)
+        _ = update(&m, .key(.down))                  // moving on applies it
+        #expect(m.request.cfgScale == 7.5 && m.selectedParam == .seed)
+        _ = type("4294967296", &m)
+        _ = update(&m, .key(.backspace))
+        _ = update(&m, .key(.enter))
+        #expect(m.request.seed == 429496729)
+        _ = type("99", &m)
+        _ = update(&m, .key(.escape))
+        #expect(m.request.seed == 429496729 && m.typedValue == nil)
+        m.selectedParam = .steps
+        _ = type("5000", &m)
+        _ = update(&m, .key(.enter))
+        #expect(m.request.steps == 150)
+        m.selectedParam = .sampler                   // not typable: digits do nothing
+        _ = type("3", &m)
+        #expect(m.typedValue == nil && m.request.sampler == "euler")
+    }
+
+    /// Space in the gallery shows the image large with its whole metadata; any key returns.
+    @Test func galleryDetails() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = update(&m, .key(.function(2)))
+        var items = galleryItems()
+        items[0].request?.negativePrompt = "blurry, low quality"
+        _ = update(&m, .galleryLoaded(items))
+        _ = update(&m, .key(.char(" ")))
+        #expect(m.showDetails)
+        let text = view(m).text
+        #expect(text.contains("out/0.png") && text.contains("48×32") && text.contains("Negative prompt: blurry, low quality"))
+        #expect(text.contains("Steps: 20, Sampler: DPM++ 2M") && text.contains("▀"))
+        _ = update(&m, .key(.char("x")))
+        #expect(!m.showDetails && m.showGallery)
+    }
+
     @Test func keymapErrorsNameTheLine() {
         #expect(throws: KeymapError.malformed(source: "k", line: 2, "unknown action 'fly'")) {
             try Keymap(parsing: "global ctrl-q quit\nprompt ctrl-x fly\n", source: "k")
