@@ -176,6 +176,8 @@ public enum Message: Sendable {
     case tokenCount(used: Int, capacity: Int)
     case galleryLoaded([GalleryItem])
     case mouse(MouseEvent)
+    /// Text pasted into the terminal (bracketed paste): inserted as it is, newlines included, never run as keys.
+    case paste(String)
     /// A mask read for the painter (white = repaint), at the image's size.
     case maskLoaded(path: String, mask: Canvas)
     /// Another model is in use; its recommended settings (Stable Diffusion's usual ones where it has none).

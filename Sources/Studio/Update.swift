@@ -37,6 +37,14 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
         return []
     case let .mouse(event):
         return painterMouse(event, &model)
+    case let .paste(text):
+        let clean = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        if model.showGallery && model.editingFilter {
+            model.galleryFilter.insert(clean.replacingOccurrences(of: "\n", with: " "))
+        } else if !model.showGallery && model.painter == nil {
+            editor(&model) { $0.insert(clean) }
+        }
+        return []
     case let .maskLoaded(path, mask):
         guard var p = model.painter, p.maskPath == path else { return [] }
         p.load(mask)

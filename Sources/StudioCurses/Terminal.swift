@@ -37,7 +37,7 @@ public final class Terminal {
         // Mouse: presses, releases and (xterm button-event tracking, 1002) motion while a button is held.
         mousemask(phosphor_mouse_mask(), nil)
         mouseinterval(0)
-        FileHandle.standardOutput.write(Data("\u{1B}[?1002h".utf8))
+        FileHandle.standardOutput.write(Data("\u{1B}[?1002h\u{1B}[?2004h".utf8))   // mouse motion; bracketed paste
         width = Int(COLS)
         height = Int(LINES)
         self.depth = depth ?? (COLORS >= 0x100_0000 ? .truecolor : .palette256)
@@ -84,7 +84,7 @@ public final class Terminal {
     }
 
     public func close() {
-        FileHandle.standardOutput.write(Data(("\u{1B}[?1002l" + (graphics == .kitty ? KittyEncoder.delete() : "")).utf8))
+        FileHandle.standardOutput.write(Data(("\u{1B}[?1002l\u{1B}[?2004l" + (graphics == .kitty ? KittyEncoder.delete() : "")).utf8))
         endwin()
     }
 
@@ -104,7 +104,7 @@ public final class Terminal {
         signal(SIGHUP) { _ in Terminal.hungUp.markFromSignal() }
         for sig in [SIGTERM, SIGINT, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE] {
             signal(sig) { sig in
-                let reset: StaticString = "\u{1B}[?1002l"
+                let reset: StaticString = "\u{1B}[?1002l\u{1B}[?2004l"
                 _ = reset.withUTF8Buffer { Glibc.write(1, $0.baseAddress, $0.count) }
                 endwin()
                 signal(sig, SIG_DFL)
@@ -155,6 +155,7 @@ public final class Terminal {
             var next: wint_t = 0
             if get_wch(&next) == OK {
                 if next == 10 || next == 13 { return .key(.alt("\n")) }     // alt-enter
+                if next == 91, let paste = readBracketedPaste() { return .paste(paste) }
                 if let scalar = Unicode.Scalar(UInt32(next)), next >= 32 { return .key(.alt(Character(scalar))) }
             }
             return .key(.escape)
@@ -166,6 +167,22 @@ public final class Terminal {
             guard let scalar = Unicode.Scalar(UInt32(ch)) else { return nil }
             return .key(.char(Character(scalar)))
         }
+    }
+
+    /// After ESC [: a bracketed paste (200~ … ESC [201~) as one text, or nil (the bytes read are then dropped, as an
+    /// unknown sequence would be).
+    func readBracketedPaste() -> String? {
+        var head = ""
+        var ch: wint_t = 0
+        while head.count < 4, get_wch(&ch) == OK, let scalar = Unicode.Scalar(UInt32(ch)) { head.unicodeScalars.append(scalar) }
+        guard head == "200~" else { return nil }
+        var text = ""
+        wtimeout(stdscr, 1000)
+        while get_wch(&ch) != ERR, let scalar = Unicode.Scalar(UInt32(ch)) {
+            text.unicodeScalars.append(scalar)
+            if text.hasSuffix("\u{1B}[201~") { return String(text.dropLast(6)) }
+        }
+        return text
     }
 
     /// Draws the cells that differ from the last frame, then places (or hides) the cursor; a sixel or kitty picture

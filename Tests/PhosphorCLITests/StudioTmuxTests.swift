@@ -206,6 +206,22 @@ import TestSupport
         #expect(try s.tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).hasPrefix("0"))
     }
 
+    /// A pasted multi-line prompt (bracketed paste, as tmux's paste-buffer -p sends it) lands in the editor as text:
+    /// its newline does not start a generation.
+    @Test func pasteIsTextNotKeys() throws {
+        let s = Session()
+        try s.start()
+        _ = try s.wait(for: "enter generate")
+        try s.tmux(["set-buffer", "a lighthouse on a cliff\nstormy night"])
+        try s.tmux(["paste-buffer", "-p", "-t", "t"])
+        let pane = try s.wait(for: "stormy night")
+        #expect(pane.contains("a lighthouse on a cliff") && pane.contains("stormy night") && !pane.contains("it/s"), "\(pane)")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!(try s.pane()).contains("it/s") && !FileManager.default.fileExists(atPath: s.folder + "/out/00000-0.png"))
+        try s.keys("C-q")
+        #expect(try s.wait(for: "EXIT=").contains("EXIT=0"))
+    }
+
     @Test func escapeCancelsWithinAStepAndWritesNothing() throws {
         let s = Session()
         try s.start()

@@ -390,6 +390,9 @@ import Testing
         let text = view(m).text
         #expect(text.contains("a castle on a hill") && text.contains("  BR ") && text.contains("dark stormy sky"))
         #expect(Key.alt("\n").name == "alt-enter")
+        // A paste is text: its newlines stay in the prompt and nothing is generated.
+        let pasted = update(&m, .paste("\r\nsecond line\nthird"))
+        #expect(pasted.isEmpty && !m.running && m.prompt.string.hasSuffix("BR\nsecond line\nthird\ndark stormy sky"))
     }
 
     /// Numeric parameters can be typed: digits build the value (shown with a cursor), Enter applies it without
