@@ -1,3 +1,4 @@
+import Foundation
 import COpenBLAS
 
 /// Row-major single-precision GEMM through OpenBLAS: C = alpha·op(A)·op(B) + beta·C.
@@ -12,6 +13,7 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        if FLOPCounter.enabled { FLOPCounter.add(2 * m * n * k) }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -53,5 +55,26 @@ extension BLAS {
         if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "Haswell" }
         if cpuFlags.contains("avx") { return "Sandybridge" }
         return nil
+    }
+}
+
+/// Counts the multiply-add work of every GEMM (2·m·n·k) while enabled: convolutions (im2col or 1×1 as GEMM),
+/// linear layers and attention's two matrix products — the direct-computation FLOPs torch's FlopCounterMode reports
+/// for conv, mm, addmm and bmm. For benchmarks; off (one branch) otherwise.
+public enum FLOPCounter {
+    nonisolated(unsafe) public private(set) static var enabled = false
+    nonisolated(unsafe) private static var total = 0
+    private static let lock = NSLock()
+
+    static func add(_ n: Int) { lock.lock(); total += n; lock.unlock() }
+
+    /// Runs `body` and returns its GEMM FLOPs (not reentrant: one count at a time).
+    public static func count(_ body: () throws -> Void) rethrows -> Int {
+        lock.lock(); total = 0; lock.unlock()
+        enabled = true
+        defer { enabled = false }
+        try body()
+        lock.lock(); defer { lock.unlock() }
+        return total
     }
 }

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Models
+import Pipeline
+import Tensor
+
+/// `phosphor bench sd`: Stable Diffusion 1.5's full architecture with random fp16 weights (made here, no download),
+/// timed stage by stage: sgemm, text encoder, U-Net step (batch 2, as with CFG) and VAE decode per size, with their
+/// GEMM FLOPs and effective GFLOP/s, optionally a whole txt2img run; peak RSS. benchmarks/compare_diffusers.sh runs
+/// this and benchmarks/diffusers_cpu.py in one go and prints the ratios.
+struct BenchSD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sd",
+        abstract: "Stable Diffusion 1.5 (random weights) stage by stage: GFLOP/s against sgemm, seconds, peak RSS.")
+
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Image sizes in pixels, comma-separated (default 256,512).") var sizes = "256,512"
+    @Option(help: "Timed runs per stage after a warm-up (the best is reported).") var repeats = 1
+    @Option(help: "A checkpoint to use instead of making a random one (kept).") var checkpoint: String?
+    @Option(name: .customLong("e2e-steps"), help: "Also time a whole txt2img run of this many Euler steps at the first size (0 = skip).")
+    var e2eSteps = 0
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if parsedSizes.isEmpty || parsedSizes.contains(where: { $0 < 64 || $0 % 64 != 0 }) {
+            throw ValidationError("--sizes must be multiples of 64, e.g. 256,512; got \(sizes)")
+        }
+    }
+
+    var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func run() throws {
+        threadOptions.apply()
+        let say: (String) -> Void = { line in if !json { print(line) } }
+        var report: [String: Any] = ["version": phosphorVersion, "blas": BLAS.configuration, "threads": Parallel.threadCount,
+                                     "blas_threads": BLAS.threadCount, "architecture": "sd15", "weights": "random fp16"]
+        let gemm = BenchOps.measureSGEMM(repeats: 3)
+        report["sgemm_gflops"] = gemm
+        say("phosphor bench sd — SD 1.5 architecture, random fp16 weights, \(Parallel.threadCount) threads")
+        say(String(format: "sgemm 2048³           %8.1f GFLOP/s", gemm))
+
+        var path = checkpoint ?? ""
+        var made = false
+        if checkpoint == nil {
+            path = NSTemporaryDirectory() + "/phosphor-bench-sd15-\(getpid()).safetensors"
+            let start = Date()
+            try RandomCheckpoint.writeFP16(architecture: Assets.folder + "/architectures/sd15_shapes.json", to: path)
+            made = true
+            report["make_checkpoint_seconds"] = Date().timeIntervalSince(start)
+        }
+        defer { if made { try? FileManager.default.removeItem(atPath: path) } }
+
+        var start = Date()
+        let pipeline = try Pipeline(model: path, mergesFile: Assets.clipMerges)
+        report["load_seconds"] = Date().timeIntervalSince(start)
+        let unet = pipeline.unet
+        guard let vae = pipeline.autoencoder else { throw ValidationError("\(path): no autoencoder") }
+
+        // Text encoder: prompt and empty negative (two 77-token sequences), after a warm-up.
+        _ = try pipeline.conditioner.context(prompt: "a photograph of an astronaut riding a horse", negative: "", clipSkip: 1)
+        var context = Tensor.zeros([1])
+        let textSeconds = try best {
+            let (cond, uncond) = try pipeline.conditioner.context(prompt: "a photograph of an astronaut riding a horse", negative: "", clipSkip: 1)
+            context = Tensor.concat([uncond!, cond], dim: 0)
+        }
+        report["text_encoder_seconds"] = textSeconds
+        say(String(format: "text encoder          %8.3f s (prompt + negative)", textSeconds))
+
+        // The first U-Net and VAE calls decode the fp16 weights to fp32 once: warm up at the smallest size.
+        let smallest = parsedSizes.min()!
+        _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
+        _ = vae.decode(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 2))
+
+        var unetRows: [[String: Any]] = [], vaeRows: [[String: Any]] = []
+        for size in parsedSizes {
+            let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
+            var flops = 0
+            let seconds = try best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+            let rate = Double(flops) / seconds / 1e9
+            unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
+                             "fraction_of_sgemm": rate / gemm])
+            say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
+                       size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+        }
+        for size in parsedSizes {
+            let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 4)
+            var flops = 0
+            let seconds = try best { flops = FLOPCounter.count { _ = vae.decode(latents) } }
+            let rate = Double(flops) / seconds / 1e9
+            vaeRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate])
+            say(String(format: "VAE decode %4d px     %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
+                       size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+        }
+        report["unet_step"] = unetRows
+        report["vae_decode"] = vaeRows
+        if e2eSteps > 0 {
+            var request = GenerationRequest(prompt: "a photograph of an astronaut riding a horse")
+            (request.width, request.height, request.steps, request.cfgScale) = (parsedSizes[0], parsedSizes[0], e2eSteps, 7.5)
+            (request.sampler, request.schedule, request.model) = ("euler", "normal", path)
+            start = Date()
+            _ = try pipeline.generate(request)
+            let seconds = Date().timeIntervalSince(start)
+            report["txt2img"] = ["size": parsedSizes[0], "steps": e2eSteps, "seconds": seconds]
+            say(String(format: "txt2img %4d px, %d Euler steps  %8.2f s", parsedSizes[0], e2eSteps, seconds))
+        }
+        report["peak_rss_bytes"] = Memory.peakResident()
+        say(String(format: "peak RSS              %8.2f GiB", Double(Memory.peakResident()) / 1_073_741_824))
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self)) }
+    }
+
+    func best(_ body: () throws -> Void) rethrows -> Double {
+        var result = Double.infinity
+        for _ in 0..<repeats {
+            let t = DispatchTime.now()
+            try body()
+            result = min(result, Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9)
+        }
+        return result
+    }
+}
