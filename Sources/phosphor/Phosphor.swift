@@ -8,7 +8,7 @@ struct Phosphor: ParsableCommand {
         commandName: "phosphor",
         abstract: "Phosphor: a terminal text-to-image studio (latent diffusion on the CPU).",
         version: phosphorVersion,
-        subcommands: [Generate.self, Img2Img.self, Inpaint.self, Batch.self, Score.self, StudioCommand.self, Info.self, Bench.self, ModelCommand.self],
+        subcommands: [Generate.self, Img2Img.self, Inpaint.self, Batch.self, Score.self, Search.self, StudioCommand.self, Info.self, Bench.self, ModelCommand.self],
         defaultSubcommand: StudioCommand.self)
 
     /// Exit codes: 0 done, 1 generation or I/O failure, 2 usage error (the message is one line on stderr).

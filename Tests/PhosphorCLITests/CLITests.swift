@@ -71,6 +71,36 @@ struct CLI {
     }
 
     /// `score`: a scene scores higher against its own caption than against another; a missing image is one line.
+    /// `search`: a folder's images ranked by a text or by an image, through an index file that is made once and then
+    /// only updated for new, changed and vanished images.
+    @Test func searchRanksByTextAndImageWithAnIncrementalIndex() throws {
+        let dir = Fixtures.temporaryFolder()
+        let prompts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/clip_prompts.json"))))
+        for i in 0..<2 {
+            try FileManager.default.copyItem(atPath: Fixtures.path("default_model/clip_scene\(i).png"), toPath: dir + "/scene\(i).png")
+        }
+        try FileManager.default.copyItem(atPath: Fixtures.path("default_model/inpaint_image.png"), toPath: dir + "/other.png")
+        func search(_ args: [String]) throws -> (files: [String], stderr: String) {
+            let r = try CLI.run(["search"] + args + ["--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let files = try r.stdout.split(separator: "\n").map {
+                ((try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]))["image"] as? String ?? "")
+            }
+            return (files.map { ($0 as NSString).lastPathComponent }, r.stderr)
+        }
+        let first = try search([prompts[0], dir])
+        #expect(first.files.first == "scene1.png" && first.files.count == 3 && first.stderr.contains("indexed 3"))
+        let again = try search([prompts[0], dir, "--top", "1"])
+        #expect(again.files == ["scene1.png"] && again.stderr.isEmpty)    // nothing re-embedded
+        try FileManager.default.removeItem(atPath: dir + "/other.png")
+        let like = try search(["--like", dir + "/scene1.png", dir])
+        #expect(like.files == ["scene0.png"])                              // itself excluded, the deleted one gone
+        let index = try String(contentsOfFile: dir + "/.phosphor-clip-index.jsonl", encoding: .utf8)
+        #expect(index.split(separator: "\n").count == 2)
+        let bad = try CLI.run(["search", "x", "/nonexistent/folder"])
+        #expect(bad.status != 0 && bad.stderr.contains("/nonexistent/folder"))
+    }
+
     @Test func scoreRanksTheRightCaptionFirst() throws {
         let image = Fixtures.path("default_model/clip_scene1.png")
         let prompts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/clip_prompts.json"))))

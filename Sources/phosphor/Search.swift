@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+/// `phosphor search "QUERY" FOLDER`: the folder's images ranked by CLIP similarity to a text (or, with --like, to an
+/// image), through the folder's cached embedding index.
+struct Search: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rank a folder's images by CLIP similarity to a text, or to an image with --like (cached index, updated incrementally).")
+
+    @Argument(help: "QUERY FOLDER: what to look for (not with --like) and the folder of PNGs (default: outputs).")
+    var words: [String] = []
+    @Option(help: "Rank by similarity to this image instead of a text (\"more like this\").") var like: String?
+    @Option(help: "How many results (default 10).") var top = 10
+    @Option(help: "A Phosphor model folder with an image_encoder (default: the embedded default model).") var model: String?
+    @Flag(help: "One JSON object per result.") var json = false
+
+    var query: String? { like == nil ? words.first : nil }
+    var folder: String { (like == nil ? words.dropFirst().first : words.first) ?? "outputs" }
+
+    func validate() throws {
+        if like == nil && words.isEmpty { throw ValidationError("give a text to search for, or --like IMAGE") }
+        if words.count > (like == nil ? 2 : 1) { throw ValidationError("expected \(like == nil ? "QUERY [FOLDER]" : "[FOLDER] with --like"), got \(words.count) arguments") }
+        if top < 1 { throw ValidationError("--top must be at least 1") }
+    }
+
+    func run() throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ValidationError("\(folder): no such folder")
+        }
+        let scorer = try CLIPScorer(folder: model ?? Assets.defaultModel)
+        var index = GalleryIndex(folder: folder)
+        let embedded = try index.update(with: scorer)
+        if embedded > 0 { FileHandle.standardError.write(Data("indexed \(embedded) new or changed images in \(folder)\n".utf8)) }
+        let target: [Float]
+        var exclude: String?
+        if let like {
+            target = try scorer.imageEmbedding(try scorer.loadImage(like)).toArray()
+            if URL(fileURLWithPath: like).deletingLastPathComponent().standardizedFileURL == URL(fileURLWithPath: folder).standardizedFileURL {
+                exclude = (like as NSString).lastPathComponent
+            }
+        } else {
+            target = try scorer.textEmbedding(query!).toArray()
+        }
+        for (file, score) in index.ranked(by: target, excluding: exclude).prefix(top) {
+            let path = folder + "/" + file
+            if json {
+                let object: [String: Any] = ["image": path, "score": Double(score)]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(format: "%7.2f  %@", score, path))
+            }
+        }
+    }
+}
