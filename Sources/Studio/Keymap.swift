@@ -41,7 +41,7 @@ public struct Keymap: Equatable, Sendable {
         "previous-param", "next-param", "decrease", "increase", "seed-mode",
         "history-previous", "history-next", "paint-mask", "pen", "eraser", "brush-bigger", "brush-smaller", "invert-mask",
         "clear-mask", "inpaint", "up", "down", "gallery", "previous-item", "next-item", "row-up", "row-down", "open", "rerun", "vary-seed", "trash", "confirm",
-        "filter", "img2img", "rectangle", "load-mask", "newline", "details",
+        "filter", "img2img", "rectangle", "load-mask", "newline", "details", "search",
     ]
 
     public init() {}

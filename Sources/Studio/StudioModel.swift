@@ -51,6 +51,10 @@ public struct StudioModel: Equatable {
     public var typedValue: String?
     /// The gallery's details view of the selected image (large, with its full metadata).
     public var showDetails = false
+    /// CLIP search in the gallery: the query being typed, and the query the gallery is ranked by.
+    public var searchQuery = LineEditor()
+    public var editingSearch = false
+    public var galleryRankedBy: String?
     /// The mask painter (opened from the gallery with m), when active.
     public var painter: MaskPainter?
     /// Earlier prompts, oldest first (persisted by the runtime), and the entry Up/Down is showing (nil = the draft).
@@ -83,7 +87,8 @@ public struct StudioModel: Equatable {
             && a.galleryFilter == b.galleryFilter && a.editingFilter == b.editingFilter && a.batchCount == b.batchCount
             && a.batchRemaining == b.batchRemaining && a.models == b.models && a.modelPath == b.modelPath
             && a.loadingModel == b.loadingModel && a.modelName == b.modelName && a.typedValue == b.typedValue
-            && a.showDetails == b.showDetails
+            && a.showDetails == b.showDetails && a.searchQuery == b.searchQuery && a.editingSearch == b.editingSearch
+            && a.galleryRankedBy == b.galleryRankedBy
     }
 
     /// SplitMix64: random seeds without touching global state (update stays pure and repeatable).
@@ -156,6 +161,8 @@ public enum Effect: Equatable, Sendable {
     case loadMask(path: String, quiet: Bool)
     /// Load another model (answered by `modelLoaded` or `failed`).
     case loadModel(String)
+    /// Rank the output folder's images by CLIP similarity to a text (answered by `galleryRanked` or `failed`).
+    case searchGallery(String)
 }
 
 /// A mouse event on a cell.
@@ -182,4 +189,6 @@ public enum Message: Sendable {
     case maskLoaded(path: String, mask: Canvas)
     /// Another model is in use; its recommended settings (Stable Diffusion's usual ones where it has none).
     case modelLoaded(path: String, name: String, defaults: ModelDefaults)
+    /// The gallery's images (paths), best match first, for a CLIP search.
+    case galleryRanked(paths: [String], query: String)
 }

@@ -68,7 +68,15 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
     case let .tokenCount(used, capacity):
         model.tokenCount = (used, capacity)
         return []
+    case let .galleryRanked(paths, query):
+        let rank = Dictionary(paths.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        model.gallery.sort { (rank[$0.path] ?? Int.max) < (rank[$1.path] ?? Int.max) }
+        model.galleryRankedBy = query
+        model.gallerySelection = 0
+        model.status = .idle("Ranked by CLIP similarity to \"\(query)\"")
+        return []
     case let .galleryLoaded(items):
+        model.galleryRankedBy = nil
         model.gallery = items
         model.gallerySelection = min(model.gallerySelection, max(0, items.count - 1))
         return []
@@ -155,6 +163,7 @@ func handle(_ key: Key, _ model: inout StudioModel) -> [Effect] {
 /// trash after a confirmation; / types a filter on the prompts.
 func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     if model.editingFilter { return filterKey(key, &model) }
+    if model.editingSearch { return searchKey(key, &model) }
     if model.showDetails {
         // Any key closes the details view (quit still quits).
         model.showDetails = false
@@ -176,15 +185,22 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     switch action {
     case "quit": return model.running ? [.cancel, .quit] : [.quit]
     case "gallery", "cancel":
-        // Escape clears a filter first, then leaves.
+        // Escape clears a filter first, then a CLIP ranking (newest first again), then leaves.
         if !model.galleryFilter.string.isEmpty && key == .escape {
             model.galleryFilter = LineEditor()
             model.gallerySelection = 0
+        } else if model.galleryRankedBy != nil && key == .escape {
+            model.galleryRankedBy = nil
+            model.gallerySelection = 0
+            return [.loadGallery]
         } else {
             model.showGallery = false
         }
     case "help": model.showHelp = true
     case "filter": model.editingFilter = true
+    case "search":
+        model.editingSearch = true
+        model.searchQuery = LineEditor()
     case "details": if items.indices.contains(model.gallerySelection) { model.showDetails = true }
     case "previous-item": model.gallerySelection = max(0, model.gallerySelection - 1)
     case "next-item": model.gallerySelection = min(max(0, count - 1), model.gallerySelection + 1)
@@ -229,6 +245,25 @@ func galleryKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.status = .idle("Loaded " + item.path)
         if action == "rerun" { return generateNow(&model) }
         if action == "vary-seed" { model.request.seed += 1; return generateNow(&model) }
+    default: break
+    }
+    return []
+}
+
+/// Typing a CLIP search: Enter asks the runtime to rank the gallery by it, Escape drops it.
+func searchKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
+    switch key {
+    case .enter:
+        model.editingSearch = false
+        let query = model.searchQuery.string.trimmingCharacters(in: .whitespaces)
+        guard !query.isEmpty else { return [] }
+        model.status = .idle("Searching with CLIP…")
+        return [.searchGallery(query)]
+    case .escape: model.editingSearch = false
+    case .backspace: model.searchQuery.backspace()
+    case .left: model.searchQuery.left()
+    case .right: model.searchQuery.right()
+    case let .char(c): model.searchQuery.insert(String(c))
     default: break
     }
     return []

@@ -166,11 +166,14 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
     let items = model.visibleGallery
     let filter = model.galleryFilter.string
     let lead = " Gallery: \(items.count) of \(model.gallery.count) images with \""
-    let heading = filter.isEmpty && !model.editingFilter
-        ? " Gallery: \(model.gallery.count) images, newest first"
+    let order = model.galleryRankedBy.map { "ranked by CLIP similarity to \"\($0)\"" } ?? "newest first"
+    var heading = filter.isEmpty && !model.editingFilter
+        ? " Gallery: \(model.gallery.count) images, \(order)"
         : lead + filter + "\"" + (model.editingFilter ? " (typing; Enter keeps, Esc clears)" : "")
+    if model.editingSearch { heading = " CLIP search: " + model.searchQuery.string + "  (Enter ranks the gallery, Esc drops it)" }
     screen.put(heading, row: 1, column: 0, style: .bold)
     if model.editingFilter { screen.cursor = (1, min(w - 1, lead.count + model.galleryFilter.cursor)) }
+    if model.editingSearch { screen.cursor = (1, min(w - 1, 14 + model.searchQuery.cursor)) }
     let columns = galleryColumns(width: w)
     let rowsVisible = max(1, (h - 6) / 10)
     let selectedRow = model.gallerySelection / columns
@@ -195,7 +198,7 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
         screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
     }
     let hints = [("open", "open"), ("details", "details"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("img2img", "img2img"),
-                 ("paint-mask", "mask"), ("filter", "filter"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
+                 ("paint-mask", "mask"), ("filter", "filter"), ("search", "CLIP search"), ("trash", "trash"), ("gallery", "back"), ("quit", "quit")]
     screen.putFooter(hints, keymap: model.keymap, context: "gallery")
     if model.showDetails, items.indices.contains(model.gallerySelection) { drawDetails(&screen, items[model.gallerySelection], depth: depth) }
 }

@@ -23,6 +23,7 @@ public final class StudioApp {
                     loadGallery: @escaping () -> [GalleryItem], trash: @escaping (String) -> String?,
                     remember: @escaping (String) -> Void, saveMask: @escaping (String, Canvas) -> String?,
                     loadMask: @escaping (_ path: String, _ width: Int, _ height: Int) throws -> Canvas?,
+                    searchGallery: @escaping (String) throws -> [String] = { _ in [] },
                     loadModel: @escaping (String) throws -> (name: String, defaults: ModelDefaults),
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth, graphics: graphics)
@@ -61,6 +62,16 @@ public final class StudioApp {
                         } catch {
                             inbox.post(.failed("\(error)"))
                         }
+                    case let .searchGallery(query):
+                        // Embedding new images takes a moment: off the UI thread.
+                        let inbox = self.inbox
+                        let searcher = Thread {
+                            do { inbox.post(.galleryRanked(paths: try searchGallery(query), query: query)) } catch {
+                                inbox.post(.failed("search: \(error)"))
+                            }
+                        }
+                        searcher.stackSize = 16 << 20
+                        searcher.start()
                     case let .loadModel(path):
                         // Loading takes seconds for a real checkpoint: off the UI thread, like generation.
                         let inbox = self.inbox

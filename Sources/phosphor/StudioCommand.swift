@@ -146,6 +146,7 @@ struct StudioCommand: ParsableCommand {
             return (path, Canvas(try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)))
         }
         let folder = output
+        let searchScorer = LazyScorer()
         let mode = graphics.flatMap(GraphicsMode.init(rawValue:)) ?? (graphics.flatMap(ColorDepth.init(rawValue:)) != nil ? .halfblocks : nil)
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), graphics: mode, make: make,
                         loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) },
@@ -161,6 +162,12 @@ struct StudioCommand: ParsableCommand {
                             guard FileManager.default.fileExists(atPath: path) else { return nil }
                             let rgb = try PNG.read(path: path).rgb8().resized(width: width, height: height)
                             return Canvas(width: width, height: height, rgb: rgb.pixels)
+                        },
+                        searchGallery: { query in
+                            let scorer = try searchScorer.get()
+                            var index = GalleryIndex(folder: folder)
+                            try index.update(with: scorer)
+                            return index.ranked(by: try scorer.textEmbedding(query).toArray()).map { folder + "/" + $0.file }
                         },
                         loadModel: { path in
                             let pipeline = try Pipeline.cached(model: path, mergesFile: Assets.clipMerges)
@@ -188,5 +195,18 @@ final class CurrentModel: @unchecked Sendable {
         lock.lock()
         (self.pipeline, self.path, self.name) = (pipeline, path, name)
         lock.unlock()
+    }
+}
+
+/// The default model's CLIP for gallery search, loaded on first use.
+final class LazyScorer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var scorer: CLIPScorer?
+    func get() throws -> CLIPScorer {
+        lock.lock(); defer { lock.unlock() }
+        if let scorer { return scorer }
+        let made = try CLIPScorer(folder: Assets.defaultModel)
+        scorer = made
+        return made
     }
 }

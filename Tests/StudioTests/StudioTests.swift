@@ -425,6 +425,23 @@ import Testing
         #expect(m.typedValue == nil && m.request.sampler == "euler")
     }
 
+    /// s in the gallery types a CLIP search; Enter asks the runtime to rank, the answer reorders the gallery, Escape
+    /// goes back to newest first (reloading).
+    @Test func galleryClipSearch() throws {
+        var m = try model()
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = update(&m, .key(.function(2)))
+        _ = update(&m, .galleryLoaded(galleryItems()))
+        _ = update(&m, .key(.char("s")))
+        _ = type("pink ring", &m)
+        #expect(view(m).text.contains("CLIP search: pink ring"))
+        #expect(update(&m, .key(.enter)) == [.searchGallery("pink ring")] && !m.editingSearch)
+        _ = update(&m, .galleryRanked(paths: ["out/3.png", "out/6.png"], query: "pink ring"))
+        #expect(m.gallery.map(\.path).prefix(3) == ["out/3.png", "out/6.png", "out/0.png"] && m.gallerySelection == 0)
+        #expect(view(m).text.contains("ranked by CLIP similarity to \"pink ring\""))
+        #expect(update(&m, .key(.escape)) == [.loadGallery] && m.galleryRankedBy == nil && m.showGallery)
+    }
+
     /// Space in the gallery shows the image large with its whole metadata; any key returns.
     @Test func galleryDetails() throws {
         var m = try model()
