@@ -104,15 +104,16 @@ public enum ModelHash {
     public static func short(ofFile path: String, cache: String = defaultCachePath) throws -> String {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        // Whole milliseconds: a Double's last digits do not survive the JSON round trip.
+        let mtime = Int64((((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1000).rounded())
         let key = URL(fileURLWithPath: path).standardizedFileURL.path
         var entries = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cache)))) as? [String: [String: Any]] ?? [:]
-        if let e = entries[key], (e["size"] as? NSNumber)?.int64Value == size, (e["mtime"] as? NSNumber)?.doubleValue == mtime,
+        if let e = entries[key], (e["size"] as? NSNumber)?.int64Value == size, (e["mtime_ms"] as? NSNumber)?.int64Value == mtime,
            let sha = e["sha256"] as? String, sha.count == 64 {
             return String(sha.prefix(10))
         }
         let sha = try SHA256.hexDigest(ofFile: path)
-        entries[key] = ["size": size, "mtime": mtime, "sha256": sha]
+        entries[key] = ["size": size, "mtime_ms": mtime, "sha256": sha]
         // A cache that cannot be written is no error: the hash is still right, only not remembered.
         if let data = try? JSONSerialization.data(withJSONObject: entries, options: [.sortedKeys]) {
             try? FileManager.default.createDirectory(atPath: (cache as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -18,6 +18,14 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C = A·B (row-major, no transposes) without adding to the FLOP counter: for algorithms that report their
+    /// direct-computation count themselves (Winograd).
+    static func sgemmUncounted(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0 && n > 0 && k > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+
     /// Threads OpenBLAS uses inside one call.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

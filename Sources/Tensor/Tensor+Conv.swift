@@ -31,6 +31,10 @@ extension Tensor {
         let out = Tensor.empty([n, o, ho, wo])
         let plane = ho * wo
         let kdim = c * kh * kw
+        if Tensor.useWinograd(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options) {
+            x.winogradConv3x3(weight: wt, bias: bias, out: out)
+            return out
+        }
         var beta: Float = 0
         if let bias {
             precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs")

@@ -138,6 +138,9 @@ def conv_fixtures():
         ("unet_skip_960_640", (2, 960, 4, 4), (640, 960, 1, 1), 1, 0),
         ("unet_1280", (2, 1280, 2, 2), (1280, 1280, 3, 3), 1, 1),
         ("unet_conv_out", (2, 320, 8, 8), (4, 320, 3, 3), 1, 1),
+        # Odd sizes for the Winograd F(2×2, 3×3) path's partial tiles, and a long row of tiles.
+        ("winograd_odd", (1, 64, 9, 7), (80, 64, 3, 3), 1, 1),
+        ("winograd_wide", (2, 128, 3, 65), (64, 128, 3, 3), 1, 1),
     ]
     for i, (case, xs, ws, stride, padding) in enumerate(unet):
         x = fx.gen(case, "x", xs, 100 + 3 * i)

@@ -25,10 +25,19 @@ import TestSupport
         #expect(scaledMaxError(out, try fx.tensor("nhwc", "out")) <= fp32Tolerance)
     }
 
-    @Test(arguments: ["unet_conv_in", "unet_320", "unet_down_320", "unet_320_640", "unet_skip_960_640", "unet_1280", "unet_conv_out"])
+    @Test(arguments: ["unet_conv_in", "unet_320", "unet_down_320", "unet_320_640", "unet_skip_960_640", "unet_1280", "unet_conv_out",
+                      "winograd_odd", "winograd_wide"])
     func unetChannelCounts(_ name: String) throws {
         let out = try fx.tensor(name, "x").conv2d(weight: fx.tensor(name, "weight"), bias: fx.tensor(name, "bias"),
                                                   options: options(name))
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
+    }
+
+    /// The opt-in Winograd F(2×2, 3×3) path against torch's conv2d on the same fixtures: even and odd sizes, partial
+    /// tiles, a long row of tiles, 64 to 1280 channels.
+    @Test(arguments: ["unet_320", "unet_320_640", "unet_1280", "winograd_odd", "winograd_wide", "k3s1p1"])
+    func winogradMatchesTorch(_ name: String) throws {
+        let out = try fx.tensor(name, "x").conv2dWinograd3x3(weight: fx.tensor(name, "weight"), bias: try? fx.tensor(name, "bias"))
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name)")
     }
 }
