@@ -49,18 +49,12 @@ public struct ImagePlacement: Equatable, Sendable {
 }
 
 extension Screen {
-    /// Shows `canvas` (already fitted to `columns` × 2·`rows` half-block pixels) at (row, column): as half-block cells,
-    /// or — for sixel/kitty — as a placement over blank cells.
-    mutating func showImage(_ canvas: Canvas, row: Int, column: Int, maxRow: Int, depth: ColorDepth, graphics: GraphicsMode) {
-        let rows = (canvas.height + 1) / 2
-        if graphics == .halfblocks {
-            let cells = HalfBlockRenderer(depth: depth).render(canvas)
-            for (i, line) in cells.enumerated() where row + i < maxRow {
-                for (j, cell) in line.enumerated() where column + j < width { self.cells[row + i][column + j] = cell }
-            }
-        } else {
-            image = ImagePlacement(row: row, column: column, columns: min(canvas.width, width - column), rows: min(rows, maxRow - row),
-                                   canvas: canvas)
+    /// Draws `canvas` (already fitted to the cells: one pixel column and two pixel rows per cell) as half-block cells
+    /// from (row, column), clipped above `maxRow` and at the right edge.
+    mutating func drawHalfBlocks(_ canvas: Canvas, row: Int, column: Int, maxRow: Int, depth: ColorDepth) {
+        let cells = HalfBlockRenderer(depth: depth).render(canvas)
+        for (i, line) in cells.enumerated() where row + i < maxRow {
+            for (j, cell) in line.enumerated() where column + j < width { self.cells[row + i][column + j] = cell }
         }
     }
 }
@@ -135,7 +129,7 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor, graphics:
         // Pixel protocols get the full-resolution picture; the terminal scales it (kitty) or the runtime does (sixel).
         let shown = graphics == .halfblocks ? image.resized(width: size.width, height: size.height) : image
         if graphics == .halfblocks {
-            screen.showImage(shown, row: 1, column: left + 1, maxRow: h - 2, depth: depth, graphics: graphics)
+            screen.drawHalfBlocks(shown, row: 1, column: left + 1, maxRow: h - 2, depth: depth)
         } else {
             screen.image = ImagePlacement(row: 1, column: left + 1, columns: size.width, rows: min((size.height + 1) / 2, h - 3), canvas: shown)
         }
@@ -208,8 +202,7 @@ func drawDetails(_ screen: inout Screen, _ item: GalleryItem, depth: ColorDepth)
     let (w, h) = (screen.width, screen.height)
     for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
     let size = item.image.fittedSize(maxWidth: w / 2, maxHeight: (h - 4) * 2)
-    screen.showImage(item.image.resized(width: size.width, height: size.height), row: 2, column: 1, maxRow: h - 2, depth: depth,
-                     graphics: .halfblocks)
+    screen.drawHalfBlocks(item.image.resized(width: size.width, height: size.height), row: 2, column: 1, maxRow: h - 2, depth: depth)
     var text = "\(item.path)\n\(item.image.width)×\(item.image.height)\n\n"
     if let r = item.request {
         let sampler = SamplerKind(rawValue: r.sampler)?.displayName ?? r.sampler
@@ -236,8 +229,8 @@ func drawPainter(_ screen: inout Screen, _ p: MaskPainter, model: StudioModel, d
     screen.cursor = nil
     let layout = painterLayout(p, width: w, height: h)
     if graphics == .halfblocks {
-        screen.showImage(p.preview.resized(width: layout.width, height: layout.height), row: layout.top, column: layout.left,
-                         maxRow: h - 2, depth: depth, graphics: graphics)
+        screen.drawHalfBlocks(p.preview.resized(width: layout.width, height: layout.height), row: layout.top, column: layout.left,
+                              maxRow: h - 2, depth: depth)
     } else {
         screen.image = ImagePlacement(row: layout.top, column: layout.left, columns: layout.width,
                                       rows: min((layout.height + 1) / 2, h - 2 - layout.top), canvas: p.preview)
