@@ -14,3 +14,8 @@ static inline mmask_t phosphor_button1_pressed(void) { return BUTTON1_PRESSED; }
 static inline mmask_t phosphor_button1_released(void) { return BUTTON1_RELEASED | BUTTON1_CLICKED; }
 static inline mmask_t phosphor_mouse_motion(void) { return REPORT_MOUSE_POSITION; }
 static inline int phosphor_key_mouse(void) { return KEY_MOUSE; }
+
+#include <unistd.h>
+#include <sys/syscall.h>
+// The calling thread's kernel id (for per-thread nice values).
+static inline int phosphor_thread_id(void) { return (int)syscall(SYS_gettid); }

@@ -1,3 +1,4 @@
+import CNCurses
 import Foundation
 import Pipeline
 import Studio
@@ -27,6 +28,7 @@ public final class StudioApp {
                     loadModel: @escaping (String) throws -> (name: String, defaults: ModelDefaults),
                     countTokens: @escaping (String) -> (used: Int, capacity: Int)?) {
         let terminal = Terminal(depth: depth, graphics: graphics)
+        let uiThread = ThreadPriority.currentThreadID()
         defer { terminal.close() }
         var model = initial
         _ = update(&model, .resize(width: terminal.width, height: terminal.height))
@@ -36,6 +38,8 @@ public final class StudioApp {
             var messages = inbox.drain()
             if let input = terminal.read() { messages.append(input) }
             for message in messages {
+                // Compute threads (BLAS, dispatch workers) appear as the run needs them: keep them below the UI.
+                if case .progress = message { ThreadPriority.lowerAll(except: uiThread) }
                 for effect in update(&model, message) {
                     switch effect {
                     case .quit:
@@ -87,6 +91,7 @@ public final class StudioApp {
                         loader.start()
                     case let .generate(request):
                         cancelFlag.set(false)
+                        ThreadPriority.lowerAll(except: uiThread)
                         let inbox = self.inbox, cancel = self.cancelFlag
                         worker = Thread {
                             let start = Date()
@@ -131,4 +136,20 @@ final class Flag: @unchecked Sendable {
     private var v = false
     var value: Bool { lock.lock(); defer { lock.unlock() }; return v }
     func set(_ x: Bool) { lock.lock(); v = x; lock.unlock() }
+}
+
+/// Keeps the UI thread ahead of the compute threads on a machine whose cores the U-Net fills: every other thread of
+/// the process gets nice +10 (lowering a thread's priority needs no privilege; Linux threads have their own nice).
+enum ThreadPriority {
+    static func currentThreadID() -> Int32 { Int32(phosphor_thread_id()) }
+
+    static func lowerAll(except keep: Int32) {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return }
+        for name in tasks {
+            guard let tid = Int32(name), tid != keep else { continue }
+            if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid)) < 10 {
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), 10)
+            }
+        }
+    }
 }
