@@ -260,11 +260,7 @@ func searchKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
         model.status = .idle("Searching with CLIP…")
         return [.searchGallery(query)]
     case .escape: model.editingSearch = false
-    case .backspace: model.searchQuery.backspace()
-    case .left: model.searchQuery.left()
-    case .right: model.searchQuery.right()
-    case let .char(c): model.searchQuery.insert(String(c))
-    default: break
+    default: editInline(key, &model.searchQuery, keymap: model.keymap)
     }
     return []
 }
@@ -276,19 +272,27 @@ func filterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
     case .escape:
         model.editingFilter = false
         model.galleryFilter = LineEditor()
-    case .backspace: model.galleryFilter.backspace()
-    case .left: model.galleryFilter.left()
-    case .right: model.galleryFilter.right()
-    case let .char(c): model.galleryFilter.insert(String(c))
-    default:
-        switch model.keymap.action(for: key, in: "prompt") {
-        case "delete-word": model.galleryFilter.deleteWordBefore()
-        case "delete-to-start": model.galleryFilter.deleteToStart()
-        default: break
-        }
+    default: editInline(key, &model.galleryFilter, keymap: model.keymap)
     }
     model.gallerySelection = min(model.gallerySelection, max(0, model.visibleGallery.count - 1))
     return []
+}
+
+/// A one-line field typed inside the gallery (filter, CLIP search): characters, Backspace, Left/Right, and the
+/// prompt's word and line kills.
+func editInline(_ key: Key, _ field: inout LineEditor, keymap: Keymap) {
+    switch key {
+    case .backspace: field.backspace()
+    case .left: field.left()
+    case .right: field.right()
+    case let .char(c): field.insert(String(c))
+    default:
+        switch keymap.action(for: key, in: "prompt") {
+        case "delete-word": field.deleteWordBefore()
+        case "delete-to-start": field.deleteToStart()
+        default: break
+        }
+    }
 }
 
 /// The mask painter: arrows move the brush, space lifts/lowers the pen, e toggles the eraser, +/- size, i inverts,

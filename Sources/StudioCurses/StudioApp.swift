@@ -69,17 +69,15 @@ public final class StudioApp {
                     case let .searchGallery(query):
                         // Embedding new images takes a moment: off the UI thread.
                         let inbox = self.inbox
-                        let searcher = Thread {
+                        _ = startThread {
                             do { inbox.post(.galleryRanked(paths: try searchGallery(query), query: query)) } catch {
                                 inbox.post(.failed("search: \(error)"))
                             }
                         }
-                        searcher.stackSize = 16 << 20
-                        searcher.start()
                     case let .loadModel(path):
                         // Loading takes seconds for a real checkpoint: off the UI thread, like generation.
                         let inbox = self.inbox
-                        let loader = Thread {
+                        _ = startThread {
                             do {
                                 let loaded = try loadModel(path)
                                 inbox.post(.modelLoaded(path: path, name: loaded.name, defaults: loaded.defaults))
@@ -87,13 +85,11 @@ public final class StudioApp {
                                 inbox.post(.failed("cannot load \(path): \(error)"))
                             }
                         }
-                        loader.stackSize = 16 << 20
-                        loader.start()
                     case let .generate(request):
                         cancelFlag.set(false)
                         ThreadPriority.lowerAll(except: uiThread)
                         let inbox = self.inbox, cancel = self.cancelFlag
-                        worker = Thread {
+                        worker = startThread {
                             let start = Date()
                             do {
                                 let (path, image) = try make(request) { step, steps, preview in
@@ -107,8 +103,6 @@ public final class StudioApp {
                                 inbox.post(.failed("\(error)"))
                             }
                         }
-                        worker?.stackSize = 16 << 20
-                        worker?.start()
                     }
                 }
             }
@@ -121,6 +115,15 @@ public final class StudioApp {
         cancelFlag.set(true)
         _ = worker
     }
+}
+
+/// Runs `body` on a new thread with a stack large enough for the models' recursion (generation, model loading,
+/// gallery search all run off the UI thread).
+func startThread(_ body: @escaping @Sendable () -> Void) -> Thread {
+    let thread = Thread(block: body)
+    thread.stackSize = 16 << 20
+    thread.start()
+    return thread
 }
 
 /// Messages from worker threads to the event loop.

@@ -59,7 +59,8 @@ struct Batch: ParsableCommand {
         // writing an image and its manifest line leaves an image the manifest lacks: it gets its line now.
         let listed = manifestIndices()
         let todo = mine.filter { (try? PNG.read(path: path(index: $0, seed: requests[$0].seed))) == nil }
-        for i in mine where !listed.contains(i) && !todo.contains(i) {
+        let pending = Set(todo)
+        for i in mine where !listed.contains(i) && !pending.contains(i) {
             let out = path(index: i, seed: requests[i].seed)
             try appendManifest(["index": i, "file": (out as NSString).lastPathComponent, "seed": requests[i].seed,
                                 "prompt": requests[i].prompt, "seconds": NSNull()])
