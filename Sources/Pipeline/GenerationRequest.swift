@@ -34,6 +34,10 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     public var mask: String?
     public var invertMask = false
     public var maskBlur = 0
+    /// CLIP guidance (`CLIPGuidedDenoiser`): the loss scale (0 = off; diffusers' community pipeline uses 100) and the
+    /// number of random cutouts (0 = the whole image resized to the CLIP tower's input).
+    public var clipGuidanceScale: Float = 0
+    public var clipCutouts = 0
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -41,6 +45,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
         case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength, resizeMode = "resize_mode"
         case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
+        case clipGuidanceScale = "clip_guidance_scale", clipCutouts = "clip_cutouts"
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,6 +69,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         mask = try c.decodeIfPresent(String.self, forKey: .mask)
         invertMask = try c.decodeIfPresent(Bool.self, forKey: .invertMask) ?? invertMask
         maskBlur = try c.decodeIfPresent(Int.self, forKey: .maskBlur) ?? maskBlur
+        clipGuidanceScale = try c.decodeIfPresent(Float.self, forKey: .clipGuidanceScale) ?? clipGuidanceScale
+        clipCutouts = try c.decodeIfPresent(Int.self, forKey: .clipCutouts) ?? clipCutouts
     }
 
     /// Problems a user can fix, one line each.
@@ -81,6 +88,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if initImage != nil && !(strength > 0 && strength <= 1) { try fail("strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil { try fail("a mask needs the image it applies to") }
         if maskBlur < 0 || maskBlur > 64 { try fail("mask blur must be in 0...64 pixels, got \(maskBlur)") }
+        if !(clipGuidanceScale >= 0 && clipGuidanceScale <= 100_000) { try fail("CLIP guidance scale must be in 0...100000, got \(clipGuidanceScale)") }
+        if clipCutouts < 0 || clipCutouts > 64 { try fail("CLIP cutouts must be in 0...64, got \(clipCutouts)") }
     }
 
     /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
@@ -95,6 +104,10 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if sampler == "ddim" && eta != 0 { fields.append("Eta: \(eta.formatted())") }
         if initImage != nil { fields.append("Denoising strength: \(strength.formatted())") }
         if mask != nil { fields.append("Mask blur: \(maskBlur)") }
+        if clipGuidanceScale > 0 {
+            fields.append("CLIP guidance scale: \(clipGuidanceScale.formatted())")
+            if clipCutouts > 0 { fields.append("CLIP cutouts: \(clipCutouts)") }
+        }
         // A1111's "RNG" values: CPU (torch's CPU generator) and NV (its Philox imitation of NVIDIA's randn).
         fields.append(rng == "philox" ? "RNG: NV" : "RNG: CPU")
         lines.append(fields.joined(separator: ", "))

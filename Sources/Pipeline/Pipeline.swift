@@ -94,6 +94,9 @@ public final class Pipeline {
     public let defaults: ModelDefaults
     /// The folder or file the model came from.
     public let source: String
+    /// The CLIP model that CLIP guidance steers with (requests with a CLIP guidance scale need one): the default
+    /// model's CLIP, which takes any RGB image through cutouts pooled to its input size.
+    public var clip: CLIPScorer?
 
     public init(conditioner: PromptConditioning, unet: UNet2DConditionModel, autoencoder: LatentAutoencoder?,
                 scheduler: SchedulerConfig, defaults: ModelDefaults = ModelDefaults(), source: String) {
@@ -206,7 +209,18 @@ public final class Pipeline {
             // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
             return Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }
         }
-        let denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
+        var denoiser: any Denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
+        if request.clipGuidanceScale > 0 {
+            guard let clip else {
+                throw PipelineError.invalidRequest("CLIP guidance needs a CLIP model with an image tower (the default model's); none is loaded")
+            }
+            guard let decoder = vae as? any DifferentiableLatentDecoding else {
+                throw ModelError.unsupported(location: source, detail: "CLIP guidance needs a differentiable decoder (KL or VQ)")
+            }
+            let guide = CLIPGuide(decoder: decoder, vision: clip.vision, text: try clip.textEmbedding(request.prompt),
+                                  scale: request.clipGuidanceScale, scalingFactor: scalingFactor)
+            denoiser = CLIPGuidedDenoiser(denoiser, guide: guide, cutouts: request.clipCutouts, seed: request.seed, upsampling: factor)
+        }
 
         // Image i of a batch is the image of seed + i alone (A1111's batch size): its own generator for its initial
         // noise, posterior samples and sampler noise, drawn in the order a single run draws them.
