@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -202,6 +203,7 @@ def score(args):
                         cmd += ["--model", args.model]
                     if args.best_of > 1:
                         cmd += ["--best-of", str(args.best_of)]
+                    cmd += shlex.split(args.phosphor_args or "")
                     subprocess.run(cmd, check=True)
                     images.append(np.array(Image.open(path).convert("RGB")))
     else:
@@ -269,6 +271,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--only", help="score one suite: single, pair (with swaps), count, background")
     ap.add_argument("--best-of", type=int, default=1, help="with --phosphor: keep the best CLIP score of N seeds per image")
+    ap.add_argument("--phosphor-args", help="with --phosphor: more flags for `phosphor generate`, e.g. '--clip-guidance-scale 100'")
     args = ap.parse_args()
     if args.command == "parts":
         parts(args)

@@ -114,3 +114,8 @@ void pk_release_free_memory(void) {
     malloc_trim(0);
 #endif
 }
+
+PK_CLONES
+void pk_add(float *restrict dst, const float *restrict src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}

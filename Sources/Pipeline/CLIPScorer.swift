@@ -25,6 +25,19 @@ public final class CLIPScorer {
         text = model.conditioner
     }
 
+    nonisolated(unsafe) private static var cache: [String: CLIPScorer] = [:]
+    private static let cacheLock = NSLock()
+
+    /// One scorer per folder for the process (guidance, best-of and search share it).
+    public static func cached(folder: String) throws -> CLIPScorer {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let hit = cache[folder] { return hit }
+        let made = try CLIPScorer(folder: folder)
+        cache[folder] = made
+        return made
+    }
+
     /// Unit text embedding: the mean of the text tower's states over the real tokens, projected.
     public func textEmbedding(_ prompt: String) throws -> Tensor {
         let (row, length) = text.tokenizer.padded(text.tokenizer.encode(prompt))

@@ -117,7 +117,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
 
 extension Float {
     /// 7.5 → "7.5", 7 → "7" (A1111 writes CFG scale this way).
-    func formatted() -> String { self == rounded() ? String(Int(self)) : String(self) }
+    public func formatted() -> String { self == rounded() ? String(Int(self)) : String(self) }
 }
 
 public enum PipelineError: Error, CustomStringConvertible, Equatable {

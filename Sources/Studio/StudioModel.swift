@@ -8,7 +8,7 @@ public struct StudioModel: Equatable {
     public enum Field: String, CaseIterable, Sendable { case prompt, negative, params }
     public enum SeedMode: String, CaseIterable, Sendable { case fixed, increment = "+1", random }
     public enum Param: String, CaseIterable, Sendable {
-        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, model
+        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, clipGuidance, model
     }
 
     public enum Status: Equatable {
@@ -101,7 +101,7 @@ public struct StudioModel: Equatable {
     }
 
     /// Parameters whose value can be typed.
-    public static let typable: Set<Param> = [.steps, .cfg, .seed, .batch, .strength]
+    public static let typable: Set<Param> = [.steps, .cfg, .seed, .batch, .strength, .clipGuidance]
 
     public func value(of param: Param) -> String {
         if param == selectedParam, let typedValue { return typedValue + "_" }
@@ -116,6 +116,7 @@ public struct StudioModel: Equatable {
         case .batch: "\(batchCount)"
         case .source: request.initImage.map { "img2img: " + (($0 as NSString).lastPathComponent) } ?? "txt2img"
         case .strength: request.initImage == nil ? "– (img2img only)" : String(format: "%.2f", request.strength)
+        case .clipGuidance: request.clipGuidanceScale == 0 ? "off" : request.clipGuidanceScale.formatted()
         case .model: modelName
         }
     }
@@ -128,7 +129,7 @@ public struct StudioModel: Equatable {
 
     public var paramLabels: [Param: String] {
         [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size",
-         .batch: "Batch count", .source: "Start from", .strength: "Strength", .model: "Model"]
+         .batch: "Batch count", .source: "Start from", .strength: "Strength", .clipGuidance: "CLIP guidance", .model: "Model"]
     }
 }
 

@@ -340,7 +340,7 @@ func painterKey(_ key: Key, _ model: inout StudioModel) -> [Effect] {
 /// Enter applies it, Escape drops it; any other key applies it and then does its usual work (returns nil).
 func typeValue(_ key: Key, _ model: inout StudioModel) -> [Effect]? {
     guard StudioModel.typable.contains(model.selectedParam) else { return nil }
-    let decimals = model.selectedParam == .cfg || model.selectedParam == .strength
+    let decimals = model.selectedParam == .cfg || model.selectedParam == .strength || model.selectedParam == .clipGuidance
     switch key {
     case let .char(c) where c.isASCII && (c.isNumber || (decimals && c == ".")):
         let next = (model.typedValue ?? "") + String(c)
@@ -370,6 +370,7 @@ func applyTypedValue(_ model: inout StudioModel) {
     case .seed: if let v = UInt64(text) { model.request.seed = v }
     case .batch: if let v = Int(text) { model.batchCount = min(64, max(1, v)) }
     case .strength: if let v = Float(text), model.request.initImage != nil { model.request.strength = min(1, max(0.05, v)) }
+    case .clipGuidance: if let v = Float(text) { model.request.clipGuidanceScale = min(5000, max(0, v)) }
     default: break
     }
 }
@@ -427,6 +428,9 @@ func adjust(_ model: inout StudioModel, by delta: Int) -> [Effect] {
     case .strength:
         guard model.request.initImage != nil else { return [] }
         model.request.strength = min(1, max(0.05, ((model.request.strength + 0.05 * Float(delta)) * 20).rounded() / 20))
+    case .clipGuidance:
+        // Steps of 50 from off (0) to 5000 (CLIP-guided diffusers pipeline default: 100).
+        model.request.clipGuidanceScale = min(5000, max(0, ((model.request.clipGuidanceScale / 50).rounded() + Float(delta)) * 50))
     case .model:
         guard !model.models.isEmpty, !model.running, !model.loadingModel else { return [] }
         let next = cycled(model.models, from: model.modelPath, by: delta)

@@ -101,7 +101,7 @@ public func view(_ model: StudioModel, depth: ColorDepth = .truecolor, graphics:
     let firstParam = max(0, min(selectedIndex - fit + 1, params.count - fit))
     for param in params.dropFirst(firstParam) where row < h - 4 {
         let selected = model.focus == .params && param == model.selectedParam
-        let label = (model.paramLabels[param] ?? param.rawValue).padding(toLength: 11, withPad: " ", startingAt: 0)
+        let label = (model.paramLabels[param] ?? param.rawValue).padding(toLength: 14, withPad: " ", startingAt: 0)
         screen.put((selected ? "▸ " : "  ") + label + (selected ? "◂ \(model.value(of: param)) ▸" : "  \(model.value(of: param))"),
                    row: row, column: 1, style: selected ? .bold : .plain, maxWidth: left - 1)
         row += 1

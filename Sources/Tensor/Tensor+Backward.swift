@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Vector-Jacobian products of the forward kernels (gradients with respect to the input; weights are constants),
@@ -128,7 +129,11 @@ extension Tensor {
                                 let iy = (y0 + r) * sh - ph + ky
                                 if iy < 0 || iy >= h { continue }
                                 let line = target + iy * w, from = row + r * wo
-                                for ox in lo..<hi { line[ox * sw - pw + kx] += from[ox] }
+                                if sw == 1 {
+                                    pk_add(line + (lo - pw + kx), from + lo, hi - lo)
+                                } else {
+                                    for ox in lo..<hi { line[ox * sw - pw + kx] += from[ox] }
+                                }
                             }
                         }
                     }

@@ -72,6 +72,12 @@ struct GenerationOptions: ParsableArguments {
     var bestOf = 1
     @Flag(name: .customLong("keep-all"), help: "With --best-of: write every candidate, each with its CLIP score in the metadata.")
     var keepAll = false
+    @Option(name: .customLong("clip-guidance-scale"), help: "CLIP guidance: steer every step toward the prompt's CLIP embedding with this loss scale (0 = off, default; 100 as diffusers' CLIP-guided pipeline). Costs a decoder and CLIP backward pass per step.")
+    var clipGuidanceScale: Float?
+    @Option(name: .customLong("clip-cutouts"), help: "CLIP guidance: random square cutouts per step (0 = the whole image resized to the CLIP input; default).")
+    var clipCutouts: Int?
+    @Option(name: .customLong("clip-model"), help: "The Phosphor model folder whose CLIP guides, scores (--best-of) and searches (default: the model's own, else the embedded default model's).")
+    var clipModel: String?
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
     @Option(name: [.customLong("init"), .customLong("image")], help: "img2img/inpaint: the starting image (PNG, the output size).")
@@ -126,6 +132,10 @@ struct GenerationOptions: ParsableArguments {
         if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
         if mask != nil && initImage == nil && from == nil { throw ValidationError("--mask needs --image IMAGE.png") }
         if let maskBlur, maskBlur < 0 || maskBlur > 64 { throw ValidationError("--mask-blur must be in 0...64, got \(maskBlur)") }
+        if let clipGuidanceScale, !(clipGuidanceScale >= 0 && clipGuidanceScale <= 100_000) {
+            throw ValidationError("--clip-guidance-scale must be in 0...100000, got \(clipGuidanceScale)")
+        }
+        if let clipCutouts, clipCutouts < 0 || clipCutouts > 64 { throw ValidationError("--clip-cutouts must be in 0...64, got \(clipCutouts)") }
         if batchCount > 1 && output.lowercased().hasSuffix(".png") {
             throw ValidationError("--batch-count \(batchCount) needs an output folder, not the file \(output)")
         }
@@ -174,6 +184,8 @@ struct GenerationOptions: ParsableArguments {
         }
         if invertMask { r.invertMask = true }
         if let maskBlur { r.maskBlur = maskBlur }
+        if let clipGuidanceScale { r.clipGuidanceScale = clipGuidanceScale }
+        if let clipCutouts { r.clipCutouts = clipCutouts }
         return r
     }
 
@@ -197,7 +209,7 @@ struct GenerationOptions: ParsableArguments {
     /// the best is written (all of them with --keep-all), the score in its metadata.
     func bestOfRun(_ base: GenerationRequest, pipeline: Pipeline, modelName: String) throws {
         let scorer: CLIPScorer
-        do { scorer = try CLIPScorer(folder: base.model) } catch {
+        do { scorer = try clipScorer(for: base) } catch {
             throw ValidationError("--best-of needs a model with a CLIP image encoder (the default model has one): \(error)")
         }
         let text = try scorer.textEmbedding(base.prompt)
@@ -224,6 +236,8 @@ struct GenerationOptions: ParsableArguments {
         }
     }
 
+    func clipScorer(for request: GenerationRequest) throws -> CLIPScorer { try guidanceCLIP(model: request.model, override: clipModel) }
+
     /// Loads the request's model (the embedded default model when none is named) and applies its recommended settings
     /// to every option not given; returns the pipeline and the model's name for the metadata.
     func load(_ base: inout GenerationRequest) throws -> (Pipeline, String) {
@@ -244,6 +258,11 @@ struct GenerationOptions: ParsableArguments {
     /// Runs the request for a batch (seeds seed … seed + batch − 1) with progress on stderr (unless --quiet); Ctrl-C
     /// stops it within a step. Returns [batch, 3, H, W].
     func generateImages(_ request: GenerationRequest, pipeline: Pipeline, batch: Int, run n: Int, of count: Int, since start: Date) throws -> Tensor {
+        if request.clipGuidanceScale > 0 && pipeline.clip == nil {
+            do { pipeline.clip = try clipScorer(for: request) } catch {
+                throw ValidationError("--clip-guidance-scale needs a CLIP model with an image encoder (--clip-model FOLDER): \(error)")
+            }
+        }
         do {
             return try pipeline.generate(request, batch: batch, timings: { t in
                 guard !quiet, progress == .json else { return }
@@ -324,6 +343,13 @@ struct GenerationOptions: ParsableArguments {
         let next = (existing.compactMap { Int($0.prefix(5)) }.max() ?? -1) + 1
         return output + "/" + String(format: "%05d-%llu.png", next, seed)
     }
+}
+
+/// The CLIP that guides and scores: `override` (--clip-model), else the model folder when it has an image encoder,
+/// else the embedded default model's (one per folder for the process).
+func guidanceCLIP(model: String, override: String?) throws -> CLIPScorer {
+    let own = FileManager.default.fileExists(atPath: model + "/image_encoder/config.json")
+    return try CLIPScorer.cached(folder: override ?? (own ? model : Assets.defaultModel))
 }
 
 /// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the

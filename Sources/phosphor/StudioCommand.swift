@@ -134,6 +134,7 @@ struct StudioCommand: ParsableCommand {
             var request = request
             let (pipeline, modelPath, modelName) = current.get()
             request.model = modelPath
+            if request.clipGuidanceScale > 0 && pipeline.clip == nil { pipeline.clip = try guidanceCLIP(model: modelPath, override: nil) }
             let image: Tensor
             do {
                 image = try pipeline.generate(request) { step, steps, _, denoised in
@@ -146,7 +147,6 @@ struct StudioCommand: ParsableCommand {
             return (path, Canvas(try writeGeneratedImage(image, request: request, modelName: modelName, path: path, overwrite: false)))
         }
         let folder = output
-        let searchScorer = LazyScorer()
         let mode = graphics.flatMap(GraphicsMode.init(rawValue:)) ?? (graphics.flatMap(ColorDepth.init(rawValue:)) != nil ? .halfblocks : nil)
         StudioApp().run(initial, depth: graphics.flatMap(ColorDepth.init(rawValue:)), graphics: mode, make: make,
                         loadGallery: { Self.gallery(folder) }, trash: { Self.trash($0, folder: folder) },
@@ -164,7 +164,7 @@ struct StudioCommand: ParsableCommand {
                             return Canvas(width: width, height: height, rgb: rgb.pixels)
                         },
                         searchGallery: { query in
-                            let scorer = try searchScorer.get()
+                            let scorer = try CLIPScorer.cached(folder: Assets.defaultModel)
                             var index = GalleryIndex(folder: folder)
                             try index.update(with: scorer)
                             return index.ranked(by: try scorer.textEmbedding(query).toArray()).map { folder + "/" + $0.file }
@@ -195,18 +195,5 @@ final class CurrentModel: @unchecked Sendable {
         lock.lock()
         (self.pipeline, self.path, self.name) = (pipeline, path, name)
         lock.unlock()
-    }
-}
-
-/// The default model's CLIP for gallery search, loaded on first use.
-final class LazyScorer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var scorer: CLIPScorer?
-    func get() throws -> CLIPScorer {
-        lock.lock(); defer { lock.unlock() }
-        if let scorer { return scorer }
-        let made = try CLIPScorer(folder: Assets.defaultModel)
-        scorer = made
-        return made
     }
 }

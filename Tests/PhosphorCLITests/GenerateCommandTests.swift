@@ -180,6 +180,31 @@ import TestSupport
         #expect(parameters.contains("CLIP score: ") && parameters.contains("Seed: \(bestSeed)"), "\(parameters)")
     }
 
+    /// --clip-guidance-scale steers the default model's steps with its CLIP: another image than the unguided run of the
+    /// same seed, a higher CLIP score for the prompt (the quantity guidance descends), the scale in both metadata
+    /// chunks, and a re-run from the PNG reproduces it.
+    @Test func clipGuidanceRaisesTheClipScore() throws {
+        let dir = Fixtures.temporaryFolder()
+        let prompt = "a red circle left of a blue square"
+        let args = ["generate", prompt, "--seed", "3", "--steps", "6", "--quiet"]
+        #expect(try CLI.run(args + ["-o", dir + "/plain.png"]).status == 0)
+        let r = try CLI.run(args + ["--clip-guidance-scale", "300", "--clip-cutouts", "2", "-o", dir + "/guided.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let guided = try PNG.read(path: dir + "/guided.png")
+        #expect(guided.rgb8() != (try PNG.read(path: dir + "/plain.png")).rgb8())
+        let parameters = try #require(guided.text("parameters"))
+        #expect(parameters.contains("CLIP guidance scale: 300, CLIP cutouts: 2"), "\(parameters)")
+        #expect(try #require(guided.text("phosphor")).contains("\"clip_guidance_scale\":300"))
+        let scores = try CLI.run(["score", dir + "/plain.png", dir + "/guided.png", "--prompt", prompt])
+        let values = scores.stdout.split(separator: "\n").compactMap { Double($0.split(separator: " ").first ?? "") }
+        #expect(values.count == 2 && values[1] > values[0], "\(scores.stdout)")
+        let again = try CLI.run(["generate", "--from", dir + "/guided.png", "-o", dir + "/again.png", "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try PNG.read(path: dir + "/again.png").rgb8() == guided.rgb8())
+        let bad = try CLI.run(args + ["--clip-guidance-scale=-5", "-o", dir + "/bad.png"])
+        #expect(bad.status == 2 && bad.stderr.contains("--clip-guidance-scale must be in 0...100000"), "\(bad.stderr)")
+    }
+
     /// `--rng philox` (A1111's "NV" source) gives other latents than torch's CPU generator for the same seed, says so
     /// in the metadata, and re-runs from it; samplers may be named as A1111 names them ("DPM++ 2M SDE").
     @Test func philoxRNGAndA1111SamplerNames() throws {

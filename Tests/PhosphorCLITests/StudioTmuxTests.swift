@@ -66,7 +66,7 @@ import TestSupport
         #expect(png.width == 128 && png.height == 128)
         let parameters = try #require(try PNG.readText(path: s.folder + "/out/00000-0.png").first { $0.keyword == "parameters" }?.text)
         #expect(parameters.hasPrefix("a yellow star above a green ring"))
-        #expect(done.contains("Seed         1"), "seed mode +1 moves to the next seed")   // seed advanced after the run
+        #expect(done.contains("Seed            1"), "seed mode +1 moves to the next seed")   // seed advanced after the run
         try s.keys("F1")
         #expect(try s.wait(for: "delete-word").contains("Keys (assets/keymap"))
         try s.keys("x")

@@ -242,6 +242,19 @@ import Testing
         m.selectedParam = .strength
         _ = update(&m, .key(.left))
         #expect(m.request.strength == 0.7)
+        // CLIP guidance: off, steps of 50 with the arrows, typed values; the request carries it.
+        m.selectedParam = .clipGuidance
+        #expect(m.value(of: .clipGuidance) == "off")
+        _ = update(&m, .key(.right))
+        _ = update(&m, .key(.right))
+        _ = update(&m, .resize(width: 100, height: 45))
+        #expect(m.request.clipGuidanceScale == 100 && m.value(of: .clipGuidance) == "100" && view(m).text.contains("CLIP guidance ◂ 100 ▸"))
+        _ = update(&m, .resize(width: 100, height: 30))
+        _ = type("250", &m)
+        _ = update(&m, .key(.enter))
+        #expect(m.request.clipGuidanceScale == 250)
+        _ = update(&m, .key(.left))
+        #expect(m.request.clipGuidanceScale == 200)
         m.selectedParam = .source
         _ = update(&m, .key(.right))
         #expect(m.request.initImage == nil && m.value(of: .source) == "txt2img")

@@ -19,6 +19,9 @@ const char *pk_simd_level(void);
 void pk_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void pk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
+// dst[i] += src[i] for i < n (the ranges must not overlap).
+void pk_add(float *restrict dst, const float *restrict src, size_t n);
+
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
 #endif
