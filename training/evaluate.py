@@ -100,6 +100,13 @@ def relation_holds(a, b, relation):
     return {"left": dx > 0.15, "right": dx < -0.15, "above": dy > 0.15, "below": dy < -0.15}[relation]
 
 
+def colours_in_relation(analysis, c1, c2, relation):
+    """The relaxed pair check: the largest object of each colour (any shape) exists and they stand in the relation."""
+    a = [o for o in analysis["objects"] if o["colour"] == c1]
+    b = [o for o in analysis["objects"] if o["colour"] == c2]
+    return bool(a and b) and relation_holds(a[0], b[0], relation)
+
+
 def find(objects, colour, shape):
     return [o for o in objects if o["colour"] == colour and o["shape"] == shape]
 
@@ -124,12 +131,14 @@ def suites(seed=0):
             x, y = find(a["objects"], c1, s1), find(a["objects"], c2, s2)
             return bool(x and y) and relation_holds(x[0], y[0], rel)
 
+        check.relaxed = lambda a, c1=c1, c2=c2, rel=rel: colours_in_relation(a, c1, c2, rel)
         out.append(("pair", f"{noun_phrase(c1, s1)} {relations[rel]} {noun_phrase(c2, s2)}", check, False))
         # The swapped pair: the same shapes with their colours exchanged.
         if (c2, s1) not in HELD_OUT and (c1, s2) not in HELD_OUT:
             def check_swapped(a, c1=c1, s1=s1, c2=c2, s2=s2, rel=rel):
                 x, y = find(a["objects"], c2, s1), find(a["objects"], c1, s2)
                 return bool(x and y) and relation_holds(x[0], y[0], rel)
+            check_swapped.relaxed = lambda a, c1=c1, c2=c2, rel=rel: colours_in_relation(a, c2, c1, rel)
             out.append((f"swap{i}", f"{noun_phrase(c2, s1)} {relations[rel]} {noun_phrase(c1, s2)}", check_swapped, False))
             out[-2] = (f"swap{i}",) + out[-2][1:]
     for c, s in rng.sample(seen, 8):
@@ -206,6 +215,9 @@ def score(args):
                     cmd += shlex.split(args.phosphor_args or "")
                     subprocess.run(cmd, check=True)
                     images.append(np.array(Image.open(path).convert("RGB")))
+                    if args.save:
+                        os.makedirs(args.save, exist_ok=True)
+                        Image.open(path).save(os.path.join(args.save, f"{i:03d}_{s}.png"))
     else:
         from sample import DefaultModel
         import torch
@@ -220,8 +232,10 @@ def score(args):
     results = []
     for i, (name, prompt, check, held) in enumerate(tests):
         for s in range(args.n):
-            results.append((name if not name.startswith("swap") else f"{name}_{s}", prompt,
-                            check(analyze(images[i * args.n + s])), held))
+            analysis = analyze(images[i * args.n + s])
+            results.append((name if not name.startswith("swap") else f"{name}_{s}", prompt, check(analysis), held))
+            if hasattr(check, "relaxed"):
+                results.append(("pair colours + relation (any shape)", prompt, check.relaxed(analysis), held))
     summary = summarize(results)
     for k, (acc, n) in summary.items():
         print(f"{k:28s} {acc * 100:5.1f}%  ({n})")
@@ -271,6 +285,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--only", help="score one suite: single, pair (with swaps), count, background")
     ap.add_argument("--best-of", type=int, default=1, help="with --phosphor: keep the best CLIP score of N seeds per image")
+    ap.add_argument("--save", help="with --phosphor: keep the images in this folder (NNN_SEED.png, prompt order)")
     ap.add_argument("--phosphor-args", help="with --phosphor: more flags for `phosphor generate`, e.g. '--clip-guidance-scale 100'")
     args = ap.parse_args()
     if args.command == "parts":

@@ -3,7 +3,8 @@ import ImageIO
 import Tensor
 
 /// CLIP embeddings of a folder's PNGs, cached in `FOLDER/.phosphor-clip-index.jsonl` (one line per image: file,
-/// size, modification time, unit embedding) and brought up to date incrementally: new or changed images are embedded,
+/// size, modification time, unit embedding of the whole image and of its `CLIPScorer.regions`) and brought up to
+/// date incrementally: new or changed images are embedded,
 /// vanished ones dropped; the file is rewritten atomically and is safe to delete. Ranks images by a text query or by
 /// similarity to an image ("more like this").
 public struct GalleryIndex {
@@ -12,6 +13,8 @@ public struct GalleryIndex {
         public var size: Int
         public var mtime: Double
         public var embedding: [Float]
+        /// Embeddings of `CLIPScorer.regions` (absent in indexes written before regions: those images are re-embedded).
+        public var regions: [[Float]]?
     }
 
     public let folder: String
@@ -41,13 +44,14 @@ public struct GalleryIndex {
             let attributes = try? fm.attributesOfItem(atPath: folder + "/" + name)
             let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
             let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            if let old = entries[name], old.size == size, old.mtime == mtime {
+            if let old = entries[name], old.size == size, old.mtime == mtime, old.regions?.count == CLIPScorer.regions.count {
                 next[name] = old
                 continue
             }
             // An image that does not decode is left out (and retried next time).
-            guard let pixels = try? scorer.loadImage(folder + "/" + name) else { continue }
-            next[name] = Entry(file: name, size: size, mtime: mtime, embedding: try scorer.imageEmbedding(pixels).toArray())
+            guard let rgb = try? PNG.read(path: folder + "/" + name).rgb8() else { continue }
+            next[name] = Entry(file: name, size: size, mtime: mtime, embedding: try scorer.imageEmbedding(scorer.pixels(rgb)).toArray(),
+                               regions: try scorer.regionEmbeddings(rgb))
             embedded += 1
         }
         let changed = embedded > 0 || next.count != entries.count
@@ -64,10 +68,26 @@ public struct GalleryIndex {
         try AtomicFile.write([UInt8](data), to: path, overwrite: true)
     }
 
-    /// Images by cosine similarity to a unit embedding, best first (100 · cosine, as CLIP scores).
-    public func ranked(by embedding: [Float], excluding: String? = nil) -> [(file: String, score: Float)] {
-        entries.values.filter { $0.file != excluding }
-            .map { ($0.file, 100 * zip($0.embedding, embedding).reduce(0) { $0 + $1.0 * $1.1 }) }
+    /// Images by cosine similarity to a unit embedding, best first (100 · cosine, as CLIP scores): of the whole image,
+    /// or with `regions` the best of the whole image and its regions (text queries: a query names what a region shows).
+    public func ranked(by embedding: [Float], regions: Bool = false, excluding: String? = nil) -> [(file: String, score: Float)] {
+        func cosine(_ e: [Float]) -> Float { zip(e, embedding).reduce(0) { $0 + $1.0 * $1.1 } }
+        return entries.values.filter { $0.file != excluding }
+            .map { e in (e.file, 100 * ((regions ? e.regions ?? [] : []).map(cosine) + [cosine(e.embedding)]).max()!) }
+            .sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+    }
+
+    /// "More like this": images by region matching to a query image's embeddings (whole image first, then its regions):
+    /// for each query embedding the best cosine among the image's, averaged (100 · that). On the search evaluation
+    /// the share of the top 5 that share a coloured shape with the query rose from 0.37 (whole images) to 0.43.
+    public func ranked(like query: [[Float]], excluding: String? = nil) -> [(file: String, score: Float)] {
+        func cosine(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+        return entries.values.filter { $0.file != excluding }
+            .map { e in
+                let own = [e.embedding] + (e.regions ?? [])
+                let total = query.reduce(Float(0)) { sum, q in sum + own.map { cosine(q, $0) }.max()! }
+                return (e.file, 100 * total / Float(max(query.count, 1)))
+            }
             .sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
     }
 }

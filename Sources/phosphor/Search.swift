@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageIO
 import Pipeline
 
 /// `phosphor search "QUERY" FOLDER`: the folder's images ranked by CLIP similarity to a text (or, with --like, to an
@@ -29,21 +30,20 @@ struct Search: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw ValidationError("\(folder): no such folder")
         }
-        let scorer = try CLIPScorer(folder: model ?? Assets.defaultModel)
+        let scorer = try CLIPScorer.cached(folder: model ?? Assets.defaultModel)
         var index = GalleryIndex(folder: folder)
         let embedded = try index.update(with: scorer)
         if embedded > 0 { FileHandle.standardError.write(Data("indexed \(embedded) new or changed images in \(folder)\n".utf8)) }
-        let target: [Float]
-        var exclude: String?
+        let ranked: [(file: String, score: Float)]
         if let like {
-            target = try scorer.imageEmbedding(try scorer.loadImage(like)).toArray()
-            if URL(fileURLWithPath: like).deletingLastPathComponent().standardizedFileURL == URL(fileURLWithPath: folder).standardizedFileURL {
-                exclude = (like as NSString).lastPathComponent
-            }
+            let rgb = try PNG.read(path: like).rgb8()
+            let query = [try scorer.imageEmbedding(scorer.pixels(rgb)).toArray()] + (try scorer.regionEmbeddings(rgb))
+            let same = URL(fileURLWithPath: like).deletingLastPathComponent().standardizedFileURL == URL(fileURLWithPath: folder).standardizedFileURL
+            ranked = index.ranked(like: query, excluding: same ? (like as NSString).lastPathComponent : nil)
         } else {
-            target = try scorer.textEmbedding(query!).toArray()
+            ranked = index.ranked(by: try scorer.textEmbedding(query!).toArray(), regions: true)
         }
-        for (file, score) in index.ranked(by: target, excluding: exclude).prefix(top) {
+        for (file, score) in ranked.prefix(top) {
             let path = folder + "/" + file
             if json {
                 let object: [String: Any] = ["image": path, "score": Double(score)]

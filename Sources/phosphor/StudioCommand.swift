@@ -167,7 +167,7 @@ struct StudioCommand: ParsableCommand {
                             let scorer = try CLIPScorer.cached(folder: Assets.defaultModel)
                             var index = GalleryIndex(folder: folder)
                             try index.update(with: scorer)
-                            return index.ranked(by: try scorer.textEmbedding(query).toArray()).map { folder + "/" + $0.file }
+                            return index.ranked(by: try scorer.textEmbedding(query).toArray(), regions: true).map { folder + "/" + $0.file }
                         },
                         loadModel: { path in
                             let pipeline = try Pipeline.cached(model: path, mergesFile: Assets.clipMerges)

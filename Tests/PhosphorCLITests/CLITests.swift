@@ -92,6 +92,17 @@ struct CLI {
         #expect(first.files.first == "scene1.png" && first.files.count == 3 && first.stderr.contains("indexed 3"))
         let again = try search([prompts[0], dir, "--top", "1"])
         #expect(again.files == ["scene1.png"] && again.stderr.isEmpty)    // nothing re-embedded
+        // Each line holds the whole-image embedding and the 22 region embeddings; a line written before regions
+        // existed (no "regions") is re-embedded.
+        let lines = try String(contentsOfFile: dir + "/.phosphor-clip-index.jsonl", encoding: .utf8).split(separator: "\n")
+        let entries = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(entries.allSatisfy { ($0["regions"] as? [[Double]])?.count == 22 && ($0["regions"] as? [[Double]])?.first?.count == 384 })
+        var old = entries[0]
+        old["regions"] = nil
+        let rewritten = [String(decoding: try JSONSerialization.data(withJSONObject: old), as: UTF8.self)] + lines.dropFirst().map(String.init)
+        try (rewritten.joined(separator: "\n") + "\n").write(toFile: dir + "/.phosphor-clip-index.jsonl", atomically: true, encoding: .utf8)
+        let upgraded = try search([prompts[0], dir, "--top", "1"])
+        #expect(upgraded.files == ["scene1.png"] && upgraded.stderr.contains("indexed 1"), "\(upgraded.stderr)")
         try FileManager.default.removeItem(atPath: dir + "/other.png")
         let like = try search(["--like", dir + "/scene1.png", dir])
         #expect(like.files == ["scene0.png"])                              // itself excluded, the deleted one gone
