@@ -140,8 +140,10 @@ public struct GalleryItem: Equatable, Sendable {
     public var request: GenerationRequest?
     public var thumbnail: Canvas
     public var image: Canvas
-    public init(path: String, prompt: String, request: GenerationRequest?, thumbnail: Canvas, image: Canvas) {
-        (self.path, self.prompt, self.request, self.thumbnail, self.image) = (path, prompt, request, thumbnail, image)
+    /// The CLIP score stored in the PNG (`clip_score` text), when it has one.
+    public var clipScore: Float?
+    public init(path: String, prompt: String, request: GenerationRequest?, thumbnail: Canvas, image: Canvas, clipScore: Float? = nil) {
+        (self.path, self.prompt, self.request, self.thumbnail, self.image, self.clipScore) = (path, prompt, request, thumbnail, image, clipScore)
     }
 }
 

@@ -188,7 +188,7 @@ func drawGallery(_ screen: inout Screen, _ model: StudioModel, depth: ColorDepth
     else if items.isEmpty { screen.put("No prompt contains \"\(filter)\" (Esc clears the filter).", row: 3, column: 2) }
     if items.indices.contains(model.gallerySelection) {
         let item = items[model.gallerySelection]
-        let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + "  (" + item.path + ")"
+        let line = model.confirmTrash ? "Move \(item.path) to .trash? y = yes, any other key = no" : item.prompt + (item.clipScore.map { String(format: "  CLIP %.1f", $0) } ?? "") + "  (" + item.path + ")"
         screen.put(line, row: h - 2, column: 1, style: model.confirmTrash ? .bold : .plain, maxWidth: w - 2)
     }
     let hints = [("open", "open"), ("details", "details"), ("rerun", "re-run"), ("vary-seed", "vary seed"), ("img2img", "img2img"),
@@ -203,7 +203,7 @@ func drawDetails(_ screen: inout Screen, _ item: GalleryItem, depth: ColorDepth)
     for r in 1..<(h - 1) { screen.put(String(repeating: " ", count: w), row: r, column: 0) }
     let size = item.image.fittedSize(maxWidth: w / 2, maxHeight: (h - 4) * 2)
     screen.drawHalfBlocks(item.image.resized(width: size.width, height: size.height), row: 2, column: 1, maxRow: h - 2, depth: depth)
-    var text = "\(item.path)\n\(item.image.width)×\(item.image.height)\n\n"
+    var text = "\(item.path)\n\(item.image.width)×\(item.image.height)" + (item.clipScore.map { String(format: ", CLIP score %.2f", $0) } ?? "") + "\n\n"
     if let r = item.request {
         let sampler = SamplerKind(rawValue: r.sampler)?.displayName ?? r.sampler
         text += r.a1111Parameters(samplerName: sampler, modelName: (r.model as NSString).lastPathComponent)

@@ -289,7 +289,7 @@ struct GenerationOptions: ParsableArguments {
             one.seed = request.seed + UInt64(i)
             let target = try path ?? outputPath(seed: one.seed)
             _ = try writeGeneratedImage(images.narrowed(0, start: i, length: 1).contiguous(), request: one, modelName: modelName,
-                                        path: target, overwrite: overwrite)
+                                        path: target, overwrite: overwrite, clipModel: clipModel)
             if !quiet {
                 FileHandle.standardError.write(Data(String(format: "wrote %@ (seed %llu, %.1f s)\n", target, one.seed, Date().timeIntervalSince(start)).utf8))
             }
@@ -353,10 +353,17 @@ func guidanceCLIP(model: String, override: String?) throws -> CLIPScorer {
 }
 
 /// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the
-/// request as JSON (`phosphor` chunk); returns its 8-bit pixels.
+/// request as JSON (`phosphor` chunk), and its CLIP score against the prompt (`clip_score`, also in the parameters)
+/// when the model has its own CLIP (the default model does) or one was given; returns its 8-bit pixels.
 func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName: String, path: String, overwrite: Bool,
-                         clipScore: Float? = nil) throws -> RGBImage {
+                         clipScore given: Float? = nil, clipModel: String? = nil) throws -> RGBImage {
     let rgb = try RGBImage.from(image)
+    var clipScore = given
+    if clipScore == nil, clipModel != nil || FileManager.default.fileExists(atPath: request.model + "/image_encoder/config.json"),
+       let scorer = try? guidanceCLIP(model: request.model, override: clipModel),
+       let text = try? scorer.textEmbedding(request.prompt), let embedding = try? scorer.imageEmbedding(scorer.pixels(rgb)) {
+        clipScore = scorer.score(image: embedding, text: text)
+    }
     let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
     let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
     var parameters = request.a1111Parameters(samplerName: samplerName, modelName: modelName, modelHash: modelHash(request.model))

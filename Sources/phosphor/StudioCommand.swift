@@ -63,7 +63,9 @@ struct StudioCommand: ParsableCommand {
             let request = texts.first { $0.keyword == "phosphor" }.flatMap { try? JSONDecoder().decode(GenerationRequest.self, from: Data($0.text.utf8)) }
             let prompt = request?.prompt ?? texts.first { $0.keyword == "parameters" }?.text.split(separator: "\n").first.map(String.init)
                 ?? (path as NSString).lastPathComponent
-            return GalleryItem(path: path, prompt: prompt, request: request, thumbnail: image.resized(width: size.width, height: size.height), image: image)
+            let score = texts.first { $0.keyword == "clip_score" }.flatMap { Float($0.text) }
+            return GalleryItem(path: path, prompt: prompt, request: request, thumbnail: image.resized(width: size.width, height: size.height),
+                               image: image, clipScore: score)
         }
     }
 

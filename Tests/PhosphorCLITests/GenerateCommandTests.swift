@@ -124,6 +124,12 @@ import TestSupport
         let parameters = try #require(try PNG.readText(path: dir + "/a.png").first { $0.keyword == "parameters" }?.text)
         #expect(parameters.contains("Steps: 20") && parameters.contains("Sampler: Euler") && parameters.contains("CFG scale: 5")
                 && parameters.contains("Size: 128x128") && parameters.contains("Model: phosphor-default"), "\(parameters)")
+        // The default model has a CLIP: every image carries its CLIP score against the prompt, the number `score` prints.
+        let stored = try #require(try PNG.readText(path: dir + "/a.png").first { $0.keyword == "clip_score" }.flatMap { Double($0.text) })
+        #expect(parameters.contains(String(format: "CLIP score: %.2f", stored)))
+        let scored = try CLI.run(["score", dir + "/a.png", "--prompt", "a yellow star above a green ring", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
+        #expect(abs(try #require(object["clip_score"] as? Double) - stored) < 1e-3, "\(scored.stdout) vs \(stored)")
         // No default model where the assets folder points: one line that names the way out.
         let missing = try CLI.run(["generate", "a cat", "-o", dir + "/c.png"], environment: ["PHOSPHOR_ASSETS": dir])
         #expect(missing.status == 1 && missing.stderr.contains("--model") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")

@@ -214,7 +214,7 @@ import Testing
             var r = GenerationRequest(prompt: i == 3 ? "a pink ring" : "image \(i)")
             r.seed = UInt64(i)
             return GalleryItem(path: "out/\(i).png", prompt: r.prompt, request: r, thumbnail: Canvas(width: 16, height: 16),
-                               image: Canvas(width: 48, height: 32))
+                               image: Canvas(width: 48, height: 32), clipScore: i == 3 ? 71.25 : nil)
         }
     }
 
@@ -231,6 +231,7 @@ import Testing
         #expect(m.visibleGallery.map(\.path) == ["out/3.png"] && view(m).text.contains("1 of 7 images with \"PINK\""))
         _ = update(&m, .key(.enter))
         #expect(!m.editingFilter && m.visibleGallery.count == 1 && m.gallerySelection == 0)
+        #expect(view(m).text.contains("a pink ring  CLIP 71.2"), "the selected image's CLIP score under the grid")
         _ = update(&m, .key(.char("i")))
         #expect(!m.showGallery && m.request.initImage == "out/3.png" && m.request.width == 48 && m.request.height == 32)
         #expect(m.prompt.string == "a pink ring" && m.value(of: .source) == "img2img: 3.png" && m.value(of: .strength) == "0.75")
