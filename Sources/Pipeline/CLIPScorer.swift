@@ -3,51 +3,101 @@ import Foundation
 import ImageIO
 import Models
 import Tensor
+import Tokenizer
 
-/// The default model's CLIP: its ViT image tower and the locked MiniLM text tower with a learned projection (LiT),
-/// for CLIP scores (100 · cosine of the unit embeddings, torchmetrics' CLIPScore before its clamp at 0).
+/// A CLIP model for scores, guidance and search (100 · cosine of the unit embeddings, torchmetrics' CLIPScore
+/// before its clamp at 0): a ViT image tower and a text tower, from either
+/// - a Phosphor model folder: its image_encoder and the locked MiniLM text tower with a learned projection (LiT), or
+/// - a transformers CLIPModel folder a user supplies (OpenAI CLIP, or OpenCLIP converted to that layout): config.json
+///   with text_config/vision_config, model.safetensors (text_model.*, vision_model.*, text_projection,
+///   visual_projection), preprocessor_config.json for the pixel mean/std (OpenAI's when absent); prompts through the
+///   CLIP BPE tokenizer.
 public final class CLIPScorer {
     public let vision: CLIPVisionModel
-    let text: BertConditioner
-    let textProjection: Tensor   // [d, d]: embedding = W · pooled
+    enum TextTower {
+        /// Mean of the MiniLM states over the real tokens.
+        case locked(BertConditioner)
+        /// transformers CLIPTextModel's pooled output: the final-norm state at the first end-of-text token.
+        case clip(CLIPTextModel, CLIPTokenizer)
+    }
+    let text: TextTower
+    let textProjection: Tensor   // [projection, hidden]: embedding = W · pooled
+    /// Per-channel normalisation of [0, 1] pixels for the image tower: (p − mean) / std.
+    public let mean: [Float], std: [Float]
+    /// The folder it was loaded from (the gallery index records which CLIP made its embeddings).
+    public let folder: String
 
-    public init(folder: String) throws {
-        let index = try Pipeline.modelIndex(folder)
-        guard index["_class_name"] as? String == DefaultModel.className else {
-            throw ModelError.unsupported(location: folder, detail: "CLIP scoring needs a Phosphor model folder with an image_encoder")
+    /// `mergesFile`: the CLIP BPE vocabulary (assets/clip), for CLIPModel folders.
+    public init(folder: String, mergesFile: String) throws {
+        self.folder = folder
+        if let index = try? Pipeline.modelIndex(folder), index["_class_name"] as? String == DefaultModel.className {
+            let model = try DefaultModel.load(folder, index: index)
+            let imageFolder = try StableDiffusionLoader.componentFolder(folder, "image_encoder")
+            vision = try CLIPVisionModel(config: CLIPVisionConfig.load(imageFolder + "/config.json"),
+                                         weights: StableDiffusionLoader.weights(in: imageFolder, stem: "model", variant: nil))
+            let projection = try SafetensorsFile(path: imageFolder + "/text_projection.safetensors")
+            textProjection = try projection.tensor("text_projection.weight")
+            text = .locked(model.conditioner)
+            (mean, std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+            return
         }
-        let model = try DefaultModel.load(folder, index: index)
-        let imageFolder = try StableDiffusionLoader.componentFolder(folder, "image_encoder")
-        vision = try CLIPVisionModel(config: CLIPVisionConfig.load(imageFolder + "/config.json"),
-                                     weights: StableDiffusionLoader.weights(in: imageFolder, stem: "model", variant: nil))
-        let projection = try SafetensorsFile(path: imageFolder + "/text_projection.safetensors")
-        textProjection = try projection.tensor("text_projection.weight")
-        text = model.conditioner
+        let configPath = folder + "/config.json"
+        guard let data = FileManager.default.contents(atPath: configPath),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let textJSON = json["text_config"], let visionJSON = json["vision_config"] else {
+            throw ModelError.unsupported(location: folder, detail: "not a CLIP model: needs a Phosphor model folder with an image_encoder, or a transformers CLIPModel folder (config.json with text_config and vision_config)")
+        }
+        func decode<T: Decodable>(_ part: Any, _ type: T.Type) throws -> T {
+            do { return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: part)) } catch {
+                throw ModelError.badConfig(path: configPath, detail: "\(error)")
+            }
+        }
+        var visionConfig = try decode(visionJSON, CLIPVisionConfig.self)
+        if let projection = json["projection_dim"] as? Int { visionConfig.projectionDim = projection }
+        let weights = try StableDiffusionLoader.weights(in: folder, stem: "model", variant: nil)
+        vision = try CLIPVisionModel(config: visionConfig, weights: weights)
+        let textModel = try CLIPTextModel(config: try decode(textJSON, CLIPTextConfig.self), weights: weights)
+        textProjection = try WeightReader(weights)["text_projection"].tensor("weight")
+        text = .clip(textModel, try CLIPTokenizer(mergesFile: mergesFile))
+        let processor = FileManager.default.contents(atPath: folder + "/preprocessor_config.json")
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        mean = (processor?["image_mean"] as? [Double])?.map(Float.init) ?? [0.48145466, 0.4578275, 0.40821073]
+        std = (processor?["image_std"] as? [Double])?.map(Float.init) ?? [0.26862954, 0.26130258, 0.27577711]
     }
 
     nonisolated(unsafe) private static var cache: [String: CLIPScorer] = [:]
     private static let cacheLock = NSLock()
 
     /// One scorer per folder for the process (guidance, best-of and search share it).
-    public static func cached(folder: String) throws -> CLIPScorer {
+    public static func cached(folder: String, mergesFile: String) throws -> CLIPScorer {
         cacheLock.lock()
         defer { cacheLock.unlock() }
         if let hit = cache[folder] { return hit }
-        let made = try CLIPScorer(folder: folder)
+        let made = try CLIPScorer(folder: folder, mergesFile: mergesFile)
         cache[folder] = made
         return made
     }
 
-    /// Unit text embedding: the mean of the text tower's states over the real tokens, projected.
+    /// Unit text embedding of a prompt.
     public func textEmbedding(_ prompt: String) throws -> Tensor {
-        let (row, length) = text.tokenizer.padded(text.tokenizer.encode(prompt))
-        let states = try text.model.encode([row], lengths: [length])
-        let d = states.shape[2]
-        let s = states.contiguous().toArray()
-        var pooled = [Float](repeating: 0, count: d)
-        for t in 0..<length { for j in 0..<d { pooled[j] += s[t * d + j] } }
-        let mean = Tensor(pooled.map { $0 / Float(length) }, shape: [1, d])
-        return Self.unit(mean.linear(weight: textProjection, bias: Optional<Tensor>.none))
+        let pooled: Tensor
+        switch text {
+        case let .locked(bert):
+            // The mean of the text tower's states over the real tokens.
+            let (row, length) = bert.tokenizer.padded(bert.tokenizer.encode(prompt))
+            let states = try bert.model.encode([row], lengths: [length])
+            let d = states.shape[2]
+            let s = states.contiguous().toArray()
+            var sum = [Float](repeating: 0, count: d)
+            for t in 0..<length { for j in 0..<d { sum[j] += s[t * d + j] } }
+            pooled = Tensor(sum.map { $0 / Float(length) }, shape: [1, d])
+        case let .clip(model, tokenizer):
+            let ids = tokenizer.tokenize(prompt)
+            let states = try model.encode([ids], clipSkip: 1)
+            let end = ids.firstIndex(of: tokenizer.endId) ?? ids.count - 1
+            pooled = states.narrowed(1, start: end, length: 1).reshaped([1, states.shape[2]]).contiguous()
+        }
+        return Self.unit(pooled.linear(weight: textProjection, bias: Optional<Tensor>.none))
     }
 
     /// Unit image embedding of pixels [1, 3, H, W] in [-1, 1] (resized to the tower's input size if needed).
@@ -55,12 +105,13 @@ public final class CLIPScorer {
         Self.unit(try vision.imageEmbeds(pixels))
     }
 
-    /// A PNG's pixels as the tower takes them: RGB in [-1, 1], box-resized to the input size.
+    /// A PNG's pixels as the tower takes them: box-resized to the input size, normalised with `mean` and `std`.
     public func loadImage(_ path: String) throws -> Tensor {
         pixels(try PNG.read(path: path).rgb8())
     }
 
-    /// 8-bit RGB as the tower takes it: RGB in [-1, 1], box-resized to the input size.
+    /// 8-bit RGB as the tower takes it: box-resized to the input size (a square image; others are squashed),
+    /// normalised with `mean` and `std` (the default model's tower: [-1, 1]).
     public func pixels(_ rgb: RGBImage) -> Tensor {
         let s = vision.config.imageSize
         let out = Tensor.empty([1, 3, s, s])
@@ -71,7 +122,7 @@ public final class CLIPScorer {
                 for c in 0..<3 {
                     var sum = 0
                     for yy in y0..<y1 { for xx in x0..<x1 { sum += Int(rgb.pixels[(yy * rgb.width + xx) * 3 + c]) } }
-                    out.pointer[(c * s + y) * s + x] = Float(sum) / Float((y1 - y0) * (x1 - x0)) / 127.5 - 1
+                    out.pointer[(c * s + y) * s + x] = (Float(sum) / Float((y1 - y0) * (x1 - x0)) / 255 - mean[c]) / std[c]
                 }
             }
         }

@@ -15,6 +15,8 @@ public struct GalleryIndex {
         public var embedding: [Float]
         /// Embeddings of `CLIPScorer.regions` (absent in indexes written before regions: those images are re-embedded).
         public var regions: [[Float]]?
+        /// The CLIP folder that made the embeddings (another CLIP re-embeds the image).
+        public var model: String?
     }
 
     public let folder: String
@@ -44,14 +46,15 @@ public struct GalleryIndex {
             let attributes = try? fm.attributesOfItem(atPath: folder + "/" + name)
             let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
             let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            if let old = entries[name], old.size == size, old.mtime == mtime, old.regions?.count == CLIPScorer.regions.count {
+            if let old = entries[name], old.size == size, old.mtime == mtime, old.regions?.count == CLIPScorer.regions.count,
+               old.model == scorer.folder {
                 next[name] = old
                 continue
             }
             // An image that does not decode is left out (and retried next time).
             guard let rgb = try? PNG.read(path: folder + "/" + name).rgb8() else { continue }
             next[name] = Entry(file: name, size: size, mtime: mtime, embedding: try scorer.imageEmbedding(scorer.pixels(rgb)).toArray(),
-                               regions: try scorer.regionEmbeddings(rgb))
+                               regions: try scorer.regionEmbeddings(rgb), model: scorer.folder)
             embedded += 1
         }
         let changed = embedded > 0 || next.count != entries.count

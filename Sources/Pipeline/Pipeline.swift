@@ -95,7 +95,7 @@ public final class Pipeline {
     /// The folder or file the model came from.
     public let source: String
     /// The CLIP model that CLIP guidance steers with (requests with a CLIP guidance scale need one): the default
-    /// model's CLIP, which takes any RGB image through cutouts pooled to its input size.
+    /// model's CLIP or a user's CLIPModel folder; either takes any RGB image through cutouts pooled to its input size.
     public var clip: CLIPScorer?
 
     public init(conditioner: PromptConditioning, unet: UNet2DConditionModel, autoencoder: LatentAutoencoder?,
@@ -217,8 +217,9 @@ public final class Pipeline {
             guard let decoder = vae as? any DifferentiableLatentDecoding else {
                 throw ModelError.unsupported(location: source, detail: "CLIP guidance needs a differentiable decoder (KL or VQ)")
             }
-            let guide = CLIPGuide(decoder: decoder, vision: clip.vision, text: try clip.textEmbedding(request.prompt),
+            var guide = CLIPGuide(decoder: decoder, vision: clip.vision, text: try clip.textEmbedding(request.prompt),
                                   scale: request.clipGuidanceScale, scalingFactor: scalingFactor)
+            (guide.mean, guide.std) = (clip.mean, clip.std)
             denoiser = CLIPGuidedDenoiser(denoiser, guide: guide, cutouts: request.clipCutouts, seed: request.seed, upsampling: factor)
         }
 

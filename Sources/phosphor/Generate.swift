@@ -76,7 +76,7 @@ struct GenerationOptions: ParsableArguments {
     var clipGuidanceScale: Float?
     @Option(name: .customLong("clip-cutouts"), help: "CLIP guidance: random square cutouts per step (0 = the whole image resized to the CLIP input; default).")
     var clipCutouts: Int?
-    @Option(name: .customLong("clip-model"), help: "The Phosphor model folder whose CLIP guides, scores (--best-of) and searches (default: the model's own, else the embedded default model's).")
+    @Option(name: .customLong("clip-model"), help: "The CLIP that guides, scores and ranks (--best-of): a Phosphor model folder with an image_encoder or a transformers CLIPModel folder (default: the model's own, else the embedded default model's).")
     var clipModel: String?
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
@@ -349,7 +349,7 @@ struct GenerationOptions: ParsableArguments {
 /// else the embedded default model's (one per folder for the process).
 func guidanceCLIP(model: String, override: String?) throws -> CLIPScorer {
     let own = FileManager.default.fileExists(atPath: model + "/image_encoder/config.json")
-    return try CLIPScorer.cached(folder: override ?? (own ? model : Assets.defaultModel))
+    return try CLIPScorer.cached(folder: override ?? (own ? model : Assets.defaultModel), mergesFile: Assets.clipMerges)
 }
 
 /// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the

@@ -9,7 +9,7 @@ struct Score: ParsableCommand {
 
     @Argument(help: "PNG images.") var images: [String]
     @Option(help: "The text to score against.") var prompt: String
-    @Option(help: "A Phosphor model folder with an image_encoder (default: the embedded default model).") var model: String?
+    @Option(name: [.customLong("model"), .customLong("clip-model")], help: "The CLIP: a Phosphor model folder with an image_encoder, or a transformers CLIPModel folder (default: the embedded default model's).") var model: String?
     @Flag(help: "One JSON object per image.") var json = false
 
     func validate() throws {
@@ -17,7 +17,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let scorer = try CLIPScorer(folder: model ?? Assets.defaultModel)
+        let scorer = try CLIPScorer.cached(folder: model ?? Assets.defaultModel, mergesFile: Assets.clipMerges)
         let text = try scorer.textEmbedding(prompt)
         for path in images {
             let score = scorer.score(image: try scorer.imageEmbedding(try scorer.loadImage(path)), text: text)

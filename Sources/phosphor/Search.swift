@@ -13,7 +13,7 @@ struct Search: ParsableCommand {
     var words: [String] = []
     @Option(help: "Rank by similarity to this image instead of a text (\"more like this\").") var like: String?
     @Option(help: "How many results (default 10).") var top = 10
-    @Option(help: "A Phosphor model folder with an image_encoder (default: the embedded default model).") var model: String?
+    @Option(name: [.customLong("model"), .customLong("clip-model")], help: "The CLIP: a Phosphor model folder with an image_encoder, or a transformers CLIPModel folder (default: the embedded default model's).") var model: String?
     @Flag(help: "One JSON object per result.") var json = false
 
     var query: String? { like == nil ? words.first : nil }
@@ -30,7 +30,7 @@ struct Search: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw ValidationError("\(folder): no such folder")
         }
-        let scorer = try CLIPScorer.cached(folder: model ?? Assets.defaultModel)
+        let scorer = try CLIPScorer.cached(folder: model ?? Assets.defaultModel, mergesFile: Assets.clipMerges)
         var index = GalleryIndex(folder: folder)
         let embedded = try index.update(with: scorer)
         if embedded > 0 { FileHandle.standardError.write(Data("indexed \(embedded) new or changed images in \(folder)\n".utf8)) }

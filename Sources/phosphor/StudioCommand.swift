@@ -166,7 +166,7 @@ struct StudioCommand: ParsableCommand {
                             return Canvas(width: width, height: height, rgb: rgb.pixels)
                         },
                         searchGallery: { query in
-                            let scorer = try CLIPScorer.cached(folder: Assets.defaultModel)
+                            let scorer = try CLIPScorer.cached(folder: Assets.defaultModel, mergesFile: Assets.clipMerges)
                             var index = GalleryIndex(folder: folder)
                             try index.update(with: scorer)
                             return index.ranked(by: try scorer.textEmbedding(query).toArray(), regions: true).map { folder + "/" + $0.file }

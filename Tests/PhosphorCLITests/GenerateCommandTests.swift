@@ -207,6 +207,13 @@ import TestSupport
         let again = try CLI.run(["generate", "--from", dir + "/guided.png", "-o", dir + "/again.png", "--quiet"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try PNG.read(path: dir + "/again.png").rgb8() == guided.rgb8())
+        // Another CLIP (a transformers CLIPModel folder) guides and scores the same way.
+        let other = Fixtures.path("models/clip_full")
+        let withOther = try CLI.run(args + ["--clip-guidance-scale", "100", "--clip-model", other, "-o", dir + "/other.png"])
+        #expect(withOther.status == 0, "\(withOther.stderr)")
+        let stored = try #require(try PNG.readText(path: dir + "/other.png").first { $0.keyword == "clip_score" }.flatMap { Double($0.text) })
+        let rescored = try CLI.run(["score", dir + "/other.png", "--prompt", prompt, "--clip-model", other])
+        #expect(abs((Double(rescored.stdout.split(separator: " ").first ?? "") ?? .nan) - stored) < 0.01, "\(rescored.stdout) vs \(stored)")
         let bad = try CLI.run(args + ["--clip-guidance-scale=-5", "-o", dir + "/bad.png"])
         #expect(bad.status == 2 && bad.stderr.contains("--clip-guidance-scale must be in 0...100000"), "\(bad.stderr)")
     }

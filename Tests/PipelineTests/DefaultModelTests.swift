@@ -99,7 +99,7 @@ import TestSupport
     /// The shipped CLIP (ViT image tower, MiniLM + projection): embeddings and CLIP scores of two scene PNGs against
     /// three captions, as transformers computes them.
     @Test func clipScoresMatchTransformers() throws {
-        let scorer = try CLIPScorer(folder: Self.folder)
+        let scorer = try CLIPScorer(folder: Self.folder, mergesFile: "")
         let prompts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("default_model/clip_prompts.json"))))
         let fx = try FixtureFile("default_model/expected.safetensors").file
         let expectedScores = try fx.tensor("clip_scores").toArray()
