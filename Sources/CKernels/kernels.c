@@ -119,3 +119,27 @@ PK_CLONES
 void pk_add(float *restrict dst, const float *restrict src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
+
+// SiLU through the vectorisable exp: x·σ(x) = x / (1 + e^-x).
+PK_CLONES
+void pk_silu(const float *x, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = x[i] / (1.0f + pk_expf(-x[i]));
+}
+
+// out = silu(x·scale + shift): group norm's per-channel affine fused with the activation that follows it.
+PK_CLONES
+void pk_affine_silu(const float *x, float *out, size_t n, float scale, float shift) {
+    for (size_t i = 0; i < n; i++) {
+        float y = x[i] * scale + shift;
+        out[i] = y / (1.0f + pk_expf(-y));
+    }
+}
+
+// out = g · d silu(x)/dx = g · σ(x)·(1 + x·(1 − σ(x))).
+PK_CLONES
+void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + pk_expf(-x[i]));
+        out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
+}

@@ -129,7 +129,7 @@ struct VAEEncoder {
             for r in block.resnets { h = r(h, nil) }
             if let d = block.downsample { h = d(h.padded2d(bottom: 1, right: 1)) }
         }
-        return convOut(normOut(mid(h)).silu())
+        return convOut(normOut.silu(mid(h)))
     }
 }
 
@@ -162,7 +162,7 @@ struct VAEDecoder {
             for r in block.resnets { h = r(h, nil) }
             if let u = block.upsample { h = u(h.upsampleNearest2x()) }
         }
-        return convOut(normOut(h).silu())
+        return convOut(normOut.silu(h))
     }
 }
 

@@ -49,6 +49,9 @@ public struct GroupNorm {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps) }
+
+    /// silu(norm(x)), fused.
+    public func silu(_ x: Tensor) -> Tensor { x.groupNormSiLU(groups: groups, weight: weight, bias: bias, eps: eps) }
 }
 
 /// torch.nn.Conv2d. The weight stays in its stored type until used.

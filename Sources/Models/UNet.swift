@@ -87,7 +87,7 @@ public final class UNet2DConditionModel: NoisePredicting {
         for block in up {
             h = block(h, temb: temb, context: context, skips: &skips)
         }
-        return convOut(normOut(h).silu())
+        return convOut(normOut.silu(h))
     }
 }
 

@@ -22,12 +22,12 @@ struct ResnetBlock2D {
     }
 
     func callAsFunction(_ x: Tensor, _ temb: Tensor?) -> Tensor {
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1.silu(x))
         if let timeEmbProj, let temb {
             let t = timeEmbProj(temb.silu())
             h = h + t.reshaped([t.shape[0], t.shape[1], 1, 1])
         }
-        h = conv2(norm2(h).silu())
+        h = conv2(norm2.silu(h))
         return (shortcut?(x) ?? x) + h
     }
 }

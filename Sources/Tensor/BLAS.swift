@@ -13,7 +13,7 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
-        if FLOPCounter.enabled { FLOPCounter.add(2 * m * n * k) }
+        if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * m * n * k) }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -68,20 +68,38 @@ extension BLAS {
 
 /// Counts the multiply-add work of every GEMM (2·m·n·k) while enabled: convolutions (im2col or 1×1 as GEMM),
 /// linear layers and attention's two matrix products — the direct-computation FLOPs torch's FlopCounterMode reports
-/// for conv, mm, addmm and bmm. For benchmarks; off (one branch) otherwise.
+/// for conv, mm, addmm and bmm. For benchmarks; off (one branch) otherwise. Only work started by the counting thread
+/// counts (its `Parallel` workers inherit the mark), so GEMMs of other threads running meanwhile are left out.
 public enum FLOPCounter {
     nonisolated(unsafe) public private(set) static var enabled = false
     nonisolated(unsafe) private static var total = 0
     private static let lock = NSLock()
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     static func add(_ n: Int) { lock.lock(); total += n; lock.unlock() }
+
+    /// Whether this thread's GEMMs count (the counting thread, and `Parallel` workers running its work).
+    static var countsHere: Bool { pthread_getspecific(key) != nil }
+
+    /// Runs `body` with this thread's GEMMs counted or not.
+    static func marking<T>(_ counting: Bool, _ body: () throws -> T) rethrows -> T {
+        guard counting else { return try body() }
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, previous) }
+        return try body()
+    }
 
     /// Runs `body` and returns its GEMM FLOPs (not reentrant: one count at a time).
     public static func count(_ body: () throws -> Void) rethrows -> Int {
         lock.lock(); total = 0; lock.unlock()
         enabled = true
         defer { enabled = false }
-        try body()
+        try marking(true, body)
         lock.lock(); defer { lock.unlock() }
         return total
     }

@@ -23,11 +23,12 @@ public enum Parallel {
             body(0..<count)
             return
         }
+        let counting = FLOPCounter.enabled && FLOPCounter.countsHere
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks
                 let end = count * (chunk + 1) / chunks
-                if start < end { body(start..<end) }
+                if start < end { FLOPCounter.marking(counting) { body(start..<end) } }
             }
         }
     }
@@ -41,12 +42,15 @@ public enum Parallel {
             return
         }
         let next = TaskCounter()
+        let counting = FLOPCounter.enabled && FLOPCounter.countsHere
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.take()
-                    if i >= count { break }
-                    body(i)
+                FLOPCounter.marking(counting) {
+                    while true {
+                        let i = next.take()
+                        if i >= count { break }
+                        body(i)
+                    }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Reverse-mode automatic differentiation over Tensor operations: every operation on `Variable`s computes its value
@@ -111,12 +112,15 @@ extension Variable {
         return unary(x.map(f)) { g in Tensor.zip(g, x) { $0 * df($1) } }
     }
 
-    /// x · σ(x) — torch.nn.functional.silu
+    /// x · σ(x) — torch.nn.functional.silu (vectorised kernels both ways).
     public func silu() -> Variable {
-        elementwise({ $0 / (1 + expf(-$0)) }, derivative: { x in
-            let s = 1 / (1 + expf(-x))
-            return s * (1 + x * (1 - s))
-        })
+        let x = value.contiguous()
+        return unary(x.silu()) { g0 in
+            let g = g0.contiguous(), out = Tensor.empty(x.shape)
+            let xs = x.pointer, gs = g.pointer, os = out.pointer
+            Parallel.forRanges(x.count, minChunk: 16384) { r in pk_silu_backward(xs + r.lowerBound, gs + r.lowerBound, os + r.lowerBound, r.count) }
+            return out
+        }
     }
 
     /// x · σ(1.702 x) — transformers QuickGELUActivation

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // MARK: - Unary maps
@@ -23,8 +24,14 @@ extension Tensor {
         }
     }
 
-    /// x * sigmoid(x) — torch.nn.functional.silu
-    public func silu() -> Tensor { map { $0 / (1 + expf(-$0)) } }
+    /// x * sigmoid(x) — torch.nn.functional.silu (vectorised C kernel).
+    public func silu() -> Tensor {
+        let src = contiguous()
+        let out = Tensor.empty(shape)
+        let s = src.pointer, d = out.pointer
+        Parallel.forRanges(count, minChunk: 16384) { r in pk_silu(s + r.lowerBound, d + r.lowerBound, r.count) }
+        return out
+    }
 
     /// Exact GELU, 0.5x(1 + erf(x/√2)) — torch.nn.functional.gelu(approximate="none")
     public func gelu() -> Tensor { map { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) } }

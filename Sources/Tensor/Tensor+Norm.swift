@@ -5,6 +5,15 @@ extension Tensor {
     /// torch.nn.functional.group_norm over [N, C, *] with per-channel affine weight and bias.
     /// Statistics use a two-pass mean/variance in double precision.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: false)
+    }
+
+    /// silu(group_norm(x)) in one pass over the output (the pattern of every resnet block and decoder tail).
+    public func groupNormSiLU(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: true)
+    }
+
+    func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, silu: Bool) -> Tensor {
         precondition(rank >= 2, "group_norm needs [N, C, ...], got \(shape)")
         let n = shape[0], c = shape[1]
         precondition(groups > 0 && c % groups == 0, "\(c) channels do not split into \(groups) groups")
@@ -31,7 +40,11 @@ extension Tensor {
                 let scale = inv * (wp?.pointer[ch] ?? 1)
                 let shift = (bp?.pointer[ch] ?? 0) - m * scale
                 let o = base + cc * spatial
-                for i in 0..<spatial { os[o + i] = xs[o + i] * scale + shift }
+                if silu {
+                    pk_affine_silu(xs + o, os + o, spatial, scale, shift)
+                } else {
+                    for i in 0..<spatial { os[o + i] = xs[o + i] * scale + shift }
+                }
             }
         }
         return out

@@ -34,7 +34,7 @@ extension Tensor {
     func winogradConv3x3(weight wt: Tensor, bias: Tensor?, out: Tensor) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let o = wt.shape[0]
-        if FLOPCounter.enabled { FLOPCounter.add(2 * n * o * c * 9 * h * w) }
+        if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * c * 9 * h * w) }
         // U = G g Gᵀ: [16][O][C].
         let u = Tensor.empty([16, o, c])
         let g = wt.pointer, up = u.pointer

@@ -22,6 +22,11 @@ void pk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 // dst[i] += src[i] for i < n (the ranges must not overlap).
 void pk_add(float *restrict dst, const float *restrict src, size_t n);
 
+// SiLU x/(1 + e^-x) with pk_exp's exp; the fused silu(x·scale + shift); and its backward g·silu'(x).
+void pk_silu(const float *x, float *out, size_t n);
+void pk_affine_silu(const float *x, float *out, size_t n, float scale, float shift);
+void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
+
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
 #endif
