@@ -29,8 +29,10 @@ public protocol LatentAutoencoder: LatentDecoding, LatentEncoding {
 public struct AutoencoderConfig: Decodable, Sendable {
     public var normNumGroups = 32
     public var scalingFactor: Float = 0.18215
+    /// The image size the autoencoder was trained at: the tile size of a tiled decode (SD 1.x: 512).
+    public var sampleSize = 512
 
-    enum CodingKeys: String, CodingKey { case normNumGroups = "norm_num_groups", scalingFactor = "scaling_factor" }
+    enum CodingKeys: String, CodingKey { case normNumGroups = "norm_num_groups", scalingFactor = "scaling_factor", sampleSize = "sample_size" }
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct AutoencoderConfig: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         normNumGroups = try c.decodeIfPresent(Int.self, forKey: .normNumGroups) ?? 32
         scalingFactor = (try? c.decodeIfPresent(Float.self, forKey: .scalingFactor)) ?? 0.18215
+        sampleSize = (try? c.decodeIfPresent(Int.self, forKey: .sampleSize)) ?? (try? c.decodeIfPresent([Int].self, forKey: .sampleSize))?.first ?? 512
     }
 
     public static func load(_ path: String) throws -> AutoencoderConfig { try loadConfig(path) }
@@ -205,6 +208,47 @@ public final class AutoencoderKL: LatentAutoencoder {
     }
 
     public func encodeForSampling(_ image: Tensor, noise: (_ shape: [Int]) -> Tensor) -> Tensor { encodeSample(image, noise: noise) }
+
+    /// diffusers' tiled decode (`enable_tiling()`, AutoencoderKL.tiled_decode): latents larger than a tile
+    /// (sample_size / 2^(blocks − 1) latent pixels) are decoded in tiles overlapping by a quarter, each tile blended into
+    /// its upper and left neighbours over a quarter of the sample size and cropped to ¾ of it. The decoder's activations
+    /// then never exceed one tile's: a 1024 px image decodes in a 512 px image's memory. (Not identical to a whole
+    /// decode: the mid-block attention sees one tile.)
+    public func decodeTiled(_ z: Tensor) -> Tensor {
+        let latentTile = config.sampleSize / (1 << (decoder.up.count - 1))
+        let (h, w) = (z.shape[2], z.shape[3])
+        guard h > latentTile || w > latentTile else { return decode(z) }
+        let overlap = Int(Double(latentTile) * 0.75), blendExtent = Int(Double(config.sampleSize) * 0.25)
+        let rowLimit = config.sampleSize - blendExtent
+        var rows: [[Tensor]] = []
+        for i in stride(from: 0, to: h, by: overlap) {
+            rows.append(stride(from: 0, to: w, by: overlap).map { j in
+                decode(z.narrowed(2, start: i, length: min(latentTile, h - i)).narrowed(3, start: j, length: min(latentTile, w - j)).contiguous())
+            })
+        }
+        /// b's first rows (vertical) or columns faded in from a's last ones, in place (diffusers blend_v / blend_h).
+        func blend(_ a: Tensor, into b: Tensor, vertical: Bool) {
+            let d = vertical ? 2 : 3
+            let extent = min(a.shape[d], b.shape[d], blendExtent)
+            for y in 0..<extent {
+                let wa = Float(1 - Double(y) / Double(extent)), wb = Float(Double(y) / Double(extent))
+                let from = a.narrowed(d, start: a.shape[d] - extent + y, length: 1), to = b.narrowed(d, start: y, length: 1)
+                to.assign(Tensor.zip(from.contiguous(), to.contiguous()) { $0 * wa + $1 * wb })
+            }
+        }
+        var bands: [Tensor] = []
+        for i in rows.indices {
+            var pieces: [Tensor] = []
+            for j in rows[i].indices {
+                let tile = rows[i][j]
+                if i > 0 { blend(rows[i - 1][j], into: tile, vertical: true) }
+                if j > 0 { blend(rows[i][j - 1], into: tile, vertical: false) }
+                pieces.append(tile.narrowed(2, start: 0, length: min(rowLimit, tile.shape[2])).narrowed(3, start: 0, length: min(rowLimit, tile.shape[3])))
+            }
+            bands.append(Tensor.concat(pieces, dim: 3))
+        }
+        return Tensor.concat(bands, dim: 2)
+    }
 
     /// Image pixels per latent pixel: 2^(upsampling decoder blocks) — 8 for Stable Diffusion.
     public var downscaleFactor: Int { 1 << decoder.up.filter { $0.upsample != nil }.count }

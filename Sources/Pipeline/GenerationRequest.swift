@@ -38,6 +38,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     /// number of random cutouts (0 = the whole image resized to the CLIP tower's input).
     public var clipGuidanceScale: Float = 0
     public var clipCutouts = 0
+    /// Decode in tiles (diffusers' `enable_tiling()`, KL autoencoders): large images in one tile's memory.
+    public var vaeTiling = false
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -45,7 +47,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
         case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength, resizeMode = "resize_mode"
         case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
-        case clipGuidanceScale = "clip_guidance_scale", clipCutouts = "clip_cutouts"
+        case clipGuidanceScale = "clip_guidance_scale", clipCutouts = "clip_cutouts", vaeTiling = "vae_tiling"
     }
 
     public init(from decoder: Decoder) throws {
@@ -71,6 +73,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         maskBlur = try c.decodeIfPresent(Int.self, forKey: .maskBlur) ?? maskBlur
         clipGuidanceScale = try c.decodeIfPresent(Float.self, forKey: .clipGuidanceScale) ?? clipGuidanceScale
         clipCutouts = try c.decodeIfPresent(Int.self, forKey: .clipCutouts) ?? clipCutouts
+        vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? vaeTiling
     }
 
     /// Problems a user can fix, one line each.
@@ -108,6 +111,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
             fields.append("CLIP guidance scale: \(clipGuidanceScale.formatted())")
             if clipCutouts > 0 { fields.append("CLIP cutouts: \(clipCutouts)") }
         }
+        if vaeTiling { fields.append("VAE tiling: True") }
         // A1111's "RNG" values: CPU (torch's CPU generator) and NV (its Philox imitation of NVIDIA's randn).
         fields.append(rng == "philox" ? "RNG: NV" : "RNG: CPU")
         lines.append(fields.joined(separator: ", "))

@@ -321,8 +321,12 @@ public final class Pipeline {
         let decodeScale = 1 / (self.scalingFactor * (finalSigma * finalSigma + 1).squareRoot())
         // One image at a time: a batch of 512 px decodes would multiply the decoder's peak memory.
         let scaled = latents.map { $0 * decodeScale }
-        var image = batch == 1 ? vae.decode(scaled)
-            : Tensor.concat((0..<batch).map { vae.decode(scaled.narrowed(0, start: $0, length: 1)) }, dim: 0)
+        let decode: (Tensor) -> Tensor = { z in
+            if request.vaeTiling, let kl = vae as? AutoencoderKL { return kl.decodeTiled(z) }
+            return vae.decode(z)
+        }
+        var image = batch == 1 ? decode(scaled)
+            : Tensor.concat((0..<batch).map { decode(scaled.narrowed(0, start: $0, length: 1).contiguous()) }, dim: 0)
         if request.maskBlur > 0, let original, let pixelMask {
             // A1111's overlay: the original outside the (blurred) mask, the generation inside it.
             let soft = Pipeline.blurred(pixelMask, sigma: Float(request.maskBlur))

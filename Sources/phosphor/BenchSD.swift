@@ -20,6 +20,9 @@ struct BenchSD: ParsableCommand {
     @Option(help: "A checkpoint to use instead of making a random one (kept).") var checkpoint: String?
     @Option(name: .customLong("e2e-steps"), help: "Also time a whole txt2img run of this many Euler steps at the first size (0 = skip).")
     var e2eSteps = 0
+    @Option(help: "Stages to time, comma-separated: unet, vae (default both).") var stages = "unet,vae"
+    @Flag(name: .customLong("vae-tiling"), help: "Decode in tiles (diffusers' enable_tiling; 512 px tiles for SD): the decoder's peak memory stays that of one tile.")
+    var vaeTiling = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -70,11 +73,19 @@ struct BenchSD: ParsableCommand {
 
         // The first U-Net and VAE calls decode the fp16 weights to fp32 once: warm up at the smallest size.
         let smallest = parsedSizes.min()!
-        _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
-        _ = vae.decode(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 2))
+        let timed = Set(stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let decode: (Tensor) -> Tensor = { z in
+            if self.vaeTiling, let kl = vae as? AutoencoderKL { return kl.decodeTiled(z) }
+            return vae.decode(z)
+        }
+        report["vae_tiling"] = vaeTiling
+        if timed.contains("unet") {
+            _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
+        }
+        if timed.contains("vae") { _ = decode(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 2)) }
 
         var unetRows: [[String: Any]] = [], vaeRows: [[String: Any]] = []
-        for size in parsedSizes {
+        for size in parsedSizes where timed.contains("unet") {
             let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
             var flops = 0
             let seconds = try best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
@@ -84,13 +95,13 @@ struct BenchSD: ParsableCommand {
             say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                        size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
         }
-        for size in parsedSizes {
+        for size in parsedSizes where timed.contains("vae") {
             let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 4)
             var flops = 0
-            let seconds = try best { flops = FLOPCounter.count { _ = vae.decode(latents) } }
+            let seconds = try best { flops = FLOPCounter.count { _ = decode(latents) } }
             let rate = Double(flops) / seconds / 1e9
             vaeRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate])
-            say(String(format: "VAE decode %4d px     %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
+            say(String(format: "VAE decode %4d px\(vaeTiling ? "(t)" : "   ")  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                        size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
         }
         report["unet_step"] = unetRows
@@ -99,6 +110,7 @@ struct BenchSD: ParsableCommand {
             var request = GenerationRequest(prompt: "a photograph of an astronaut riding a horse")
             (request.width, request.height, request.steps, request.cfgScale) = (parsedSizes[0], parsedSizes[0], e2eSteps, 7.5)
             (request.sampler, request.schedule, request.model) = ("euler", "normal", path)
+            request.vaeTiling = vaeTiling
             start = Date()
             _ = try pipeline.generate(request)
             let seconds = Date().timeIntervalSince(start)

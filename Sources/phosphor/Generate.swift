@@ -78,6 +78,8 @@ struct GenerationOptions: ParsableArguments {
     var clipCutouts: Int?
     @Option(name: .customLong("clip-model"), help: "The CLIP that guides, scores and ranks (--best-of): a Phosphor model folder with an image_encoder or a transformers CLIPModel folder (default: the model's own, else the embedded default model's).")
     var clipModel: String?
+    @Flag(name: .customLong("vae-tiling"), help: "Decode in overlapping tiles (diffusers' enable_tiling; KL autoencoders): a 1024 px image decodes in a 512 px image's memory, with slightly different pixels.")
+    var vaeTiling = false
     @Option(name: .customLong("from"), help: "Re-run the request stored in a PNG made by phosphor; other flags override it.")
     var from: String?
     @Option(name: [.customLong("init"), .customLong("image")], help: "img2img/inpaint: the starting image (PNG, the output size).")
@@ -186,6 +188,7 @@ struct GenerationOptions: ParsableArguments {
         if let maskBlur { r.maskBlur = maskBlur }
         if let clipGuidanceScale { r.clipGuidanceScale = clipGuidanceScale }
         if let clipCutouts { r.clipCutouts = clipCutouts }
+        if vaeTiling { r.vaeTiling = true }
         return r
     }
 

@@ -20,6 +20,20 @@ import TestSupport
         #expect(logvarError <= 1e-3)
     }
 
+    /// diffusers' tiled decode (enable_tiling): latents of 13×11 in tiles of 8 (the small VAE's sample_size 16) blended
+    /// as diffusers blends them, ≤ 1e-4 of the scale; latents within one tile decode as a whole.
+    @Test func tiledDecodeMatchesDiffusers() throws {
+        let folder = Fixtures.path("models/vae_kl")
+        let vae = try AutoencoderKL(config: try AutoencoderConfig.load(folder + "/config.json"),
+                                    weights: try SafetensorsFile(path: folder + "/diffusion_pytorch_model.safetensors"))
+        #expect(vae.config.sampleSize == 16)
+        let fx = try FixtureFile("models/vae_kl/tiled.safetensors")
+        for name in ["uneven", "one_tile"] {
+            let error = scaledMaxError(vae.decodeTiled(try fx.tensor(name, "z")), try fx.tensor(name, "decoded"))
+            #expect(error <= 1e-4, "\(name): \(error)")
+        }
+    }
+
     @Test func vqQuantisesAndDecodesLikeDiffusers() throws {
         let folder = Fixtures.path("models/vae_vq")
         let vq = try VQModel(config: try AutoencoderConfig.load(folder + "/config.json"),

@@ -218,6 +218,21 @@ import TestSupport
         #expect(bad.status == 2 && bad.stderr.contains("--clip-guidance-scale must be in 0...100000"), "\(bad.stderr)")
     }
 
+    /// --vae-tiling decodes in diffusers' overlapping tiles (the tiny VAE's tiles are 16 px, so a 48 px image has nine):
+    /// another image than the whole decode, said in the metadata, reproduced by --from.
+    @Test func vaeTiling() throws {
+        let dir = Fixtures.temporaryFolder()
+        let args = ["generate", "a boat", "--model", model, "--width", "48", "--height", "48", "--steps", "3", "--seed", "4", "--quiet"]
+        #expect(try CLI.run(args + ["-o", dir + "/whole.png"]).status == 0)
+        let r = try CLI.run(args + ["--vae-tiling", "-o", dir + "/tiled.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let tiled = try PNG.read(path: dir + "/tiled.png")
+        #expect(tiled.rgb8() != (try PNG.read(path: dir + "/whole.png")).rgb8())
+        #expect(try #require(tiled.text("parameters")).contains("VAE tiling: True"))
+        #expect(try CLI.run(["generate", "--from", dir + "/tiled.png", "-o", dir + "/again.png", "--quiet"]).status == 0)
+        #expect(try PNG.read(path: dir + "/again.png").rgb8() == tiled.rgb8())
+    }
+
     /// `--rng philox` (A1111's "NV" source) gives other latents than torch's CPU generator for the same seed, says so
     /// in the metadata, and re-runs from it; samplers may be named as A1111 names them ("DPM++ 2M SDE").
     @Test func philoxRNGAndA1111SamplerNames() throws {
