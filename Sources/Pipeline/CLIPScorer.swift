@@ -30,6 +30,10 @@ public final class CLIPScorer {
     /// `mergesFile`: the CLIP BPE vocabulary (assets/clip), for CLIPModel folders.
     public init(folder: String, mergesFile: String) throws {
         self.folder = folder
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ModelError.unsupported(location: folder, detail: "no such CLIP model folder")
+        }
         if let index = try? Pipeline.modelIndex(folder), index["_class_name"] as? String == DefaultModel.className {
             let model = try DefaultModel.load(folder, index: index)
             let imageFolder = try StableDiffusionLoader.componentFolder(folder, "image_encoder")

@@ -122,6 +122,11 @@ struct CLI {
             return try #require(object["clip_score"] as? Double)
         }
         #expect(try score(prompts[0]) > score(prompts[2]) + 20)
+        let noCLIP = try CLI.run(["score", image, "--prompt", "x", "--clip-model", "/nonexistent/clip"])
+        #expect(noCLIP.status == 1 && noCLIP.stderr.contains("/nonexistent/clip: unsupported model: no such CLIP model folder")
+                && noCLIP.stderr.split(separator: "\n").count == 1, "\(noCLIP.stderr)")
+        let notCLIP = try CLI.run(["score", image, "--prompt", "x", "--clip-model", Fixtures.path("models/vae_kl")])
+        #expect(notCLIP.status == 1 && notCLIP.stderr.contains("not a CLIP model"), "\(notCLIP.stderr)")
         let missing = try CLI.run(["score", "/nonexistent.png", "--prompt", "x"])
         #expect(missing.status == 1 && missing.stderr.contains("/nonexistent.png") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
     }
