@@ -155,13 +155,7 @@ extension Tensor {
         let xs = x.pointer, gs = g.pointer, os = out.pointer
         Parallel.forEach(n * groups) { task in
             let base = task * groupSize
-            var mean = 0.0
-            for i in 0..<groupSize { mean += Double(xs[base + i]) }
-            mean /= Double(groupSize)
-            var variance = 0.0
-            for i in 0..<groupSize { let d = Double(xs[base + i]) - mean; variance += d * d }
-            variance /= Double(groupSize)
-            let inv = 1 / (variance + Double(eps)).squareRoot()
+            let (mean, inv) = normStatistics(xs + base, groupSize, eps: eps)
             let group = task % groups
             var m1 = 0.0, m2 = 0.0
             for cc in 0..<perGroup {
@@ -197,13 +191,7 @@ extension Tensor {
         Parallel.forRanges(rows, minChunk: max(1, 4096 / max(d, 1))) { r in
             for row in r {
                 let p = xs + row * d, q = gs + row * d, o = os + row * d
-                var mean = 0.0
-                for i in 0..<d { mean += Double(p[i]) }
-                mean /= Double(d)
-                var variance = 0.0
-                for i in 0..<d { let t = Double(p[i]) - mean; variance += t * t }
-                variance /= Double(d)
-                let inv = 1 / (variance + Double(eps)).squareRoot()
+                let (mean, inv) = normStatistics(p, d, eps: eps)
                 var m1 = 0.0, m2 = 0.0
                 for i in 0..<d {
                     let dxh = Double(q[i]) * Double(wp?.pointer[i] ?? 1)

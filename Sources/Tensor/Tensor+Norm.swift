@@ -26,13 +26,8 @@ extension Tensor {
         let xs = x.pointer, os = out.pointer
         Parallel.forEach(n * groups) { task in
             let base = task * groupSize
-            var mean = 0.0
-            for i in 0..<groupSize { mean += Double(xs[base + i]) }
-            mean /= Double(groupSize)
-            var variance = 0.0
-            for i in 0..<groupSize { let d = Double(xs[base + i]) - mean; variance += d * d }
-            variance /= Double(groupSize)
-            let inv = Float(1 / (variance + Double(eps)).squareRoot())
+            let (mean, inverseStd) = normStatistics(xs + base, groupSize, eps: eps)
+            let inv = Float(inverseStd)
             let m = Float(mean)
             let g = task % groups
             for cc in 0..<perGroup {
@@ -61,13 +56,8 @@ extension Tensor {
         Parallel.forRanges(rows, minChunk: max(1, 4096 / max(d, 1))) { r in
             for row in r {
                 let p = xs + row * d, q = os + row * d
-                var mean = 0.0
-                for i in 0..<d { mean += Double(p[i]) }
-                mean /= Double(d)
-                var variance = 0.0
-                for i in 0..<d { let t = Double(p[i]) - mean; variance += t * t }
-                variance /= Double(d)
-                let inv = Float(1 / (variance + Double(eps)).squareRoot())
+                let (mean, inverseStd) = normStatistics(p, d, eps: eps)
+                let inv = Float(inverseStd)
                 let m = Float(mean)
                 if let wp, let bp {
                     for i in 0..<d { q[i] = (p[i] - m) * inv * wp.pointer[i] + bp.pointer[i] }
@@ -101,4 +91,17 @@ extension Tensor {
 @inline(__always)
 func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
     pk_softmax_rows(p, 1, n, n)
+}
+
+/// Two-pass mean and 1/√(variance + eps) of `count` floats, in double precision (the statistics of group and layer
+/// norm, forward and backward).
+@inline(__always)
+func normStatistics(_ p: UnsafePointer<Float>, _ count: Int, eps: Float) -> (mean: Double, inverseStd: Double) {
+    var mean = 0.0
+    for i in 0..<count { mean += Double(p[i]) }
+    mean /= Double(count)
+    var variance = 0.0
+    for i in 0..<count { let d = Double(p[i]) - mean; variance += d * d }
+    variance /= Double(count)
+    return (mean, 1 / (variance + Double(eps)).squareRoot())
 }
