@@ -117,6 +117,7 @@ public final class CLIPScorer {
     /// 8-bit RGB as the tower takes it: box-resized to the input size (a square image; others are squashed),
     /// normalised with `mean` and `std` (the default model's tower: [-1, 1]).
     public func pixels(_ rgb: RGBImage) -> Tensor {
+        precondition(rgb.channels == 3, "CLIP pixels from \(rgb.channels)-channel samples (decode with rgb8())")
         let s = vision.config.imageSize
         let out = Tensor.empty([1, 3, s, s])
         for y in 0..<s {
@@ -133,7 +134,7 @@ public final class CLIPScorer {
         return out
     }
 
-    /// The crops `regionEmbeddings` embeds, as fractions (x, y, width, height) of the image: a 3×3 grid of half-side
+    /// The crops `embeddings` embeds besides the whole image, as fractions (x, y, width, height) of the image: a 3×3 grid of half-side
     /// squares (stride ¼), a 3×3 grid of ⅝-side squares (stride 3/16), and the four halves. On the 200-scene search
     /// evaluation (training/search_eval.py) ranking by the best of the whole image and these regions lifted colour+shape
     /// precision@5 from 0.46 to 0.85: a query names one object, a whole-scene embedding mixes two or three.
@@ -145,25 +146,29 @@ public final class CLIPScorer {
         return out + [(0, 0, 0.5, 1), (0.5, 0, 0.5, 1), (0, 0, 1, 0.5), (0, 0.5, 1, 0.5)]
     }()
 
-    /// Unit embeddings of the image's `regions` (each cropped, then box-resized to the tower's input as `pixels`).
-    public func regionEmbeddings(_ rgb: RGBImage) throws -> [[Float]] {
-        let src = rgb.channels == 3 ? rgb : try RGBImage(width: rgb.width, height: rgb.height, channels: 3, pixels: (0..<(rgb.width * rgb.height)).flatMap {
-            rgb.pixels[($0 * rgb.channels)..<($0 * rgb.channels + 3)]
-        })
-        let crops = try Self.regions.map { r -> Tensor in
-            let x0 = Int((r.x * Double(src.width)).rounded()), y0 = Int((r.y * Double(src.height)).rounded())
-            let w = max(1, min(src.width - x0, Int((r.w * Double(src.width)).rounded())))
-            let h = max(1, min(src.height - y0, Int((r.h * Double(src.height)).rounded())))
+    /// Unit embeddings of the whole image and of its `regions` (each cropped, then box-resized to the tower's input as
+    /// `pixels`), all through the tower in one batch.
+    public func embeddings(_ rgb: RGBImage) throws -> (whole: [Float], regions: [[Float]]) {
+        let crops = try [pixels(rgb)] + Self.regions.map { r -> Tensor in
+            let x0 = Int((r.x * Double(rgb.width)).rounded()), y0 = Int((r.y * Double(rgb.height)).rounded())
+            let w = max(1, min(rgb.width - x0, Int((r.w * Double(rgb.width)).rounded())))
+            let h = max(1, min(rgb.height - y0, Int((r.h * Double(rgb.height)).rounded())))
             var bytes = [UInt8](repeating: 0, count: w * h * 3)
             for y in 0..<h {
-                let from = ((y0 + y) * src.width + x0) * 3
-                bytes.replaceSubrange((y * w * 3)..<((y + 1) * w * 3), with: src.pixels[from..<(from + w * 3)])
+                let from = ((y0 + y) * rgb.width + x0) * 3
+                bytes.replaceSubrange((y * w * 3)..<((y + 1) * w * 3), with: rgb.pixels[from..<(from + w * 3)])
             }
             return pixels(try RGBImage(width: w, height: h, channels: 3, pixels: bytes))
         }
         let embeds = try vision.imageEmbeds(Tensor.concat(crops, dim: 0))
         let d = embeds.shape[1]
-        return (0..<crops.count).map { Self.unit(embeds.narrowed(0, start: $0, length: 1).reshaped([d])).toArray() }
+        let all = (0..<crops.count).map { Self.unit(embeds.narrowed(0, start: $0, length: 1).reshaped([d])).toArray() }
+        return (all[0], Array(all.dropFirst()))
+    }
+
+    /// The CLIP score (100 · cosine) of 8-bit RGB pixels against a unit text embedding.
+    public func score(_ rgb: RGBImage, text: Tensor) throws -> Float {
+        score(image: try imageEmbedding(pixels(rgb)), text: text)
     }
 
     /// 100 · cosine similarity.

@@ -212,7 +212,7 @@ struct GenerationOptions: ParsableArguments {
     /// the best is written (all of them with --keep-all), the score in its metadata.
     func bestOfRun(_ base: GenerationRequest, pipeline: Pipeline, modelName: String) throws {
         let scorer: CLIPScorer
-        do { scorer = try clipScorer(for: base) } catch {
+        do { scorer = try guidanceCLIP(model: base.model, override: clipModel) } catch {
             throw ValidationError("--best-of needs a model with a CLIP image encoder (the default model has one): \(error)")
         }
         let text = try scorer.textEmbedding(base.prompt)
@@ -226,7 +226,7 @@ struct GenerationOptions: ParsableArguments {
             for i in 0..<count {
                 request.seed = base.seed + UInt64(first + i)
                 let image = images.narrowed(0, start: i, length: 1).contiguous()
-                let score = scorer.score(image: try scorer.imageEmbedding(scorer.pixels(try RGBImage.from(image))), text: text)
+                let score = try scorer.score(try RGBImage.from(image), text: text)
                 if !quiet { FileHandle.standardError.write(Data(String(format: "seed %llu: CLIP score %.2f\n", request.seed, score).utf8)) }
                 candidates.append((request, image, score))
             }
@@ -238,8 +238,6 @@ struct GenerationOptions: ParsableArguments {
             print(path)
         }
     }
-
-    func clipScorer(for request: GenerationRequest) throws -> CLIPScorer { try guidanceCLIP(model: request.model, override: clipModel) }
 
     /// Loads the request's model (the embedded default model when none is named) and applies its recommended settings
     /// to every option not given; returns the pipeline and the model's name for the metadata.
@@ -261,10 +259,8 @@ struct GenerationOptions: ParsableArguments {
     /// Runs the request for a batch (seeds seed … seed + batch − 1) with progress on stderr (unless --quiet); Ctrl-C
     /// stops it within a step. Returns [batch, 3, H, W].
     func generateImages(_ request: GenerationRequest, pipeline: Pipeline, batch: Int, run n: Int, of count: Int, since start: Date) throws -> Tensor {
-        if request.clipGuidanceScale > 0 && pipeline.clip == nil {
-            do { pipeline.clip = try clipScorer(for: request) } catch {
-                throw ValidationError("--clip-guidance-scale needs a CLIP model with an image encoder (--clip-model FOLDER): \(error)")
-            }
+        do { try attachGuidanceCLIP(pipeline, for: request, override: clipModel) } catch {
+            throw ValidationError("--clip-guidance-scale needs a CLIP model with an image encoder (--clip-model FOLDER): \(error)")
         }
         do {
             return try pipeline.generate(request, batch: batch, timings: { t in
@@ -348,11 +344,19 @@ struct GenerationOptions: ParsableArguments {
     }
 }
 
-/// The CLIP that guides and scores: `override` (--clip-model), else the model folder when it has an image encoder,
-/// else the embedded default model's (one per folder for the process).
+/// The CLIP folder a request names: `override` (--clip-model), else the model folder when it has an image encoder.
+func clipFolder(model: String, override: String?) -> String? {
+    override ?? (FileManager.default.fileExists(atPath: model + "/image_encoder/config.json") ? model : nil)
+}
+
+/// The CLIP that guides and scores: `clipFolder`, else the embedded default model's (one per folder for the process).
 func guidanceCLIP(model: String, override: String?) throws -> CLIPScorer {
-    let own = FileManager.default.fileExists(atPath: model + "/image_encoder/config.json")
-    return try CLIPScorer.cached(folder: override ?? (own ? model : Assets.defaultModel), mergesFile: Assets.clipMerges)
+    try CLIPScorer.cached(folder: clipFolder(model: model, override: override) ?? Assets.defaultModel, mergesFile: Assets.clipMerges)
+}
+
+/// Gives the pipeline the CLIP a CLIP-guided request steers with, once (generate, batch and the studio).
+func attachGuidanceCLIP(_ pipeline: Pipeline, for request: GenerationRequest, override: String?) throws {
+    if request.clipGuidanceScale > 0 && pipeline.clip == nil { pipeline.clip = try guidanceCLIP(model: request.model, override: override) }
 }
 
 /// Writes a generated image [1, 3, H, W] in [0, 1] as a PNG (atomically) with A1111's `parameters` text and the
@@ -362,10 +366,10 @@ func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName:
                          clipScore given: Float? = nil, clipModel: String? = nil) throws -> RGBImage {
     let rgb = try RGBImage.from(image)
     var clipScore = given
-    if clipScore == nil, clipModel != nil || FileManager.default.fileExists(atPath: request.model + "/image_encoder/config.json"),
-       let scorer = try? guidanceCLIP(model: request.model, override: clipModel),
-       let text = try? scorer.textEmbedding(request.prompt), let embedding = try? scorer.imageEmbedding(scorer.pixels(rgb)) {
-        clipScore = scorer.score(image: embedding, text: text)
+    if clipScore == nil, let folder = clipFolder(model: request.model, override: clipModel),
+       let scorer = try? CLIPScorer.cached(folder: folder, mergesFile: Assets.clipMerges),
+       let text = try? scorer.textEmbedding(request.prompt) {
+        clipScore = try? scorer.score(rgb, text: text)
     }
     let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
     let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)

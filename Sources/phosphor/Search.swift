@@ -37,7 +37,8 @@ struct Search: ParsableCommand {
         let ranked: [(file: String, score: Float)]
         if let like {
             let rgb = try PNG.read(path: like).rgb8()
-            let query = [try scorer.imageEmbedding(scorer.pixels(rgb)).toArray()] + (try scorer.regionEmbeddings(rgb))
+            let (whole, regions) = try scorer.embeddings(rgb)
+            let query = [whole] + regions
             let same = URL(fileURLWithPath: like).deletingLastPathComponent().standardizedFileURL == URL(fileURLWithPath: folder).standardizedFileURL
             ranked = index.ranked(like: query, excluding: same ? (like as NSString).lastPathComponent : nil)
         } else {

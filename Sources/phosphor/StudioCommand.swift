@@ -136,7 +136,7 @@ struct StudioCommand: ParsableCommand {
             var request = request
             let (pipeline, modelPath, modelName) = current.get()
             request.model = modelPath
-            if request.clipGuidanceScale > 0 && pipeline.clip == nil { pipeline.clip = try guidanceCLIP(model: modelPath, override: nil) }
+            try attachGuidanceCLIP(pipeline, for: request, override: nil)
             let image: Tensor
             do {
                 image = try pipeline.generate(request) { step, steps, _, denoised in
