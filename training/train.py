@@ -13,6 +13,7 @@ import argparse
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -23,7 +24,8 @@ from safetensors.torch import load_file, save_file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VQ_CONFIG, TextTower, autocast,  # noqa: E402
                     pick_device, save_json)
-from scenes import SceneSampler, render  # noqa: E402
+from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES, SceneSampler, noun_phrase,  # noqa: E402
+                    plural, render)
 
 
 class Stage:
@@ -246,6 +248,96 @@ class UNetStage(Stage):
 
 # ------------------------------------------------------------------ CLIP image tower (locked text tower, LiT)
 
+KIND_PHRASE = re.compile(r"\b(" + "|".join(COLOUR_NAMES) + r") (" + "|".join(SHAPES) + r")")
+
+
+def fix_articles(text):
+    text = re.sub(r"\ba (?=[aeiou])", "an ", text)
+    return re.sub(r"\ban (?=[^aeiou])", "a ", text)
+
+
+def hard_negative(scene, caption, rng):
+    """The caption with two objects' colours swapped (when it names two colours) or one object's colour or shape
+    changed to one the scene does not have: a near-miss text the image must rank below its own caption."""
+    found = list(KIND_PHRASE.finditer(caption))
+    if not found:                              # no object named: change the background colour word instead
+        other = rng.choice([c for c in COLOUR_NAMES if c != scene["background"]])
+        return caption.replace(scene["background"], other) if scene["background"] in caption else "a " + other + " background"
+    present = {(o["colour"], o["shape"]) for o in scene["objects"]}
+    colours = [m.group(1) for m in found]
+    if len(set(colours)) >= 2 and rng.random() < 0.5:
+        a, b = rng.sample(sorted(set(colours)), 2)
+        return fix_articles(KIND_PHRASE.sub(lambda m: {a: b, b: a}.get(m.group(1), m.group(1)) + " " + m.group(2), caption))
+    m = rng.choice(found)
+    colour, shape = m.group(1), m.group(2)
+    while True:
+        if rng.random() < 0.5:
+            colour2, shape2 = rng.choice(COLOUR_NAMES), shape
+        else:
+            colour2, shape2 = colour, rng.choice(SHAPES)
+        if (colour2, shape2) != (colour, shape) and (colour2, shape2) not in present:
+            break
+    return fix_articles(caption[:m.start()] + f"{colour2} {shape2}" + caption[m.end():])
+
+
+REGION_SIDES = (0.5, 0.625)
+
+
+def crop_caption(objects, background, rng):
+    """A caption naming the given objects (counts for repeated kinds), as the scene world's templates would."""
+    kinds = {}
+    for o in objects:
+        kinds[(o["colour"], o["shape"])] = kinds.get((o["colour"], o["shape"]), 0) + 1
+    phrases = [noun_phrase(*k) if n == 1 else f"{NUMBERS[n]} {k[0]} {plural(k[1])}" for k, n in kinds.items()]
+    text = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    if rng.random() < 0.5:
+        text += rng.choice(BACKGROUND_PHRASES).format(background)
+    return rng.choice(PREFIXES) + text
+
+
+def region_crops(scenes, x, captions, share, rng):
+    """Replaces a share of the batch by crops as gallery search embeds them (squares of ½ or ⅝ side, or halves;
+    nearest-neighbour upscaled to the tower's input exactly as CLIPScorer.pixels does), placed around a random object
+    and captioned with the objects that lie at least 60% inside."""
+    size = x.shape[-1]
+    x = x.clone()
+    captions = list(captions)
+    for i, scene in enumerate(scenes):
+        if rng.random() >= share:
+            continue
+        o = rng.choice(scene["objects"])
+        if rng.random() < 0.2:                 # a half: left/right or top/bottom
+            vertical = rng.random() < 0.5
+            w, h = (1.0, 0.5) if vertical else (0.5, 1.0)
+            fx = 0.0 if vertical else (0.0 if o["cx"] < 0 else 0.5)
+            fy = (0.0 if o["cy"] < 0 else 0.5) if vertical else 0.0
+        else:
+            w = h = rng.choice(REGION_SIDES)
+            # Fractions of the image; the object's box [c - r, c + r] (in [-1, 1]) inside [f, f + side].
+            lo_x, hi_x = max(0.0, (o["cx"] + o["r"] + 1) / 2 - w), min(1 - w, (o["cx"] - o["r"] + 1) / 2)
+            lo_y, hi_y = max(0.0, (o["cy"] + o["r"] + 1) / 2 - h), min(1 - h, (o["cy"] - o["r"] + 1) / 2)
+            if lo_x > hi_x or lo_y > hi_y:
+                continue                       # the object does not fit: keep the whole scene
+            fx, fy = rng.uniform(lo_x, hi_x), rng.uniform(lo_y, hi_y)
+        inside = []
+        for obj in scene["objects"]:
+            bx0, bx1 = (obj["cx"] - obj["r"] + 1) / 2, (obj["cx"] + obj["r"] + 1) / 2
+            by0, by1 = (obj["cy"] - obj["r"] + 1) / 2, (obj["cy"] + obj["r"] + 1) / 2
+            ox = max(0.0, min(bx1, fx + w) - max(bx0, fx))
+            oy = max(0.0, min(by1, fy + h) - max(by0, fy))
+            if ox * oy >= 0.6 * (bx1 - bx0) * (by1 - by0):
+                inside.append(obj)
+        if not inside:
+            continue
+        x0, y0 = round(fx * size), round(fy * size)
+        cw, ch = max(1, min(size - x0, round(w * size))), max(1, min(size - y0, round(h * size)))
+        cols = x0 + torch.arange(size, device=x.device) * cw // size
+        rows = y0 + torch.arange(size, device=x.device) * ch // size
+        x[i] = x[i][:, rows][:, :, cols]
+        captions[i] = crop_caption(inside, scene["background"], rng)
+    return x, captions
+
+
 class CLIPStage(Stage):
     name = "clip"
 
@@ -259,8 +351,17 @@ class CLIPStage(Stage):
         self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07), device=self.device))
         params = list(self.model.parameters()) + list(self.text_projection.parameters()) + [self.logit_scale]
         self.opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
+        if args.init:
+            # Fine-tune from an exported image tower (assets/default/image_encoder: fp16 weights, text projection).
+            weights = load_file(os.path.join(args.init, "model.safetensors"))
+            self.model.load_state_dict({k: v.float() for k, v in weights.items()})
+            proj = load_file(os.path.join(args.init, "text_projection.safetensors"))
+            self.text_projection.weight.data.copy_(proj["text_projection.weight"].float())
+            self.logit_scale.data.copy_(proj["logit_scale"].float().reshape(()))
+        self.crops = random.Random(args.seed + 2)
         state = self.load_state()
         if state:
+            self.crops.setstate(state["crops"])
             self.model.load_state_dict(state["model"])
             self.text_projection.load_state_dict(state["text_projection"])
             self.logit_scale.data.copy_(state["logit_scale"])
@@ -271,17 +372,26 @@ class CLIPStage(Stage):
             g["lr"] = self.lr(self.args.lr)
         scenes, x = self.batch(self.args.batch)
         captions = [s["caption"] for s in scenes]
-        _, pooled = self.text(captions)
+        if self.args.region_crops > 0:
+            x, captions = region_crops(scenes, x, captions, self.args.region_crops, self.crops)
+        texts = list(captions)
+        if self.args.hard_negatives:
+            # One caption per image with an attribute changed or two objects' colours swapped: columns the image
+            # must score below its own caption (image→text side only).
+            texts += [hard_negative(s, c, self.crops) for s, c in zip(scenes, captions)]
+        _, pooled = self.text(texts)
         with autocast(self.device):
             img = self.model(pixel_values=x).image_embeds.float()
         img = F.normalize(img, dim=-1)
         txt = F.normalize(self.text_projection(pooled), dim=-1)
         logits = self.logit_scale.clamp(max=math.log(100)).exp() * img @ txt.T
-        # Identical captions in a batch are positives too (soft targets over equal captions).
-        same = torch.tensor([[a == b for b in captions] for a in captions], device=self.device, dtype=torch.float32)
+        # Identical captions in a batch are positives too (soft targets over equal texts).
+        n = len(captions)
+        same = torch.tensor([[a == b for b in texts] for a in captions], device=self.device, dtype=torch.float32)
         targets = same / same.sum(1, keepdim=True)
+        pos = same[:, :n]                      # symmetric: equal captions
         loss = (torch.sum(-targets * F.log_softmax(logits, 1), 1).mean() +
-                torch.sum(-targets * F.log_softmax(logits.T, 1), 1).mean()) / 2
+                torch.sum(-(pos / pos.sum(1, keepdim=True)) * F.log_softmax(logits[:, :n].T, 1), 1).mean()) / 2
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -295,7 +405,8 @@ class CLIPStage(Stage):
                    "logit_scale": self.logit_scale.detach().cpu().reshape(1)},
                   os.path.join(self.args.out, "text_projection.safetensors"), metadata={"format": "pt"})
         self.save_state({"model": self.model.state_dict(), "text_projection": self.text_projection.state_dict(),
-                         "logit_scale": self.logit_scale.detach(), "opt": self.opt.state_dict()})
+                         "logit_scale": self.logit_scale.detach(), "opt": self.opt.state_dict(),
+                         "crops": self.crops.getstate()})
 
 
 def load_config(path):
@@ -320,6 +431,11 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--log-every", type=float, default=20)
     ap.add_argument("--save-every", type=float, default=600)
+    ap.add_argument("--init", help="clip: fine-tune from an exported image_encoder folder (e.g. assets/default/image_encoder)")
+    ap.add_argument("--region-crops", type=float, default=0.0,
+                    help="clip: share of the batch replaced by crops around objects, captioned with what they hold")
+    ap.add_argument("--hard-negatives", action="store_true",
+                    help="clip: one caption per image with an attribute changed or colours swapped, as extra negatives")
     args = ap.parse_args()
     defaults = {"vq": (32, 4e-4), "unet": (64, 3e-4), "clip": (128, 5e-4)}[args.stage]
     args.batch = args.batch or defaults[0]

@@ -143,3 +143,138 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
         out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
     }
 }
+
+// ---------------------------------------------------------------- Winograd F(4×4, 3×3)
+// Lavin & Gray's matrices for the points 0, ±1, ±2, ∞: Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Tiles are processed in
+// groups of PK_WL lanes so every transform is a loop over lanes the compiler vectorises.
+#define PK_WL 16
+
+PK_CLONES
+void pk_wino43_weights(const float *w, size_t C, size_t o0, size_t o1, size_t O, float *U) {
+    const size_t plane = O * C;
+    for (size_t o = o0; o < o1; o++) {
+        for (size_t c = 0; c < C; c++) {
+            const float *g = w + (o * C + c) * 9;
+            float t[6][3];
+            for (int j = 0; j < 3; j++) {           // G g: columns of g
+                float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                t[0][j] = g0 * 0.25f;
+                t[1][j] = -(g0 + g1 + g2) / 6.0f;
+                t[2][j] = -(g0 - g1 + g2) / 6.0f;
+                t[3][j] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
+                t[4][j] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
+                t[5][j] = g2;
+            }
+            float *u = U + o * C + c;
+            for (int i = 0; i < 6; i++) {           // (G g) Gᵀ: rows
+                float g0 = t[i][0], g1 = t[i][1], g2 = t[i][2];
+                u[(i * 6 + 0) * plane] = g0 * 0.25f;
+                u[(i * 6 + 1) * plane] = -(g0 + g1 + g2) / 6.0f;
+                u[(i * 6 + 2) * plane] = -(g0 - g1 + g2) / 6.0f;
+                u[(i * 6 + 3) * plane] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
+                u[(i * 6 + 4) * plane] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
+                u[(i * 6 + 5) * plane] = g2;
+            }
+        }
+    }
+}
+
+// Bᵀ z for six lane vectors z[0..5] (stride s floats apart), written to r[0..5] (stride s).
+#define PK_BT(z, r, s)                                                                          \
+    for (int l = 0; l < PK_WL; l++) {                                                           \
+        float z0 = z[0 * s + l], z1 = z[1 * s + l], z2 = z[2 * s + l];                          \
+        float z3 = z[3 * s + l], z4 = z[4 * s + l], z5 = z[5 * s + l];                          \
+        r[0 * s + l] = 4.0f * z0 - 5.0f * z2 + z4;                                              \
+        r[1 * s + l] = -4.0f * (z1 + z2) + z3 + z4;                                             \
+        r[2 * s + l] = 4.0f * (z1 - z2) - z3 + z4;                                              \
+        r[3 * s + l] = 2.0f * (z3 - z1) - z2 + z4;                                              \
+        r[4 * s + l] = 2.0f * (z1 - z3) - z2 + z4;                                              \
+        r[5 * s + l] = 4.0f * z1 - 5.0f * z3 + z5;                                              \
+    }
+
+PK_CLONES
+void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
+                     size_t t0, size_t count, float *V, size_t ldv) {
+    const size_t th = (H + 3) / 4, tw = (W + 3) / 4, per_image = th * tw;
+    const size_t plane36 = C * ldv;
+    float d[36 * PK_WL], e[36 * PK_WL];
+    for (size_t c = c0; c < c1; c++) {
+        for (size_t g = 0; g < count; g += PK_WL) {
+            const size_t lanes = count - g < PK_WL ? count - g : PK_WL;
+            for (size_t l = 0; l < PK_WL; l++) {
+                if (l >= lanes) { for (int k = 0; k < 36; k++) d[k * PK_WL + l] = 0; continue; }
+                const size_t t = t0 + g + l, img = t / per_image, r = t % per_image;
+                const long y0 = (long)(r / tw) * 4 - 1, x0 = (long)(r % tw) * 4 - 1;
+                const float *plane = x + (img * C + c) * H * W;
+                if (y0 >= 0 && x0 >= 0 && y0 + 6 <= (long)H && x0 + 6 <= (long)W) {
+                    for (int i = 0; i < 6; i++) {
+                        const float *line = plane + (y0 + i) * W + x0;
+                        for (int j = 0; j < 6; j++) d[(i * 6 + j) * PK_WL + l] = line[j];
+                    }
+                } else {
+                    for (int i = 0; i < 6; i++) {
+                        const long y = y0 + i;
+                        for (int j = 0; j < 6; j++) {
+                            const long xx = x0 + j;
+                            d[(i * 6 + j) * PK_WL + l] =
+                                (y >= 0 && y < (long)H && xx >= 0 && xx < (long)W) ? plane[y * W + xx] : 0.0f;
+                        }
+                    }
+                }
+            }
+            // Bᵀ d: along i (rows) for each column j; then · B: along j for each row.
+            for (int j = 0; j < 6; j++) { const float *z = d + j * PK_WL; float *r = e + j * PK_WL; PK_BT(z, r, 6 * PK_WL) }
+            for (int i = 0; i < 6; i++) { const float *z = e + i * 6 * PK_WL; float *r = d + i * 6 * PK_WL; PK_BT(z, r, PK_WL) }
+            float *dst = V + c * ldv + g;
+            for (int k = 0; k < 36; k++) {
+                float *row = dst + k * plane36;
+                const float *src = d + k * PK_WL;
+                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = src[l]; }
+                else { for (size_t l = 0; l < lanes; l++) row[l] = src[l]; }
+            }
+        }
+    }
+}
+
+// Aᵀ m for six lane vectors (stride s) into four (stride s).
+#define PK_AT(m, o, s)                                                                          \
+    for (int l = 0; l < PK_WL; l++) {                                                           \
+        float m0 = m[0 * s + l], m1 = m[1 * s + l], m2 = m[2 * s + l];                          \
+        float m3 = m[3 * s + l], m4 = m[4 * s + l], m5 = m[5 * s + l];                          \
+        float a = m1 + m2, b = m1 - m2, c3 = m3 + m4, d3 = m3 - m4;                             \
+        o[0 * s + l] = m0 + a + c3;                                                             \
+        o[1 * s + l] = b + 2.0f * d3;                                                           \
+        o[2 * s + l] = a + 4.0f * c3;                                                           \
+        o[3 * s + l] = b + 8.0f * d3 + m5;                                                      \
+    }
+
+PK_CLONES
+void pk_wino43_output(const float *M, size_t O, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
+                      const float *bias, float *y, size_t H, size_t W) {
+    const size_t th = (H + 3) / 4, tw = (W + 3) / 4, per_image = th * tw;
+    const size_t plane36 = O * ldm;
+    float m[36 * PK_WL], e[36 * PK_WL], q[16 * PK_WL];
+    for (size_t o = o0; o < o1; o++) {
+        const float b = bias ? bias[o] : 0.0f;
+        for (size_t g = 0; g < count; g += PK_WL) {
+            const size_t lanes = count - g < PK_WL ? count - g : PK_WL;
+            const float *src = M + o * ldm + g;
+            for (int k = 0; k < 36; k++) {
+                const float *row = src + k * plane36;
+                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) m[k * PK_WL + l] = row[l]; }
+                else { for (size_t l = 0; l < PK_WL; l++) m[k * PK_WL + l] = l < lanes ? row[l] : 0.0f; }
+            }
+            // Aᵀ m along rows (i) per column j → e[4][6]; then along columns per row → q[4][4].
+            for (int j = 0; j < 6; j++) { const float *z = m + j * PK_WL; float *r = e + j * PK_WL; PK_AT(z, r, 6 * PK_WL) }
+            for (int i = 0; i < 4; i++) { const float *z = e + i * 6 * PK_WL; float *r = q + i * 4 * PK_WL; PK_AT(z, r, PK_WL) }
+            for (size_t l = 0; l < lanes; l++) {
+                const size_t t = t0 + g + l, img = t / per_image, r = t % per_image;
+                const size_t yy = (r / tw) * 4, xx = (r % tw) * 4;
+                float *plane = y + (img * O + o) * H * W;
+                const size_t rows = H - yy < 4 ? H - yy : 4, cols = W - xx < 4 ? W - xx : 4;
+                for (size_t i = 0; i < rows; i++)
+                    for (size_t j = 0; j < cols; j++) plane[(yy + i) * W + xx + j] = q[(i * 4 + j) * PK_WL + l] + b;
+            }
+        }
+    }
+}

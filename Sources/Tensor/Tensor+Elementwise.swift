@@ -112,6 +112,15 @@ extension Tensor {
         return s
     }
 
+    /// max |self − other| over all elements (same shapes).
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "maxAbsDifference of \(shape) and \(other.shape)")
+        let a = contiguous(), b = other.contiguous()
+        var m: Float = 0
+        for i in 0..<a.count { m = max(m, abs(a.pointer[i] - b.pointer[i])) }
+        return m
+    }
+
     public func maxAbs() -> Float {
         let c = contiguous()
         var m: Float = 0

@@ -50,18 +50,27 @@ struct BenchOps: ParsableCommand {
         report["sgemm_gflops"] = gemmRate
         say(String(format: "sgemm 2048³                 %8.1f GFLOP/s", gemmRate))
 
-        // conv2d 3×3 at the U-Net's shapes, batch 2
+        // conv2d 3×3 at the U-Net's shapes (512 and 256 px, batch 2) and the VAE decoder's (512 px, batch 1): the
+        // im2col GEMM, Winograd F(4×4, 3×3), and Winograd's error against the im2col result.
         var convs: [[String: Any]] = []
-        for (channels, size) in [(320, 64), (640, 32), (1280, 16)] {
-            let x = Tensor.randomUniform([2, channels, size, size], seed: 3)
+        for (batch, channels, size) in [(2, 320, 64), (2, 640, 32), (2, 1280, 16), (2, 320, 32), (2, 640, 16), (2, 1280, 8),
+                                        (1, 512, 128), (1, 256, 256), (1, 128, 512)] {
+            let x = Tensor.randomUniform([batch, channels, size, size], seed: 3)
             let w = Tensor.randomUniform([channels, channels, 3, 3], seed: 4, scale: 0.02)
             let bias = Tensor.randomUniform([channels], seed: 5)
-            let seconds = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: Conv2dOptions(stride: 1, padding: 1)) }
-            let flops = 2.0 * 2 * Double(channels * channels * 9 * size * size)
-            let rate = flops / seconds / 1e9
-            convs.append(["channels": channels, "size": size, "seconds": seconds, "gflops": rate, "fraction_of_sgemm": rate / gemmRate])
-            say(String(format: "conv2d 3×3 %4d ch %2d×%2d ×2 %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s)",
-                       channels, size, size, rate, 100 * rate / gemmRate, seconds))
+            let options = Conv2dOptions(stride: 1, padding: 1)
+            let chosen = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) }
+            let direct = Tensor.withWinograd(false) { best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) } }
+            let winograd = best(repeats) { _ = x.conv2dWinograd3x3(weight: w, bias: bias) }
+            let reference = Tensor.withWinograd(false) { x.conv2d(weight: w, bias: bias, options: options) }
+            let error = x.conv2dWinograd3x3(weight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
+            let flops = 2.0 * Double(batch * channels * channels * 9 * size * size)
+            let rate = flops / chosen / 1e9
+            convs.append(["batch": batch, "channels": channels, "size": size, "seconds": chosen, "gflops": rate,
+                          "fraction_of_sgemm": rate / gemmRate, "im2col_seconds": direct, "winograd_seconds": winograd,
+                          "winograd_relative_error": Double(error)])
+            say(String(format: "conv2d 3×3 %4d ch %3d×%3d ×%d %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s; im2col %.4f s, Winograd %.4f s, rel. error %.1e)",
+                       channels, size, size, batch, rate, 100 * rate / gemmRate, chosen, direct, winograd, error))
         }
         report["conv2d_3x3"] = convs
 
@@ -116,6 +125,7 @@ struct BenchOps: ParsableCommand {
 enum Memory {
     /// Resets the kernel's peak-RSS counter and returns the current RSS in bytes.
     static func resetPeak() -> Int {
+        BufferCache.drain()
         pk_release_free_memory() // return freed heap to the OS so new allocations show up in the peak
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         return field("VmRSS")
