@@ -149,31 +149,40 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
 // groups of PK_WL lanes so every transform is a loop over lanes the compiler vectorises.
 #define PK_WL 16
 
+// G z for three lane vectors z[0..2] (stride s) into six (stride s); multiplications by the reciprocals (a division
+// per value made this transform slower than the GEMMs it feeds).
+#define PK_G(z, r, s)                                                                           \
+    for (int l = 0; l < PK_WL; l++) {                                                           \
+        float g0 = z[0 * s + l], g1 = z[1 * s + l], g2 = z[2 * s + l];                          \
+        float a = (g0 + g2) * (1.0f / 6.0f), b = g1 * (1.0f / 6.0f);                            \
+        float c = g0 * (1.0f / 24.0f) + g2 * (1.0f / 6.0f), d = g1 * (1.0f / 12.0f);            \
+        r[0 * s + l] = g0 * 0.25f;                                                              \
+        r[1 * s + l] = -a - b;                                                                  \
+        r[2 * s + l] = -a + b;                                                                  \
+        r[3 * s + l] = c + d;                                                                   \
+        r[4 * s + l] = c - d;                                                                   \
+        r[5 * s + l] = g2;                                                                      \
+    }
+
 PK_CLONES
 void pk_wino43_weights(const float *w, size_t C, size_t o0, size_t o1, size_t O, float *U) {
     const size_t plane = O * C;
+    float g[9 * PK_WL], t[18 * PK_WL], u[36 * PK_WL];
     for (size_t o = o0; o < o1; o++) {
-        for (size_t c = 0; c < C; c++) {
-            const float *g = w + (o * C + c) * 9;
-            float t[6][3];
-            for (int j = 0; j < 3; j++) {           // G g: columns of g
-                float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                t[0][j] = g0 * 0.25f;
-                t[1][j] = -(g0 + g1 + g2) / 6.0f;
-                t[2][j] = -(g0 - g1 + g2) / 6.0f;
-                t[3][j] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
-                t[4][j] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
-                t[5][j] = g2;
-            }
-            float *u = U + o * C + c;
-            for (int i = 0; i < 6; i++) {           // (G g) Gᵀ: rows
-                float g0 = t[i][0], g1 = t[i][1], g2 = t[i][2];
-                u[(i * 6 + 0) * plane] = g0 * 0.25f;
-                u[(i * 6 + 1) * plane] = -(g0 + g1 + g2) / 6.0f;
-                u[(i * 6 + 2) * plane] = -(g0 - g1 + g2) / 6.0f;
-                u[(i * 6 + 3) * plane] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
-                u[(i * 6 + 4) * plane] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
-                u[(i * 6 + 5) * plane] = g2;
+        for (size_t c0 = 0; c0 < C; c0 += PK_WL) {
+            const size_t lanes = C - c0 < PK_WL ? C - c0 : PK_WL;
+            const float *src = w + (o * C + c0) * 9;
+            for (int k = 0; k < 9; k++)
+                for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
+            // G g: along the kernel's rows for each of its 3 columns → t[6][3]; then · Gᵀ along columns → u[6][6].
+            for (int j = 0; j < 3; j++) { const float *z = g + j * PK_WL; float *r = t + j * PK_WL; PK_G(z, r, 3 * PK_WL) }
+            for (int i = 0; i < 6; i++) { const float *z = t + i * 3 * PK_WL; float *r = u + i * 6 * PK_WL; PK_G(z, r, PK_WL) }
+            float *dst = U + o * C + c0;
+            for (int k = 0; k < 36; k++) {
+                float *row = dst + k * plane;
+                const float *v = u + k * PK_WL;
+                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = v[l]; }
+                else { for (size_t l = 0; l < lanes; l++) row[l] = v[l]; }
             }
         }
     }

@@ -30,6 +30,7 @@ public struct PackedTensor: @unchecked Sendable, CustomStringConvertible {
 
     /// The values as a fp32 tensor: a view of the same memory for aligned fp32, a converted copy otherwise.
     public func unpacked() -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "fp16 → fp32 weights") }
         if dtype == .f32 && Int(bitPattern: raw) % MemoryLayout<Float>.alignment == 0 {
             let pointer = UnsafeMutablePointer(mutating: raw.assumingMemoryBound(to: Float.self))
             return Tensor(storage: TensorStorage(borrowing: pointer, count: count, owner: owner),

@@ -9,6 +9,7 @@ extension Tensor {
     public static func scaledDotProductAttention(query q0: Tensor, key k0: Tensor, value v0: Tensor,
                                                  scale: Float? = nil, causal: Bool = false, visibleKeys: [Int]? = nil,
                                                  blockRows: Int = 256) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "attention") }
         precondition(q0.rank >= 2 && k0.rank == q0.rank && v0.rank == q0.rank, "attention ranks differ: \(q0.shape) \(k0.shape) \(v0.shape)")
         let lead = Array(q0.shape.dropLast(2))
         precondition(Array(k0.shape.dropLast(2)) == lead && Array(v0.shape.dropLast(2)) == lead, "attention batch dims differ")

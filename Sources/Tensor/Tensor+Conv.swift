@@ -27,11 +27,17 @@ extension Tensor {
         let (sh, sw) = options.stride, (ph, pw) = options.padding
         let ho = (h + 2 * ph - kh) / sh + 1, wo = (w + 2 * pw - kw) / sw + 1
         precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(shape) and kernel \(kh)×\(kw)")
+        let winograd = Tensor.useWinograd(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options)
+        let profileToken = OpProfile.begin()
+        defer {
+            OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd ? "conv 3×3 Winograd" : "conv 3×3 im2col")
+                                        : kh == 1 && kw == 1 ? "conv 1×1" : "conv other")
+        }
         let x = contiguous(), wt = weight.contiguous()
         let out = Tensor.empty([n, o, ho, wo])
         let plane = ho * wo
         let kdim = c * kh * kw
-        if Tensor.useWinograd(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options) {
+        if winograd {
             x.winogradConv3x3(weight: wt, bias: bias, out: out)
             return out
         }

@@ -6,6 +6,7 @@ import Foundation
 extension Tensor {
     /// Applies `f` to every element into a new contiguous tensor, using all workers.
     public func map(_ f: (Float) -> Float) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         let src = contiguous()
         let out = Tensor.empty(shape)
         let s = src.pointer, d = out.pointer
@@ -17,6 +18,7 @@ extension Tensor {
 
     /// Applies `f` in place (self must be contiguous and not shared with views you still need).
     public func mapInPlace(_ f: (Float) -> Float) {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         precondition(isContiguous, "mapInPlace needs a contiguous tensor")
         let d = pointer
         Parallel.forRanges(count, minChunk: 16384) { r in
@@ -26,6 +28,7 @@ extension Tensor {
 
     /// x * sigmoid(x) — torch.nn.functional.silu (vectorised C kernel).
     public func silu() -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         let src = contiguous()
         let out = Tensor.empty(shape)
         let s = src.pointer, d = out.pointer
@@ -64,6 +67,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
 extension Tensor {
     /// Elementwise `f(a, b)` with numpy/torch broadcasting into a new contiguous tensor.
     public static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         let shape = broadcastShape(a.shape, b.shape)
         let out = Tensor.empty(shape)
         if a.shape == shape && b.shape == shape && a.isContiguous && b.isContiguous {
@@ -94,6 +98,7 @@ extension Tensor {
 
     /// Per-channel bias for NCHW-like tensors: adds `bias[c]` along dimension `dim`.
     public func addingChannelBias(_ bias: Tensor, dim: Int = 1) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         let d = axis(dim)
         precondition(bias.count == shape[d], "bias of \(bias.count) for \(shape[d]) channels")
         var bshape = [Int](repeating: 1, count: rank)

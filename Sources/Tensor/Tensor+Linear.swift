@@ -12,6 +12,7 @@ extension Tensor {
     /// Batched matrix product with torch.matmul broadcasting over leading dims ([..., M, K] × [..., K, N]).
     /// Transposed views (e.g. `k.transposed()`) are used in place without copying.
     public static func matmul(_ a0: Tensor, _ b0: Tensor) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "linear / matmul") }
         precondition(a0.rank >= 2 && b0.rank >= 2, "matmul needs rank ≥ 2, got \(a0.shape) and \(b0.shape)")
         let a = a0.matrixLayout() == nil ? a0.contiguous() : a0
         let b = b0.matrixLayout() == nil ? b0.contiguous() : b0
@@ -38,6 +39,7 @@ extension Tensor {
 
     /// torch.nn.functional.linear: x[..., in] · Wᵀ + b, with W of shape [out, in].
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "linear / matmul") }
         let inFeatures = shape[rank - 1]
         precondition(weight.rank == 2 && weight.shape[1] == inFeatures, "linear weight \(weight.shape) for input \(shape)")
         let outFeatures = weight.shape[0]

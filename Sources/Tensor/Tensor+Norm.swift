@@ -5,12 +5,14 @@ extension Tensor {
     /// torch.nn.functional.group_norm over [N, C, *] with per-channel affine weight and bias.
     /// Statistics use a two-pass mean/variance in double precision.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
-        groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: false)
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "group norm (+SiLU)") }
+        return groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: false)
     }
 
     /// silu(group_norm(x)) in one pass over the output (the pattern of every resnet block and decoder tail).
     public func groupNormSiLU(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
-        groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: true)
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "group norm (+SiLU)") }
+        return groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, silu: true)
     }
 
     func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, silu: Bool) -> Tensor {
@@ -47,6 +49,7 @@ extension Tensor {
 
     /// torch.nn.functional.layer_norm over the last dimension.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "layer norm") }
         let d = shape[rank - 1]
         let rows = count / max(d, 1)
         let x = contiguous()
@@ -71,6 +74,7 @@ extension Tensor {
 
     /// torch.softmax along `dim` (numerically stable).
     public func softmax(dim: Int = -1) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "softmax") }
         let d = axis(dim)
         if d != rank - 1 {
             return transposed(d, -1).softmax(dim: -1).transposed(d, -1).contiguous()

@@ -1,6 +1,7 @@
 extension Tensor {
     /// torch.cat along `dim`.
     public static func concat(_ tensors: [Tensor], dim: Int) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "copy / concat / upsample") }
         precondition(!tensors.isEmpty, "concat of no tensors")
         let first = tensors[0]
         let d = first.axis(dim)
@@ -56,6 +57,7 @@ extension Tensor {
 
     /// torch.nn.functional.interpolate(scale_factor=2, mode="nearest") for NCHW.
     public func upsampleNearest2x() -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "copy / concat / upsample") }
         precondition(rank == 4, "upsample needs NCHW, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let x = contiguous()
@@ -91,6 +93,7 @@ extension Tensor {
     /// torch.nn.functional.interpolate(size=(height, width), mode="nearest") for NCHW:
     /// source index floor(dst · in/out) in float, as ATen's nearest_idx (exact halving for 2×).
     public func upsampleNearest(height ho: Int, width wo: Int) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "copy / concat / upsample") }
         precondition(rank == 4, "upsample needs NCHW, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         if ho == 2 * h && wo == 2 * w { return upsampleNearest2x() }
@@ -120,6 +123,7 @@ extension Tensor {
 extension Tensor {
     /// Zero padding of the last two dims (torch.nn.functional.pad(x, (left, right, top, bottom))).
     public func padded2d(top: Int = 0, bottom: Int = 0, left: Int = 0, right: Int = 0) -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "copy / concat / upsample") }
         precondition(rank >= 2 && min(top, bottom, left, right) >= 0, "bad padding for \(shape)")
         var s = shape
         s[rank - 2] += top + bottom

@@ -179,6 +179,7 @@ extension Tensor {
 
     /// A contiguous copy that never aliases `self`.
     public func copy() -> Tensor {
+        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "copy / concat / upsample") }
         let out = Tensor.empty(shape)
         StridedLoop.run(shape: shape, strides: [out.strides, strides]) { offsets, n, inner in
             let dst = out.pointer + offsets[0]

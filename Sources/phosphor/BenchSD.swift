@@ -23,6 +23,8 @@ struct BenchSD: ParsableCommand {
     @Option(help: "Stages to time, comma-separated: unet, vae (default both).") var stages = "unet,vae"
     @Flag(name: .customLong("vae-tiling"), help: "Decode in tiles (diffusers' enable_tiling; 512 px tiles for SD): the decoder's peak memory stays that of one tile.")
     var vaeTiling = false
+    @Flag(help: "After the timed runs, one more U-Net step and decode per size with the time split by operation kind (conv 3×3 Winograd/im2col, 1×1, attention, norms, …).")
+    var profile = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -94,6 +96,7 @@ struct BenchSD: ParsableCommand {
                              "fraction_of_sgemm": rate / gemm])
             say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                        size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+            if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
         }
         for size in parsedSizes where timed.contains("vae") {
             let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 4)
@@ -103,6 +106,7 @@ struct BenchSD: ParsableCommand {
             vaeRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate])
             say(String(format: "VAE decode %4d px\(vaeTiling ? "(t)" : "   ")  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                        size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+            if profile { vaeRows[vaeRows.count - 1]["profile"] = profiled(say) { _ = decode(latents) } }
         }
         report["unet_step"] = unetRows
         report["vae_decode"] = vaeRows
@@ -120,6 +124,23 @@ struct BenchSD: ParsableCommand {
         report["peak_rss_bytes"] = Memory.peakResident()
         say(String(format: "peak RSS              %8.2f GiB", Double(Memory.peakResident()) / 1_073_741_824))
         if json { print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self)) }
+    }
+
+    /// Runs `body` once under OpProfile, prints the split and returns it as seconds per kind.
+    func profiled(_ say: (String) -> Void, _ body: () -> Void) -> [String: Double] {
+        let start = DispatchTime.now()
+        OpProfile.start()
+        body()
+        let kinds = OpProfile.stop()
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        var out: [String: Double] = ["total": total]
+        let other = total - kinds.reduce(0) { $0 + $1.seconds }
+        for k in kinds + [(kind: "other (not in a tensor op)", seconds: other, calls: 0)] {
+            out[k.kind] = k.seconds
+            let name = k.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
+            say("    " + name + String(format: " %8.3f s  %5.1f%%", k.seconds, 100 * k.seconds / total) + (k.calls > 0 ? "  (\(k.calls) calls)" : ""))
+        }
+        return out
     }
 
     func best(_ body: () throws -> Void) rethrows -> Double {
