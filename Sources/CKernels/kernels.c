@@ -287,3 +287,57 @@ void pk_wino43_output(const float *M, size_t O, size_t ldm, size_t o0, size_t o1
         }
     }
 }
+
+// ---------------------------------------------------------------- arithmetic and GELU
+// out = a op b elementwise (op: 0 +, 1 −, 2 ×, 3 ÷), and with b one value (a row broadcast against a scalar).
+PK_CLONES
+void pk_binary(const float *a, const float *b, float *out, size_t n, int op) {
+    switch (op) {
+    case 0: for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i]; break;
+    case 1: for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i]; break;
+    case 2: for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i]; break;
+    default: for (size_t i = 0; i < n; i++) out[i] = a[i] / b[i]; break;
+    }
+}
+
+PK_CLONES
+void pk_binary_scalar(const float *a, float b, float *out, size_t n, int op, int scalar_first) {
+    if (scalar_first) {
+        switch (op) {
+        case 0: for (size_t i = 0; i < n; i++) out[i] = b + a[i]; break;
+        case 1: for (size_t i = 0; i < n; i++) out[i] = b - a[i]; break;
+        case 2: for (size_t i = 0; i < n; i++) out[i] = b * a[i]; break;
+        default: for (size_t i = 0; i < n; i++) out[i] = b / a[i]; break;
+        }
+        return;
+    }
+    switch (op) {
+    case 0: for (size_t i = 0; i < n; i++) out[i] = a[i] + b; break;
+    case 1: for (size_t i = 0; i < n; i++) out[i] = a[i] - b; break;
+    case 2: for (size_t i = 0; i < n; i++) out[i] = a[i] * b; break;
+    default: for (size_t i = 0; i < n; i++) out[i] = a[i] / b; break;
+    }
+}
+
+// Exact GELU 0.5·x·(1 + erf(x/√2)) with erf from Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7) on pk_expf;
+// branch-free so the loop vectorises.
+static inline float pk_gelu1(float x) {
+    float z = x * 0.70710678118654752f;
+    float az = fabsf(z);
+    float t = 1.0f / (1.0f + 0.3275911f * az);
+    float p = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+    float erf_abs = 1.0f - p * pk_expf(-az * az);
+    float erf = z < 0 ? -erf_abs : erf_abs;
+    return 0.5f * x * (1.0f + erf);
+}
+
+PK_CLONES
+void pk_gelu(const float *x, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = pk_gelu1(x[i]);
+}
+
+// GEGLU's product: out = a · gelu(gate).
+PK_CLONES
+void pk_geglu(const float *a, const float *gate, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * pk_gelu1(gate[i]);
+}

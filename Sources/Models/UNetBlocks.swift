@@ -79,8 +79,7 @@ struct BasicTransformerBlock {
         var h = x + attn1(norm1(x))
         h = h + attn2(norm2(h), context: context)
         // GEGLU: proj → (hidden, gate) → hidden · GELU(gate)
-        let parts = ffIn(norm3(h)).chunk(2, dim: -1)
-        return h + ffOut(parts[0] * parts[1].gelu())
+        return h + ffOut(ffIn(norm3(h)).geglu())
     }
 }
 

@@ -9,11 +9,12 @@ import Foundation
 /// cost 8× an fp16 model's weights), so small images (few tiles) keep the im2col GEMM. Tiles of all images in the
 /// batch share the GEMMs, processed in chunks that bound the scratch memory. The FLOP counter is given the
 /// direct-convolution count, so effective GFLOP/s stay comparable. Error against direct convolution: see
-/// `phosphor bench ops` (max |Winograd − direct| ÷ max |direct|, ~1e-6 at U-Net shapes) and the torch fixtures.
+/// `phosphor bench ops` (max |Winograd − direct| ÷ max |direct|: 7e-6 to 1.3e-5 at U-Net and VAE shapes) and the torch fixtures.
 extension Tensor {
     /// Whether conv2d takes the Winograd path: 3×3, stride 1, padding 1, at least 32 channels both ways and at least
-    /// `winogradMinTiles` 4×4 output tiles in the batch. `PHOSPHOR_WINOGRAD=0` turns it off, `=1` ignores the tile
-    /// minimum; `PHOSPHOR_WINOGRAD_TILES` sets the minimum.
+    /// `winogradMinTiles` (64) 4×4 output tiles in the batch — `phosphor bench ops` on 2 cores: about 2× faster than
+    /// the im2col GEMM from 128 tiles, even at 32, 2× slower at 8 (where the weight transform outweighs the savings).
+    /// `PHOSPHOR_WINOGRAD=0` turns it off, `=1` ignores the tile minimum; `PHOSPHOR_WINOGRAD_TILES` sets the minimum.
     static func useWinograd(n: Int, c: Int, o: Int, h: Int, w: Int, kh: Int, kw: Int, options: Conv2dOptions) -> Bool {
         if let forced = winogradOverride, !forced { return false }
         guard winogradMode != "0", kh == 3 && kw == 3 && options.stride == (1, 1) && options.padding == (1, 1),
@@ -21,7 +22,7 @@ extension Tensor {
         return winogradMode == "1" || n * ((h + 3) / 4) * ((w + 3) / 4) >= winogradMinTiles
     }
 
-    nonisolated(unsafe) static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 128
+    nonisolated(unsafe) static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 64
 
     nonisolated(unsafe) private static var winogradOverride: Bool?
 

@@ -125,7 +125,6 @@ struct BenchOps: ParsableCommand {
 enum Memory {
     /// Resets the kernel's peak-RSS counter and returns the current RSS in bytes.
     static func resetPeak() -> Int {
-        BufferCache.drain()
         pk_release_free_memory() // return freed heap to the OS so new allocations show up in the peak
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         return field("VmRSS")

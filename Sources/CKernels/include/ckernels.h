@@ -39,6 +39,14 @@ void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, si
 void pk_wino43_output(const float *M, size_t O, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
                       const float *bias, float *y, size_t H, size_t W);
 
+// out = a op b elementwise (op: 0 +, 1 −, 2 ×, 3 ÷); with one b value for all (scalar_first: out = b op a).
+void pk_binary(const float *a, const float *b, float *out, size_t n, int op);
+void pk_binary_scalar(const float *a, float b, float *out, size_t n, int op, int scalar_first);
+
+// Exact GELU (erf from Abramowitz & Stegun 7.1.26, |erf error| ≤ 1.5e-7), and GEGLU's out = a · gelu(gate).
+void pk_gelu(const float *x, float *out, size_t n);
+void pk_geglu(const float *a, const float *gate, float *out, size_t n);
+
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
 #endif
