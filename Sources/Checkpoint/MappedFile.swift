@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,6 +28,36 @@ public final class MappedFile: @unchecked Sendable {
             throw CheckpointError.cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(p)
+        Self.registry.add(self)
+    }
+
+    /// Drops the pages of every live mapping from this process's resident set when the mappings total at least
+    /// `minimumBytes` (read-only file pages: the next access reads them back from the page cache). The pipeline calls
+    /// it between stages, so Stable Diffusion's text encoder is not resident while the U-Net runs, nor the U-Net while
+    /// the VAE decodes: peak RSS follows the largest stage instead of the whole checkpoint.
+    public static func dropResidentPages(minimumBytes: Int) {
+        let files = registry.live()
+        guard files.reduce(0, { $0 + $1.size }) >= minimumBytes else { return }
+        for file in files where file.size > 0 {
+            _ = madvise(UnsafeMutableRawPointer(mutating: file.base), file.size, MADV_DONTNEED)
+        }
+    }
+
+    private static let registry = Registry()
+
+    private final class Registry: @unchecked Sendable {
+        private final class Weak { weak var file: MappedFile?; init(_ f: MappedFile) { file = f } }
+        private var entries: [Weak] = []
+        private let lock = NSLock()
+        func add(_ f: MappedFile) {
+            lock.lock(); defer { lock.unlock() }
+            entries.removeAll { $0.file == nil }
+            entries.append(Weak(f))
+        }
+        func live() -> [MappedFile] {
+            lock.lock(); defer { lock.unlock() }
+            return entries.compactMap { $0.file }
+        }
     }
 
     deinit {

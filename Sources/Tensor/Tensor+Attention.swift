@@ -8,7 +8,7 @@ extension Tensor {
     /// from that index on for batch row b (first leading dim): a key padding mask for right-padded text (BERT).
     public static func scaledDotProductAttention(query q0: Tensor, key k0: Tensor, value v0: Tensor,
                                                  scale: Float? = nil, causal: Bool = false, visibleKeys: [Int]? = nil,
-                                                 blockRows: Int = 256) -> Tensor {
+                                                 blockRows: Int = attentionBlockRows) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "attention") }
         precondition(q0.rank >= 2 && k0.rank == q0.rank && v0.rank == q0.rank, "attention ranks differ: \(q0.shape) \(k0.shape) \(v0.shape)")
         let lead = Array(q0.shape.dropLast(2))
@@ -70,8 +70,12 @@ extension Tensor {
         return out
     }
 
+    /// Query rows per block (PHOSPHOR_ATTENTION_BLOCK, default 256).
+    nonisolated(unsafe) public static let attentionBlockRows: Int =
+        getenv("PHOSPHOR_ATTENTION_BLOCK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 256
+
     /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes.
-    public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, blockRows: Int = 256) -> Int {
+    public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, blockRows: Int = attentionBlockRows) -> Int {
         let (block, _, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         return max(workers, 1) * block * nk * MemoryLayout<Float>.stride
     }

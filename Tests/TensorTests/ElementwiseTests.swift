@@ -21,10 +21,21 @@ import TestSupport
         #expect(scaledMaxError(a + b, try fx.tensor("bcast", "add")) == 0)
         #expect(scaledMaxError(a * b, try fx.tensor("bcast", "mul")) == 0)
         #expect(scaledMaxError(a - b, try fx.tensor("bcast", "sub")) == 0)
+        // The broadcast operand first (the C loop's scalar-first path): × commutes exactly, − negates exactly.
+        #expect(scaledMaxError(b * a, try fx.tensor("bcast", "mul")) == 0)
+        #expect(scaledMaxError((b - a) * Tensor([-1], shape: [1]), try fx.tensor("bcast", "sub")) == 0)
         let x = try fx.tensor("chbias", "x")
         #expect(scaledMaxError(x.addingChannelBias(try fx.tensor("chbias", "bias")), try fx.tensor("chbias", "out")) == 0)
         let t = try fx.tensor("tadd", "base").transposed()
         #expect(scaledMaxError(t + (try fx.tensor("tadd", "c")), try fx.tensor("tadd", "out")) == 0)
+    }
+
+    /// GEGLU's fused product on [..., 2d] rows is the two halves' product with gelu of the second (the U-Net
+    /// fixtures check it against diffusers inside the transformer blocks).
+    @Test func gegluIsHalfTimesGeluOfOtherHalf() throws {
+        let rows = Tensor.randomUniform([37, 6], seed: 9, scale: 4)   // d = 3
+        let parts = rows.chunk(2, dim: -1)
+        #expect(scaledMaxError(rows.geglu(), parts[0].contiguous() * parts[1].contiguous().gelu()) == 0)
     }
 
     @Test func upsampleConcatChunkEmbedding() throws {
