@@ -3,17 +3,19 @@
 # and benchmarks/diffusers_cpu.py --json one after the other and prints each stage's seconds and the ratio
 # (diffusers ÷ phosphor: above 1 = Phosphor faster), the FLOPs each counted (they must agree: the same network),
 # and peak RSS. Absolute seconds drift on a shared machine; the ratios from one run are what to compare.
-# Usage: benchmarks/compare_diffusers.sh [SIZES=256,512] [THREADS=2]   (PYTHON=/path/to/venv/bin/python)
+# Usage: benchmarks/compare_diffusers.sh [SIZES=256,512] [THREADS=2] [E2E_STEPS=0]   (PYTHON=/path/to/venv/bin/python)
+# E2E_STEPS > 0 also times a whole txt2img (text encoder, that many Euler steps with CFG, decode) at the first size.
 set -eu
 SIZES=${1:-256,512}
 THREADS=${2:-2}
+E2E=${3:-0}
 PYTHON=${PYTHON:-python3}
 BIN=${PHOSPHOR:-.build/release/phosphor}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OURS=$(mktemp); THEIRS=$(mktemp)
 trap 'rm -f "$OURS" "$THEIRS"' EXIT
-"$BIN" bench sd --sizes "$SIZES" --threads "$THREADS" --json > "$OURS"
-"$PYTHON" "$HERE/diffusers_cpu.py" --sizes "$SIZES" --threads "$THREADS" --json > "$THEIRS"
+"$BIN" bench sd --sizes "$SIZES" --threads "$THREADS" --e2e-steps "$E2E" --json > "$OURS"
+"$PYTHON" "$HERE/diffusers_cpu.py" --sizes "$SIZES" --threads "$THREADS" --e2e-steps "$E2E" --json > "$THEIRS"
 "$PYTHON" - "$OURS" "$THEIRS" <<'PY'
 import json, sys
 ours, theirs = (json.load(open(p)) for p in sys.argv[1:3])
@@ -23,5 +25,8 @@ print(f"{'text encoder':26s} {ours['text_encoder_seconds']:11.3f} {theirs['text_
 for key, name in (("unet_step", "U-Net step (batch 2)"), ("vae_decode", "VAE decode")):
     for a, b in zip(ours[key], theirs[key]):
         print(f"{name + ' ' + str(a['size']) + ' px':26s} {a['seconds']:11.3f} {b['seconds']:12.3f} {b['seconds'] / a['seconds']:8.2f}x   {a['gflop']:.1f} / {b['gflop']:.1f}")
+if "txt2img" in ours and "txt2img" in theirs:
+    a, b = ours["txt2img"], theirs["txt2img"]
+    print(f"{'txt2img ' + str(a['size']) + ' px, ' + str(a['steps']) + ' steps':26s} {a['seconds']:11.2f} {b['seconds']:12.2f} {b['seconds'] / a['seconds']:8.2f}x")
 print(f"{'peak RSS GiB':26s} {ours['peak_rss_bytes'] / 2**30:11.2f} {theirs['peak_rss_bytes'] / 2**30:12.2f} {theirs['peak_rss_bytes'] / ours['peak_rss_bytes']:8.2f}x")
 PY

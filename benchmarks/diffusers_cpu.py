@@ -11,7 +11,7 @@ import resource
 import time
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -37,6 +37,8 @@ def main():
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--e2e-steps", type=int, default=0,
+                        help="also a whole txt2img at the first size: text encoder, N Euler steps with CFG 7.5, VAE decode")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,6 +87,27 @@ def main():
             rows.append({"size": size, "seconds": seconds, "gflop": count / 1e9, "effective_gflops": count / seconds / 1e9})
             say(f"VAE decode {size:4d} px {seconds:8.3f} s {count / 1e9:7.1f} GFLOP")
         report["vae_decode"] = rows
+        if args.e2e_steps > 0:
+            # StableDiffusionPipeline's loop (CFG batch [uncond, cond], Euler, decode) without its tokenizer and image
+            # post-processing: the same work `phosphor bench sd --e2e-steps` times.
+            scheduler = EulerDiscreteScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+                                               beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading")
+            size = sizes[0]
+
+            def txt2img():
+                emb = text(ids)[0]
+                scheduler.set_timesteps(args.e2e_steps)
+                latents = torch.randn(1, 4, size // 8, size // 8) * scheduler.init_noise_sigma
+                for t in scheduler.timesteps:
+                    eps = unet(scheduler.scale_model_input(torch.cat([latents] * 2), t), t, encoder_hidden_states=emb).sample
+                    uncond, cond = eps.chunk(2)
+                    latents = scheduler.step(uncond + 7.5 * (cond - uncond), t, latents).prev_sample
+                vae.decode(latents / 0.18215)
+
+            start = time.perf_counter()
+            txt2img()
+            report["txt2img"] = {"size": size, "steps": args.e2e_steps, "seconds": time.perf_counter() - start}
+            say(f"txt2img {size} px, {args.e2e_steps} Euler steps {report['txt2img']['seconds']:8.2f} s")
     report["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     say(f"peak RSS {report['peak_rss_bytes'] / 2 ** 30:8.2f} GiB")
     if args.json:
