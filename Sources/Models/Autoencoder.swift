@@ -8,6 +8,14 @@ public protocol LatentDecoding {
     func decode(_ latents: Tensor) -> Tensor
 }
 
+extension LatentDecoding {
+    /// `decode`, or with `tiled` diffusers' tiled decode where the autoencoder has one (KL); others decode whole.
+    public func decode(_ latents: Tensor, tiled: Bool) -> Tensor {
+        if tiled, let kl = self as? AutoencoderKL { return kl.decodeTiled(latents) }
+        return decode(latents)
+    }
+}
+
 /// Image in [-1, 1] → latents (before scaling).
 public protocol LatentEncoding {
     func encode(_ image: Tensor) -> Tensor

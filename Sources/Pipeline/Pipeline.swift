@@ -328,10 +328,7 @@ public final class Pipeline {
         let decodeScale = 1 / (self.scalingFactor * (finalSigma * finalSigma + 1).squareRoot())
         // One image at a time: a batch of 512 px decodes would multiply the decoder's peak memory.
         let scaled = latents.map { $0 * decodeScale }
-        let decode: (Tensor) -> Tensor = { z in
-            if request.vaeTiling, let kl = vae as? AutoencoderKL { return kl.decodeTiled(z) }
-            return vae.decode(z)
-        }
+        let decode: (Tensor) -> Tensor = { vae.decode($0, tiled: request.vaeTiling) }
         var image = batch == 1 ? decode(scaled)
             : Tensor.concat((0..<batch).map { decode(scaled.narrowed(0, start: $0, length: 1).contiguous()) }, dim: 0)
         if request.maskBlur > 0, let original, let pixelMask {

@@ -37,7 +37,8 @@ public enum OpProfile {
         depth -= 1
         guard token != 0 else { return }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - token) / 1e9
-        totals[kind(), default: (0, 0)].seconds += seconds
-        totals[kind(), default: (0, 0)].calls += 1
+        let name = kind()
+        totals[name, default: (0, 0)].seconds += seconds
+        totals[name, default: (0, 0)].calls += 1
     }
 }

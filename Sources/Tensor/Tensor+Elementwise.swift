@@ -27,23 +27,19 @@ extension Tensor {
     }
 
     /// x * sigmoid(x) — torch.nn.functional.silu (vectorised C kernel).
-    public func silu() -> Tensor {
-        let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
-        let src = contiguous()
-        let out = Tensor.empty(shape)
-        let s = src.pointer, d = out.pointer
-        Parallel.forRanges(count, minChunk: 16384) { r in pk_silu(s + r.lowerBound, d + r.lowerBound, r.count) }
-        return out
-    }
+    public func silu() -> Tensor { applying(pk_silu) }
 
     /// Exact GELU, 0.5x(1 + erf(x/√2)) — torch.nn.functional.gelu(approximate="none")
     /// (vectorised C kernel; erf to 1.5e-7).
-    public func gelu() -> Tensor {
+    public func gelu() -> Tensor { applying(pk_gelu) }
+
+    /// A C kernel `kernel(x, out, n)` over every element, split across the workers.
+    private func applying(_ kernel: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "elementwise") }
         let src = contiguous()
         let out = Tensor.empty(shape)
         let s = src.pointer, d = out.pointer
-        Parallel.forRanges(count, minChunk: 16384) { r in pk_gelu(s + r.lowerBound, d + r.lowerBound, r.count) }
+        Parallel.forRanges(count, minChunk: 16384) { r in kernel(s + r.lowerBound, d + r.lowerBound, r.count) }
         return out
     }
 

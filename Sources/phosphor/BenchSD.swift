@@ -76,10 +76,7 @@ struct BenchSD: ParsableCommand {
         // The first U-Net and VAE calls decode the fp16 weights to fp32 once: warm up at the smallest size.
         let smallest = parsedSizes.min()!
         let timed = Set(stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let decode: (Tensor) -> Tensor = { z in
-            if self.vaeTiling, let kl = vae as? AutoencoderKL { return kl.decodeTiled(z) }
-            return vae.decode(z)
-        }
+        let decode: (Tensor) -> Tensor = { vae.decode($0, tiled: self.vaeTiling) }
         report["vae_tiling"] = vaeTiling
         if timed.contains("unet") {
             _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)

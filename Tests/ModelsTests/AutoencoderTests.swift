@@ -5,10 +5,15 @@ import Tensor
 import TestSupport
 
 @Suite struct AutoencoderTests {
-    @Test func klDecodeAndEncodeMatchDiffusers() throws {
+    /// The small random KL autoencoder of the fixtures (models/vae_kl).
+    static func smallKL() throws -> AutoencoderKL {
         let folder = Fixtures.path("models/vae_kl")
-        let vae = try AutoencoderKL(config: try AutoencoderConfig.load(folder + "/config.json"),
-                                    weights: try SafetensorsFile(path: folder + "/diffusion_pytorch_model.safetensors"))
+        return try AutoencoderKL(config: try AutoencoderConfig.load(folder + "/config.json"),
+                                 weights: try SafetensorsFile(path: folder + "/diffusion_pytorch_model.safetensors"))
+    }
+
+    @Test func klDecodeAndEncodeMatchDiffusers() throws {
+        let vae = try Self.smallKL()
         #expect(vae.config.scalingFactor == 0.18215)
         let fx = try FixtureFile("models/vae_kl/expected.safetensors")
         // Decode ≤ 1e-3 relative (issue 5); a 6×5 latent, so odd sizes go through every layer.
@@ -23,9 +28,7 @@ import TestSupport
     /// diffusers' tiled decode (enable_tiling): latents of 13×11 in tiles of 8 (the small VAE's sample_size 16) blended
     /// as diffusers blends them, ≤ 1e-4 of the scale; latents within one tile decode as a whole.
     @Test func tiledDecodeMatchesDiffusers() throws {
-        let folder = Fixtures.path("models/vae_kl")
-        let vae = try AutoencoderKL(config: try AutoencoderConfig.load(folder + "/config.json"),
-                                    weights: try SafetensorsFile(path: folder + "/diffusion_pytorch_model.safetensors"))
+        let vae = try Self.smallKL()
         #expect(vae.config.sampleSize == 16)
         let fx = try FixtureFile("models/vae_kl/tiled.safetensors")
         for name in ["uneven", "one_tile"] {
