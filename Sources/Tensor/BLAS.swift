@@ -14,6 +14,11 @@ public enum BLAS {
             return
         }
         if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * m * n * k) }
+        if !transA && BF16Compute.takes(m: m, n: n, k: k) {
+            BF16Compute.gemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                             beta: beta, c: c, ldc: ldc)
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -23,6 +28,10 @@ public enum BLAS {
     static func sgemmUncounted(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0 && n > 0 && k > 0 else { return }
+        if BF16Compute.takes(m: m, n: n, k: k) {
+            BF16Compute.gemm(transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+            return
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 

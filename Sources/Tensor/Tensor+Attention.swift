@@ -27,6 +27,11 @@ extension Tensor {
         }
         let headsPerRow = lead.isEmpty ? 1 : heads / lead[0]
         let out = Tensor.empty(lead + [nq, dv])
+        if BF16Compute.enabled && !causal && visibleKeys == nil && BF16Compute.takes(m: nq, n: nk, k: d) {
+            if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
+            attentionBF16(q: q, k: k, v: v, alpha: alpha, lead: lead, out: out)
+            return out
+        }
         let (block, blocksPerHead, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         let scratch = Tensor.empty([max(workers, 1), block * nk])
         let slots = SlotPool(count: max(workers, 1))

@@ -45,10 +45,17 @@ struct BenchOps: ParsableCommand {
         let say: (String) -> Void = { line in if !json { print(line) } }
         say("phosphor bench ops — \(Parallel.threadCount) threads, \(BLAS.configuration)")
 
-        // sgemm, n = 2048
-        let gemmRate = Self.measureSGEMM(repeats: repeats)
+        // sgemm, n = 2048 (fp32 whatever --bf16 says: the machine's peak every figure is compared with). With AMX, the
+        // opt-in bf16 path is timed beside each case, with its error against the fp32 result.
+        let bf16 = BF16Compute.available
+        let gemmRate = BF16Compute.with(false) { Self.measureSGEMM(repeats: repeats) }
         report["sgemm_gflops"] = gemmRate
         say(String(format: "sgemm 2048³                 %8.1f GFLOP/s", gemmRate))
+        if bf16 {
+            let rate = BF16Compute.with(true) { Self.measureSGEMM(repeats: repeats) }
+            report["bf16_gemm_gflops"] = rate
+            say(String(format: "bf16 GEMM 2048³ (AMX)       %8.1f GFLOP/s  %5.2f× sgemm", rate, rate / gemmRate))
+        }
 
         // conv2d 3×3 at the U-Net's shapes (512 and 256 px, batch 2) and the VAE decoder's (512 px, batch 1): the
         // im2col GEMM, Winograd F(4×4, 3×3), and Winograd's error against the im2col result.
@@ -59,21 +66,34 @@ struct BenchOps: ParsableCommand {
             let w = Tensor.randomUniform([channels, channels, 3, 3], seed: 4, scale: 0.02)
             let bias = Tensor.randomUniform([channels], seed: 5)
             let options = Conv2dOptions(stride: 1, padding: 1)
-            let chosen = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) }
-            let direct = Tensor.withWinograd(false) { best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) } }
-            let winograd = best(repeats) { _ = x.conv2dWinograd3x3(weight: w, bias: bias) }
-            let reference = Tensor.withWinograd(false) { x.conv2d(weight: w, bias: bias, options: options) }
-            let error = x.conv2dWinograd3x3(weight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
-            let flops = 2.0 * Double(batch * channels * channels * 9 * size * size)
-            let rate = flops / chosen / 1e9
-            convs.append(["batch": batch, "channels": channels, "size": size, "seconds": chosen, "gflops": rate,
-                          "fraction_of_sgemm": rate / gemmRate, "im2col_seconds": direct, "winograd_seconds": winograd,
-                          "winograd_relative_error": Double(error)])
-            say(String(format: "conv2d 3×3 %4d ch %3d×%3d ×%d %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s; im2col %.4f s, Winograd %.4f s, rel. error %.1e)",
-                       channels, size, size, batch, rate, 100 * rate / gemmRate, chosen, direct, winograd, error))
+            var entry: [String: Any] = ["batch": batch, "channels": channels, "size": size]
+            let reference = BF16Compute.with(false) {
+                let chosen = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) }
+                let direct = Tensor.withWinograd(false) { best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) } }
+                let winograd = best(repeats) { _ = x.conv2dWinograd3x3(weight: w, bias: bias) }
+                let reference = Tensor.withWinograd(false) { x.conv2d(weight: w, bias: bias, options: options) }
+                let error = x.conv2dWinograd3x3(weight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
+                let rate = flops(batch, channels, size) / chosen / 1e9
+                entry.merge(["seconds": chosen, "gflops": rate, "fraction_of_sgemm": rate / gemmRate, "im2col_seconds": direct,
+                             "winograd_seconds": winograd, "winograd_relative_error": Double(error)]) { $1 }
+                say(String(format: "conv2d 3×3 %4d ch %3d×%3d ×%d %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s; im2col %.4f s, Winograd %.4f s, rel. error %.1e)",
+                           channels, size, size, batch, rate, 100 * rate / gemmRate, chosen, direct, winograd, error))
+                return reference
+            }
+            if bf16 {
+                let (seconds, error) = BF16Compute.with(true) {
+                    (best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) },
+                     x.conv2d(weight: w, bias: bias, options: options).maxAbsDifference(reference) / reference.maxAbs())
+                }
+                entry.merge(["bf16_seconds": seconds, "bf16_relative_error": Double(error)]) { $1 }
+                say(String(format: "    bf16 (AMX)                %8.1f GFLOP/s  %5.2f× fp32       (%.4f s; rel. error %.1e against fp32)",
+                           flops(batch, channels, size) / seconds / 1e9, entry["seconds"] as! Double / seconds, seconds, error))
+            }
+            convs.append(entry)
         }
         report["conv2d_3x3"] = convs
 
+        var attentionFlops = 0.0
         // Blocked attention: SD1.5 at 512 px, batch 2 × 8 heads × 4096 tokens × 40.
         let (batch, heads, tokens, dim) = (2, 8, 4096, 40)
         let q = Tensor.randomUniform([batch, heads, tokens, dim], seed: 6)
@@ -81,6 +101,7 @@ struct BenchOps: ParsableCommand {
         let v = Tensor.randomUniform([batch, heads, tokens, dim], seed: 8)
         var attentionSeconds = Double.infinity
         var extraBytes = 0
+        try BF16Compute.with(false) {
         for _ in 0..<repeats {
             let before = Memory.resetPeak()
             let start = DispatchTime.now()
@@ -90,7 +111,7 @@ struct BenchOps: ParsableCommand {
             extraBytes = max(extraBytes, Memory.peakResident() - before - outputBytes)
             attentionSeconds = min(attentionSeconds, seconds)
         }
-        let attentionFlops = 4.0 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)
+        attentionFlops = 4.0 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)
         let attentionRate = attentionFlops / attentionSeconds / 1e9
         let scratch = Tensor.attentionScratchBytes(queries: tokens, keys: tokens, heads: batch * heads)
         report["attention"] = [
@@ -102,11 +123,28 @@ struct BenchOps: ParsableCommand {
                    attentionRate, 100 * attentionRate / gemmRate, attentionSeconds))
         say(String(format: "attention extra peak memory  %7.1f MB (scratch %.1f MB; one full 4096² score matrix would be %.1f MB)",
                    Double(extraBytes) / 1e6, Double(scratch) / 1e6, Double(tokens * tokens * 4) / 1e6))
+        }
+        if bf16 {
+            let reference = BF16Compute.with(false) { Tensor.scaledDotProductAttention(query: q, key: k, value: v) }
+            let (seconds, error) = BF16Compute.with(true) {
+                (best(repeats) { _ = Tensor.scaledDotProductAttention(query: q, key: k, value: v) },
+                 Tensor.scaledDotProductAttention(query: q, key: k, value: v).maxAbsDifference(reference) / reference.maxAbs())
+            }
+            var entry = report["attention"] as! [String: Any]
+            entry.merge(["bf16_seconds": seconds, "bf16_relative_error": Double(error)]) { $1 }
+            report["attention"] = entry
+            say(String(format: "    bf16 (AMX)                %8.1f GFLOP/s  %5.2f× fp32       (%.3f s; rel. error %.1e against fp32)",
+                       attentionFlops / seconds / 1e9, attentionSeconds / seconds, seconds, error))
+        }
 
         if json {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }
+    }
+
+    private func flops(_ batch: Int, _ channels: Int, _ size: Int) -> Double {
+        2.0 * Double(batch * channels * channels * 9 * size * size)
     }
 
     private func best(_ repeats: Int, _ body: () -> Void) -> Double {

@@ -13,6 +13,7 @@ struct Info: ParsableCommand {
         print("blas: \(BLAS.configuration)")
         print("threads: \(Parallel.threadCount) workers, \(BLAS.threadCount) BLAS")
         print("cpu: \(CPUInfo.modelName) [\(CPUInfo.simdFeatures.joined(separator: " "))]")
+        print("bf16 compute: \(BF16Compute.available ? (BF16Compute.enabled ? "on (AMX)" : "available (--bf16)") : "not available (no AMX-BF16)")")
     }
 }
 

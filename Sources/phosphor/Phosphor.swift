@@ -40,11 +40,22 @@ struct ThreadOptions: ParsableArguments {
     @Option(help: "Worker threads for elementwise work and BLAS (default: all cores, or PHOSPHOR_THREADS).")
     var threads: Int?
 
+    @Flag(help: ArgumentHelp("Multiply matrices in bfloat16 on AMX tiles (Intel Xeon Sapphire Rapids and later; or PHOSPHOR_BF16=1).",
+                             discussion: "Faster; images differ from the fp32 result by bf16 rounding. Where the CPU lacks AMX-BF16 a warning is printed and fp32 is used."))
+    var bf16 = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func apply() {
+        if bf16 {
+            if BF16Compute.available {
+                BF16Compute.enabled = true
+            } else {
+                FileHandle.standardError.write(Data("phosphor: --bf16 ignored: this CPU has no AMX-BF16; computing in fp32\n".utf8))
+            }
+        }
         guard let threads else { return }
         Parallel.threadCount = threads
         BLAS.threadCount = threads

@@ -29,4 +29,22 @@ import TestSupport
         }
         #expect(unet.inChannels == (name == "unet_inpaint" ? 9 : 4))
     }
+
+    /// The opt-in bf16 path (AMX) on the same fixtures: every GEMM's operands rounded to bf16 (2⁻⁸ relative
+    /// precision), the rest fp32. Tolerance 2⁻⁵ of the output's range: 8 bf16 steps, for a dozen GEMM layers in series.
+    @Test(.enabled(if: BF16Compute.available, "needs AMX-BF16"),
+          arguments: [("unet_sd1", "diffusion_pytorch_model.safetensors"),
+                      ("unet_sd2", "diffusion_pytorch_model.fp16.safetensors"),
+                      ("unet_inpaint", "diffusion_pytorch_model.safetensors")])
+    func bf16OutputNearDiffusers(_ name: String, _ file: String) throws {
+        let unet = try load(name, file: file)
+        let expected = try FixtureFile("models/\(name)/expected.safetensors")
+        for c in ["square", "odd"] {
+            let x = try expected.tensor(c, "x"), ctx = try expected.tensor(c, "context")
+            let t = try expected.tensor(c, "timestep").toArray()
+            let out = BF16Compute.with(true) { unet.predict(x, timesteps: t, context: ctx) }
+            let error = scaledMaxError(out, try expected.tensor(c, "out"))
+            #expect(error <= 0x1p-5, "\(name) \(c)")
+        }
+    }
 }

@@ -47,6 +47,23 @@ void pk_binary_scalar(const float *a, float b, float *out, size_t n, int op, int
 void pk_gelu(const float *x, float *out, size_t n);
 void pk_geglu(const float *a, const float *gate, float *out, size_t n);
 
+// bfloat16 GEMM on AMX tiles (gemm_bf16.c). pk_amx_bf16_available: 1 when the CPU has AMX-BF16 and AVX-512-BF16
+// and the OS granted the tile state (asked once), else 0 — nothing below may run then.
+// Packed operands are 16×32 bf16 tiles (round to nearest even; pk_bf16_panel_elements(rows, K) uint16 values):
+// pack_a takes row blocks b0..<b1 (16 rows each) of a row-major m×k matrix A; pack_b column blocks b0..<b1 of a k×n
+// matrix B (trans: element (k, j) at b[j·ldb + k]) in the pair-interleaved order TDPBF16PS reads.
+// pk_amx_gemm: C = alpha·A·B + beta·C for row blocks mb0..<mb1 and column blocks nb0..<nb1, fp32 accumulation
+// (beta = 0 never reads C).
+// pk_softmax_pack_bf16: for `rows` rows of scores s (n values, ld apart), e = exp(s − row max) packed like pack_a
+// (rows up to the block's 16 zero-filled) and inv[row] = 1 / Σ e: softmax(s)·V = inv · (e·V).
+int pk_amx_bf16_available(void);
+void pk_softmax_pack_bf16(const float *s, size_t rows, size_t n, size_t ld, uint16_t *packed, float *inv);
+size_t pk_bf16_panel_elements(size_t rows, size_t k);
+void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed);
+void pk_bf16_pack_b(const float *b, size_t ldb, int trans, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed);
+void pk_amx_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
+                 size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc);
+
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
 #endif

@@ -1,0 +1,114 @@
+import CKernels
+import Foundation
+
+/// The opt-in bf16 compute path: while enabled, every large GEMM (convolutions, linear layers, attention, Winograd's
+/// products) rounds its two operands to bfloat16 and multiplies them on Intel AMX tiles with fp32 accumulation —
+/// several times the fp32 GEMM rate, at bf16's precision (8 significant bits per operand; a relative error near
+/// 2⁻⁸ per product, see `errorBound`). Activations, norms, softmax and sums stay fp32. Off by default, since the
+/// torch fixtures hold the fp32 path to 1e-4; turned on by `--bf16` or `PHOSPHOR_BF16=1`, and only where the CPU has
+/// AMX-BF16 (Sapphire Rapids and later) — elsewhere `enabled` stays false and everything runs in fp32.
+public enum BF16Compute {
+    /// Whether this CPU and OS can run the AMX path.
+    public static let available: Bool = pk_amx_bf16_available() != 0
+
+    nonisolated(unsafe) private static var requested: Bool = getenv("PHOSPHOR_BF16").map { String(cString: $0) == "1" } ?? false
+
+    /// This thread's choice from `with` (1 off, 2 on), over the process-wide one.
+    private static let overrideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Whether GEMMs on this thread take the bf16 path: requested (process-wide, or by `with` on this thread) and
+    /// available. The choice is made where a GEMM, convolution or attention starts, on the calling thread.
+    public static var enabled: Bool {
+        get {
+            guard available else { return false }
+            if let choice = pthread_getspecific(overrideKey) { return Int(bitPattern: choice) == 2 }
+            return requested
+        }
+        set { requested = newValue }
+    }
+
+    /// Runs `body` with the bf16 path on or off (where available) on this thread only, restoring the previous choice:
+    /// other threads keep theirs (tests comparing both paths run side by side).
+    public static func with<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
+        let saved = pthread_getspecific(overrideKey)
+        pthread_setspecific(overrideKey, UnsafeRawPointer(bitPattern: on ? 2 : 1))
+        defer { pthread_setspecific(overrideKey, saved) }
+        return try body()
+    }
+
+    /// Whether a product of this size goes to the tiles: big enough to amortise packing (16×16×32 tiles).
+    static func takes(m: Int, n: Int, k: Int) -> Bool {
+        enabled && m >= 16 && n >= 16 && k >= 32 && m * n * k >= 1 << 18
+    }
+
+    /// The bound on |bf16 result − exact result| for one output with |A|·|B| summing to `absDot`: each operand
+    /// rounded to bf16 (relative 2⁻⁹ each), products exact in fp32, K fp32 additions (relative 2⁻²⁴ each).
+    public static func errorBound(absDot: Double, k: Int) -> Double {
+        let u = 1.0 / 512
+        return (2 * u + u * u + Double(k) / Double(1 << 24)) * absDot * 1.0001
+    }
+
+    /// C = alpha·A·op(B) + beta·C (row-major; A never transposed) on AMX tiles. Packs both operands to bf16 tiles,
+    /// then splits the larger block dimension between the BLAS threads.
+    static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let mt = (m + 15) / 16, nt = (n + 15) / 16
+        let aBuffer = packBuffers.take(pk_bf16_panel_elements(m, k)), bBuffer = packBuffers.take(pk_bf16_panel_elements(n, k))
+        defer { packBuffers.give(aBuffer); packBuffers.give(bBuffer) }
+        let ap = aBuffer.pointer, bp = bBuffer.pointer
+        let threads = BLAS.threadCount > 1 ? Parallel.threadCount : 1
+        func split(_ count: Int, _ body: (Range<Int>) -> Void) {
+            if threads <= 1 || count <= 1 { body(0..<count) } else { Parallel.forRanges(count, body) }
+        }
+        split(mt) { r in pk_bf16_pack_a(a, lda, m, k, r.lowerBound, r.upperBound, ap) }
+        split(nt) { r in pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp) }
+        // Whole 2×2 tile blocks per worker.
+        if nt >= mt {
+            split((nt + 1) / 2) { r in
+                pk_amx_gemm(ap, bp, m, n, k, 0, mt, 2 * r.lowerBound, min(nt, 2 * r.upperBound), alpha, beta, c, ldc)
+            }
+        } else {
+            split((mt + 1) / 2) { r in
+                pk_amx_gemm(ap, bp, m, n, k, 2 * r.lowerBound, min(mt, 2 * r.upperBound), 0, nt, alpha, beta, c, ldc)
+            }
+        }
+    }
+
+    /// Packed-operand buffers kept between GEMMs: fresh multi-megabyte buffers cost a page clear per call.
+    private static let packBuffers = BufferPool()
+}
+
+/// A few reusable UInt16 buffers, handed out by size (thread-safe; at most four kept).
+final class BufferPool: @unchecked Sendable {
+    final class Buffer {
+        let pointer: UnsafeMutablePointer<UInt16>
+        let capacity: Int
+        init(capacity: Int) {
+            self.capacity = capacity
+            pointer = TensorStorage.allocate(bytes: max(capacity, 1) * 2).bindMemory(to: UInt16.self, capacity: max(capacity, 1))
+        }
+        deinit { pointer.deallocate() }
+    }
+    private var free: [Buffer] = []
+    private let lock = NSLock()
+
+    func take(_ capacity: Int) -> Buffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = free.indices.filter({ free[$0].capacity >= capacity }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: i)
+        }
+        return Buffer(capacity: capacity)
+    }
+
+    func give(_ buffer: Buffer) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append(buffer)
+        if free.count > 4 { free.remove(at: free.indices.min(by: { free[$0].capacity < free[$1].capacity })!) }
+    }
+}

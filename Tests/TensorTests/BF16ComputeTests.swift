@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Tensor
+
+/// The opt-in bf16 path (AMX tiles). Each result is checked against the fp32 path with the bound that bf16 rounding
+/// implies: operands rounded to 8 significant bits (relative 2⁻⁹ each), products exact in fp32, fp32 accumulation.
+/// Skipped where the CPU has no AMX-BF16 (the path is never taken there).
+@Suite(.enabled(if: BF16Compute.available, "needs AMX-BF16")) struct BF16ComputeTests {
+    /// op(A)·op(B) in fp32 and in bf16, and Σ|a|·|b| per output (the scale of the rounding error).
+    func products(m: Int, n: Int, k: Int, transB: Bool, alpha: Float, beta: Float, seed: UInt64)
+        -> (bf16: [Float], fp32: [Float], absDot: [Float], betaC: [Float]) {
+        let a = Tensor.randomUniform([m, k], seed: seed)
+        let b = Tensor.randomUniform(transB ? [n, k] : [k, n], seed: seed + 1, scale: 0.5)
+        let c0 = Tensor.randomUniform([m, n], seed: seed + 2)
+        func run(_ bf16: Bool, _ x: Tensor, _ y: Tensor, alpha: Float, beta: Float) -> [Float] {
+            let c = c0.contiguous().copy()
+            BF16Compute.with(bf16) {
+                BLAS.sgemm(transA: false, transB: transB, m: m, n: n, k: k, alpha: alpha, a: x.pointer, lda: k,
+                           b: y.pointer, ldb: transB ? k : n, beta: beta, c: c.pointer, ldc: n)
+            }
+            return c.toArray()
+        }
+        let absDot = run(false, a.map { Swift.abs($0) }, b.map { Swift.abs($0) }, alpha: 1, beta: 0)
+        return (run(true, a, b, alpha: alpha, beta: beta), run(false, a, b, alpha: alpha, beta: beta), absDot,
+                c0.toArray().map { $0 * beta })
+    }
+
+    @Test(arguments: [(16, 16, 32, false), (64, 300, 1001, false), (37, 53, 100, false), (300, 77, 2100, true),
+                      (1, 512, 512, false), (129, 129, 64, true), (48, 40, 4096, false)])
+    func gemmWithinBF16RoundingOfFP32(m: Int, n: Int, k: Int, transB: Bool) {
+        for (alpha, beta): (Float, Float) in [(1, 0), (0.3, 1), (-2, 0.5)] {
+            let r = products(m: m, n: n, k: k, transB: transB, alpha: alpha, beta: beta, seed: UInt64(m * n + k))
+            var worst = 0.0
+            for i in 0..<r.bf16.count {
+                // bf16's bound plus the fp32 reference's own accumulation error (k·2⁻²⁴ of Σ|a||b|) and beta·C's rounding.
+                let bound = BF16Compute.errorBound(absDot: Double(abs(alpha) * r.absDot[i]), k: k)
+                    + Double(k) * 0x1p-24 * Double(abs(alpha) * r.absDot[i]) + 0x1p-23 * Double(abs(r.betaC[i])) + 1e-30
+                worst = max(worst, Double(abs(r.bf16[i] - r.fp32[i])) / bound)
+            }
+            #expect(worst <= 1, "m \(m) n \(n) k \(k) transB \(transB) alpha \(alpha) beta \(beta): \(worst) of the bound")
+        }
+    }
+
+    /// Operands with at most 8 significant bits are exact in bf16: small integer products then match fp32 exactly,
+    /// and an operand with a 9th bit shows the rounding actually happens.
+    @Test func exactOnBF16ValuesAndRoundsOthers() {
+        let m = 64, n = 64, k = 64  // 2¹⁸ multiply-adds: the smallest product sent to the tiles
+        let a = Tensor((0..<(m * k)).map { Float($0 % 7) - 3 }, shape: [m, k])
+        let b = Tensor((0..<(k * n)).map { Float($0 % 5) - 2 }, shape: [k, n])
+        func product(_ bf16: Bool, _ a: Tensor) -> [Float] {
+            BF16Compute.with(bf16) { Tensor.matmul(a, b).toArray() }
+        }
+        #expect(zip(product(true, a), product(false, a)).allSatisfy { $0 == $1 })
+        let nudged = a.map { $0 + 1.0 / 1024 }
+        #expect(!zip(product(true, nudged), product(false, nudged)).allSatisfy { $0 == $1 })
+    }
+
+    /// Attention: scores from bf16 Q and K move by at most δ = α·2⁻⁸·max Σ|q||k|, so each softmax weight by a factor
+    /// within e^{±2δ}; V and the weights are rounded (2⁻⁹ each). Output error ≤ (2·2⁻⁹ + e^{2δ} − 1)·max|v|.
+    @Test(arguments: [(2, 4, 300, 40, 40), (1, 2, 4096, 40, 40), (2, 1, 77, 64, 80), (1, 1, 40, 160, 160)])
+    func attentionWithinBF16RoundingOfFP32(batch: Int, heads: Int, tokens: Int, dim: Int, dimV: Int) {
+        let q = Tensor.randomUniform([batch, heads, tokens, dim], seed: 11)
+        let k = Tensor.randomUniform([batch, heads, tokens + 5, dim], seed: 12)
+        let v = Tensor.randomUniform([batch, heads, tokens + 5, dimV], seed: 13)
+        let fp32 = BF16Compute.with(false) { Tensor.scaledDotProductAttention(query: q, key: k, value: v) }
+        let bf16 = BF16Compute.with(true) { Tensor.scaledDotProductAttention(query: q, key: k, value: v) }
+        let absScores = BF16Compute.with(false) { Tensor.matmul(q.map { Swift.abs($0) }, k.map { Swift.abs($0) }.transposed()) }
+        let delta = Double(absScores.maxAbs()) / Double(dim).squareRoot() * 0x1p-8
+        let bound = (2 * 0x1p-9 + exp(2 * delta) - 1) * Double(v.maxAbs())
+        let error = Double(bf16.maxAbsDifference(fp32))
+        #expect(error <= bound, "error \(error), bound \(bound)")
+        #expect(error > 0, "the bf16 path ran")
+    }
+
+    /// Winograd's transforms compound bf16 rounding (several % of the output range), so 3×3 convolutions that take
+    /// Winograd in fp32 go through im2col in bf16 — and stay within the GEMM bound of the direct convolution.
+    @Test func convolutionsSkipWinogradInBF16() {
+        let w = Tensor.randomUniform([32, 32, 3, 3], seed: 1, scale: 0.1)
+        let x = Tensor.randomUniform([1, 32, 32, 32], seed: 3)     // 64 tiles: Winograd in fp32
+        let options = Conv2dOptions(stride: 1, padding: 1)
+        func kinds(_ bf16: Bool) -> [String] {
+            BF16Compute.with(bf16) {
+                OpProfile.start()
+                _ = x.conv2d(weight: w, options: options)
+                return OpProfile.stop().map(\.kind)
+            }
+        }
+        #expect(kinds(false) == ["conv 3×3 Winograd"])
+        #expect(kinds(true) == ["conv 3×3 im2col"])
+        let fp32 = BF16Compute.with(false) { Tensor.withWinograd(false) { x.conv2d(weight: w, options: options) } }
+        let bf16 = BF16Compute.with(true) { x.conv2d(weight: w, options: options) }
+        let absDot = BF16Compute.with(false) { Tensor.withWinograd(false) { x.map { Swift.abs($0) }.conv2d(weight: w.map { Swift.abs($0) }, options: options) } }
+        let d = absDot.toArray(), b = bf16.toArray(), f = fp32.toArray()
+        var worst = 0.0
+        for i in 0..<d.count {
+            let scale = Double(d[i])
+            let bound = BF16Compute.errorBound(absDot: scale, k: 288) + 288 * 0x1p-24 * scale + 1e-30
+            worst = max(worst, Double(Swift.abs(b[i] - f[i])) / bound)
+        }
+        #expect(worst <= 1, "\(worst) of the bound")
+    }
+}
