@@ -67,6 +67,51 @@ void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, s
         pk_bf16_pack_row(i < m ? a + i * lda : NULL, k, kt, packed + ((i / 16) * kt) * 512 + (i % 16) * 32);
 }
 
+// The same from IEEE half values (exact widening, then bf16 rounding).
+PK_AVX512BF16
+static void pk_bf16_pack_row_f16(const uint16_t *src, size_t k, size_t kt, uint16_t *row) {
+    for (size_t t = 0; t < kt; t++) {
+        uint16_t *d = row + t * 512;
+        size_t k0 = t * 32;
+        __m512 lo, hi;
+        if (src && k0 + 32 <= k) {
+            lo = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + k0)));
+            hi = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + k0 + 16)));
+        } else {
+            uint16_t tail[32] __attribute__((aligned(64)));
+            for (int q = 0; q < 32; q++) tail[q] = (src && k0 + q < k) ? src[k0 + q] : 0;
+            lo = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)tail));
+            hi = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(tail + 16)));
+        }
+        _mm512_storeu_si512((void *)d, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+}
+
+void pk_bf16_pack_a_f16(const uint16_t *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed) {
+    size_t kt = (k + 31) / 32;
+    for (size_t i = b0 * 16; i < b1 * 16; i++)
+        pk_bf16_pack_row_f16(i < m ? a + i * lda : NULL, k, kt, packed + ((i / 16) * kt) * 512 + (i % 16) * 32);
+}
+
+void pk_bf16_pack_bt_f16(const uint16_t *b, size_t ldb, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed) {
+    // Column j of B is row j of the half matrix: convert it as an A row, then transpose the 32-bit k-pairs.
+    size_t kt = (k + 31) / 32;
+    uint16_t rows[16 * 32] __attribute__((aligned(64)));
+    for (size_t nb = b0; nb < b1; nb++) {
+        for (size_t t = 0; t < kt; t++) {
+            uint32_t *dst = (uint32_t *)(packed + (nb * kt + t) * 512);
+            for (int c = 0; c < 16; c++) {
+                size_t col = nb * 16 + c;
+                pk_bf16_pack_row_f16(col < n ? b + col * ldb + t * 32 : NULL, k - t * 32 < 32 ? k - t * 32 : 32, 1,
+                                     rows + c * 32);
+            }
+            const uint32_t *words = (const uint32_t *)rows;
+            for (int p = 0; p < 16; p++)
+                for (int c = 0; c < 16; c++) dst[p * 16 + c] = words[c * 16 + p];
+        }
+    }
+}
+
 PK_AVX512BF16
 void pk_bf16_pack_b(const float *b, size_t ldb, int trans, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed) {
     size_t kt = (k + 31) / 32;
@@ -177,6 +222,61 @@ void pk_softmax_pack_bf16(const float *s, size_t rows, size_t n, size_t ld, uint
     }
 }
 
+PK_AVX512BF16
+void pk_bf16_pack_im2col(const float *x, size_t channels, size_t height, size_t width, size_t kh, size_t kw,
+                         size_t sh, size_t sw, size_t ph, size_t pw, size_t wo, size_t first_row, size_t rows,
+                         size_t b0, size_t b1, uint16_t *packed) {
+    size_t k = channels * kh * kw, n = rows * wo, kt = (k + 31) / 32, taps = kh * kw;
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (size_t nb = b0; nb < b1; nb++) {
+        size_t j0 = nb * 16;
+        // Fast path: 16 output pixels of one row at stride 1 read 16 neighbouring input values per tap.
+        size_t y = first_row + j0 / wo, x0 = j0 % wo;
+        int one_row = j0 + 16 <= n && x0 + 16 <= wo && sw == 1;
+        for (size_t t = 0; t < kt; t++) {
+            uint16_t *tile = packed + (nb * kt + t) * 512;
+            for (int p = 0; p < 16; p++) {
+                size_t kk = t * 32 + 2 * p;
+                if (one_row) {
+                    __m512 v[2];
+                    for (int h = 0; h < 2; h++) {
+                        size_t kr = kk + h;
+                        v[h] = _mm512_setzero_ps();
+                        if (kr >= k) continue;
+                        size_t ci = kr / taps, tap = kr % taps, ky = tap / kw, kx = tap % kw;
+                        long iy = (long)(y * sh + ky) - (long)ph;
+                        if (iy < 0 || iy >= (long)height) continue;
+                        long ix0 = (long)(x0 + kx) - (long)pw;
+                        // Lanes whose input column lies inside the image (masked lanes are never read).
+                        long lo = ix0 < 0 ? -ix0 : 0, hi = (long)width - ix0;
+                        if (hi > 16) hi = 16;
+                        if (hi <= lo) continue;
+                        __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                        v[h] = _mm512_maskz_loadu_ps(mask, x + (ci * height + (size_t)iy) * width + ix0);
+                    }
+                    __m512i packed_pair = (__m512i)_mm512_cvtne2ps_pbh(v[1], v[0]);
+                    _mm512_storeu_si512((void *)(tile + p * 32), _mm512_permutexvar_epi16(pairs, packed_pair));
+                } else {
+                    for (int c = 0; c < 16; c++)
+                        for (int h = 0; h < 2; h++) {
+                            size_t kr = kk + h, j = j0 + c;
+                            float value = 0.0f;
+                            if (kr < k && j < n) {
+                                size_t ci = kr / taps, tap = kr % taps, ky = tap / kw, kx = tap % kw;
+                                size_t oy = first_row + j / wo, ox = j % wo;
+                                long iy = (long)(oy * sh + ky) - (long)ph, ix = (long)(ox * sw + kx) - (long)pw;
+                                if (iy >= 0 && iy < (long)height && ix >= 0 && ix < (long)width)
+                                    value = x[(ci * height + (size_t)iy) * width + (size_t)ix];
+                            }
+                            tile[p * 32 + c * 2 + h] = pk_bf16_round(value);
+                        }
+                }
+            }
+        }
+    }
+}
+
 typedef struct {
     uint8_t palette;
     uint8_t start_row;
@@ -195,9 +295,12 @@ PK_AMX static inline void pk_tile_store(int q, float *p, size_t stride) {
     }
 }
 
-// The inner operand's K slice kept hot across the outer loop (L2 is 2 MB per core on Sapphire Rapids): when the
-// whole inner panel is larger, K is cut into passes and partial sums go through a scratch block between passes.
-#define PK_INNER_BYTES (1u << 20)
+// Blocking. The operand walked in the inner loop ("inner") is cut into chunks whose K slices (1 KB per tile) fit in
+// PK_HOT_BYTES of L2 (2 MB per core on Sapphire Rapids); the outer operand's pair of tile rows stays in L1 meanwhile.
+// K up to PK_KPASS tiles is done in one pass, the 2×2 C block accumulating in tile registers; a longer K is cut
+// into passes, partial sums of the current chunk kept in a small scratch (4 KB per 32×32 block).
+#define PK_HOT_BYTES (1u << 20)
+#define PK_KPASS 64
 
 PK_AMX
 void pk_amx_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
@@ -209,66 +312,67 @@ void pk_amx_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, siz
     cfg.palette = 1;
     for (int i = 0; i < 8; i++) { cfg.rows[i] = 16; cfg.colsb[i] = 64; }
     _tile_loadconfig(&cfg);
-    // Partial sums between K passes: rows mb0·16.. and columns nb0·16.., rounded up to whole 2×2 blocks.
     size_t mpairs = (mb1 - mb0 + 1) / 2, npairs = (nb1 - nb0 + 1) / 2;
-    size_t lds = npairs * 32;
     float buf[256] __attribute__((aligned(64)));
-    // Keep the smaller packed operand hot: walk the larger one in the outer loop.
+    // The larger operand goes outer, so the smaller one is the one re-read from cache.
     int m_outer = (mb1 - mb0) > (nb1 - nb0);
     size_t outer = m_outer ? mpairs : npairs, inner = m_outer ? npairs : mpairs;
-    size_t kpass = PK_INNER_BYTES / (inner * 2 * 1024);
-    if (kpass < 8) kpass = 8;
-    if (kpass > kt) kpass = kt;
-    float *scratch = kpass < kt ? aligned_alloc(64, mpairs * 32 * lds * sizeof(float)) : NULL;
-    for (size_t k0 = 0; k0 < kt; k0 += kpass) {
-        size_t k1 = k0 + kpass < kt ? k0 + kpass : kt;
-        int first = k0 == 0, last = k1 == kt;
-        for (size_t o = 0; o < outer; o++) {
-            for (size_t in = 0; in < inner; in++) {
-                size_t mp = m_outer ? o : in, np = m_outer ? in : o;
-                size_t mb = mb0 + 2 * mp, nb = nb0 + 2 * np;
-                int m2 = mb + 1 < mb1, n2 = nb + 1 < nb1;
-                const uint16_t *a0 = ap + mb * kt * 512, *a1 = ap + (m2 ? mb + 1 : mb) * kt * 512;
-                const uint16_t *b0 = bp + nb * kt * 512, *b1 = bp + (n2 ? nb + 1 : nb) * kt * 512;
-                float *s = scratch ? scratch + (mp * 32) * lds + np * 32 : NULL;
-                size_t sb = lds * sizeof(float);
-                if (first) {
-                    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-                } else {
-                    _tile_loadd(0, s, sb); _tile_loadd(1, s + 16, sb);
-                    _tile_loadd(2, s + 16 * lds, sb); _tile_loadd(3, s + 16 * lds + 16, sb);
-                }
-                for (size_t t = k0; t < k1; t++) {
-                    _tile_loadd(4, a0 + t * 512, 64);
-                    _tile_loadd(6, b0 + t * 512, 64);
-                    _tile_loadd(5, a1 + t * 512, 64);
-                    _tile_loadd(7, b1 + t * 512, 64);
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_dpbf16ps(1, 4, 7);
-                    _tile_dpbf16ps(2, 5, 6);
-                    _tile_dpbf16ps(3, 5, 7);
-                }
-                if (!last) {
-                    _tile_stored(0, s, sb); _tile_stored(1, s + 16, sb);
-                    _tile_stored(2, s + 16 * lds, sb); _tile_stored(3, s + 16 * lds + 16, sb);
-                    continue;
-                }
-                for (int q = 0; q < 4; q++) {
-                    if (((q >> 1) && !m2) || ((q & 1) && !n2)) continue;
-                    size_t i0 = (mb + (q >> 1)) * 16, j0 = (nb + (q & 1)) * 16;
-                    if (alpha == 1.0f && beta == 0.0f && i0 + 16 <= m && j0 + 16 <= n) {
-                        pk_tile_store(q, c + i0 * ldc + j0, ldc * sizeof(float));
+    size_t kpass = kt <= PK_KPASS ? kt : PK_KPASS;
+    size_t chunk = PK_HOT_BYTES / (2 * kpass * 1024);
+    if (chunk < 1) chunk = 1;
+    if (chunk > inner) chunk = inner;
+    float *scratch = kpass < kt ? aligned_alloc(64, outer * chunk * 1024 * sizeof(float)) : NULL;
+    for (size_t i0 = 0; i0 < inner; i0 += chunk) {
+        size_t i1 = i0 + chunk < inner ? i0 + chunk : inner;
+        for (size_t k0 = 0; k0 < kt; k0 += kpass) {
+            size_t k1 = k0 + kpass < kt ? k0 + kpass : kt;
+            int first = k0 == 0, last = k1 == kt;
+            for (size_t o = 0; o < outer; o++) {
+                for (size_t in = i0; in < i1; in++) {
+                    size_t mp = m_outer ? o : in, np = m_outer ? in : o;
+                    size_t mb = mb0 + 2 * mp, nb = nb0 + 2 * np;
+                    int m2 = mb + 1 < mb1, n2 = nb + 1 < nb1;
+                    const uint16_t *a0 = ap + mb * kt * 512, *a1 = ap + (m2 ? mb + 1 : mb) * kt * 512;
+                    const uint16_t *b0 = bp + nb * kt * 512, *b1 = bp + (n2 ? nb + 1 : nb) * kt * 512;
+                    float *s = scratch ? scratch + (o * chunk + (in - i0)) * 1024 : NULL;
+                    if (first) {
+                        _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+                    } else {
+                        _tile_loadd(0, s, 64); _tile_loadd(1, s + 256, 64);
+                        _tile_loadd(2, s + 512, 64); _tile_loadd(3, s + 768, 64);
+                    }
+                    for (size_t t = k0; t < k1; t++) {
+                        _tile_loadd(4, a0 + t * 512, 64);
+                        _tile_loadd(6, b0 + t * 512, 64);
+                        _tile_loadd(5, a1 + t * 512, 64);
+                        _tile_loadd(7, b1 + t * 512, 64);
+                        _tile_dpbf16ps(0, 4, 6);
+                        _tile_dpbf16ps(1, 4, 7);
+                        _tile_dpbf16ps(2, 5, 6);
+                        _tile_dpbf16ps(3, 5, 7);
+                    }
+                    if (!last) {
+                        _tile_stored(0, s, 64); _tile_stored(1, s + 256, 64);
+                        _tile_stored(2, s + 512, 64); _tile_stored(3, s + 768, 64);
                         continue;
                     }
-                    pk_tile_store(q, buf, 64);
-                    size_t rows = m - i0 < 16 ? m - i0 : 16, cols = n - j0 < 16 ? n - j0 : 16;
-                    __mmask16 mask = (__mmask16)(cols == 16 ? 0xffffu : (1u << cols) - 1);
-                    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-                    for (size_t r = 0; r < rows; r++) {
-                        float *d = c + (i0 + r) * ldc + j0;
-                        __m512 v = _mm512_mul_ps(va, _mm512_load_ps(buf + r * 16));
-                        if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, d), v);
-                        _mm512_mask_storeu_ps(d, mask, v);
+                    for (int q = 0; q < 4; q++) {
+                        if (((q >> 1) && !m2) || ((q & 1) && !n2)) continue;
+                        size_t r0 = (mb + (q >> 1)) * 16, j0 = (nb + (q & 1)) * 16;
+                        if (alpha == 1.0f && beta == 0.0f && r0 + 16 <= m && j0 + 16 <= n) {
+                            pk_tile_store(q, c + r0 * ldc + j0, ldc * sizeof(float));
+                            continue;
+                        }
+                        pk_tile_store(q, buf, 64);
+                        size_t rows = m - r0 < 16 ? m - r0 : 16, cols = n - j0 < 16 ? n - j0 : 16;
+                        __mmask16 mask = (__mmask16)(cols == 16 ? 0xffffu : (1u << cols) - 1);
+                        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+                        for (size_t r = 0; r < rows; r++) {
+                            float *d = c + (r0 + r) * ldc + j0;
+                            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(buf + r * 16));
+                            if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, d), v);
+                            _mm512_mask_storeu_ps(d, mask, v);
+                        }
                     }
                 }
             }
@@ -286,6 +390,18 @@ void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, s
 }
 void pk_bf16_pack_b(const float *b, size_t ldb, int trans, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed) {
     (void)b; (void)ldb; (void)trans; (void)k; (void)n; (void)b0; (void)b1; (void)packed;
+}
+void pk_bf16_pack_im2col(const float *x, size_t channels, size_t height, size_t width, size_t kh, size_t kw,
+                         size_t sh, size_t sw, size_t ph, size_t pw, size_t wo, size_t first_row, size_t rows,
+                         size_t b0, size_t b1, uint16_t *packed) {
+    (void)x; (void)channels; (void)height; (void)width; (void)kh; (void)kw; (void)sh; (void)sw; (void)ph; (void)pw;
+    (void)wo; (void)first_row; (void)rows; (void)b0; (void)b1; (void)packed;
+}
+void pk_bf16_pack_a_f16(const uint16_t *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed) {
+    (void)a; (void)lda; (void)m; (void)k; (void)b0; (void)b1; (void)packed;
+}
+void pk_bf16_pack_bt_f16(const uint16_t *b, size_t ldb, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed) {
+    (void)b; (void)ldb; (void)k; (void)n; (void)b0; (void)b1; (void)packed;
 }
 void pk_softmax_pack_bf16(const float *s, size_t rows, size_t n, size_t ld, uint16_t *packed, float *inv) {
     (void)s; (void)rows; (void)n; (void)ld; (void)packed; (void)inv;

@@ -16,7 +16,7 @@ public struct Linear {
         try self.init(w, inFeatures: inFeatures, outFeatures: outFeatures, bias: w.has("bias"))
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.unpacked(), bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(packedWeight: weight, bias: bias) }
 }
 
 /// torch.nn.LayerNorm over the last dimension.
@@ -69,7 +69,7 @@ public struct Conv2d {
 
     public var outChannels: Int { weight.shape[0] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.conv2d(weight: weight.unpacked(), bias: bias, options: options) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.conv2d(packedWeight: weight, bias: bias, options: options) }
 }
 
 public enum Activation: String, Decodable, Sendable {

@@ -114,15 +114,15 @@ struct SpatialTransformer {
         var y = norm(x)
         let inner = projIn.shape[0]
         if linearProjection {
-            y = y.permuted([0, 2, 3, 1]).reshaped([b, h * wd, c]).linear(weight: projIn.unpacked(), bias: projInBias)
+            y = y.permuted([0, 2, 3, 1]).reshaped([b, h * wd, c]).linear(packedWeight: projIn, bias: projInBias)
         } else {
-            y = y.conv2d(weight: projIn.unpacked(), bias: projInBias).permuted([0, 2, 3, 1]).reshaped([b, h * wd, inner])
+            y = y.conv2d(packedWeight: projIn, bias: projInBias).permuted([0, 2, 3, 1]).reshaped([b, h * wd, inner])
         }
         for block in blocks { y = block(y, context: context) }
         if linearProjection {
-            y = y.linear(weight: projOut.reshaped([c, inner]).unpacked(), bias: projOutBias).reshaped([b, h, wd, c]).permuted([0, 3, 1, 2])
+            y = y.linear(packedWeight: projOut.reshaped([c, inner]), bias: projOutBias).reshaped([b, h, wd, c]).permuted([0, 3, 1, 2])
         } else {
-            y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(weight: projOut.unpacked(), bias: projOutBias)
+            y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(packedWeight: projOut, bias: projOutBias)
         }
         return x + y
     }

@@ -52,21 +52,54 @@ public enum BF16Compute {
         return (2 * u + u * u + Double(k) / Double(1 << 24)) * absDot * 1.0001
     }
 
-    /// C = alpha·A·op(B) + beta·C (row-major; A never transposed) on AMX tiles. Packs both operands to bf16 tiles,
-    /// then splits the larger block dimension between the BLAS threads.
+    /// C = alpha·A·op(B) + beta·C (row-major; A never transposed) on AMX tiles: both operands packed to bf16 tiles,
+    /// then multiplied.
     static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let ap = packA(a, lda: lda, m: m, k: k)
+        let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
+        defer { packBuffers.give(ap); packBuffers.give(bp) }
+        split((n + 15) / 16) { r in pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp.pointer) }
+        multiply(ap, bp, m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// C (m × n, row-major) = A·Wᵀ + beta·C for A m × k (fp32) and W n × k in IEEE half (an fp16 linear weight).
+    static func gemm(halfTransposedB w: UnsafeRawPointer, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, beta: Float,
+                     c: UnsafeMutablePointer<Float>) {
+        let ap = packA(a, lda: k, m: m, k: k)
+        let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
+        defer { packBuffers.give(ap); packBuffers.give(bp) }
+        let half = w.assumingMemoryBound(to: UInt16.self)
+        split((n + 15) / 16) { r in pk_bf16_pack_bt_f16(half, k, k, n, r.lowerBound, r.upperBound, bp.pointer) }
+        multiply(ap, bp, m: m, n: n, k: k, alpha: 1, beta: beta, c: c, ldc: n)
+    }
+
+    /// A (m × k, row-major) packed into row blocks of bf16 tiles, in a pooled buffer (hand it back with `release`).
+    static func packA(_ a: UnsafePointer<Float>, lda: Int, m: Int, k: Int) -> BufferPool.Buffer {
+        let buffer = packBuffers.take(pk_bf16_panel_elements(m, k))
+        split((m + 15) / 16) { r in pk_bf16_pack_a(a, lda, m, k, r.lowerBound, r.upperBound, buffer.pointer) }
+        return buffer
+    }
+
+    /// The same from IEEE half values (fp16 weights, rows `k` apart).
+    static func packA(half: UnsafeRawPointer, m: Int, k: Int) -> BufferPool.Buffer {
+        let buffer = packBuffers.take(pk_bf16_panel_elements(m, k))
+        let a = half.assumingMemoryBound(to: UInt16.self)
+        split((m + 15) / 16) { r in pk_bf16_pack_a_f16(a, k, m, k, r.lowerBound, r.upperBound, buffer.pointer) }
+        return buffer
+    }
+
+    /// A pooled buffer for a packed B operand of n columns.
+    static func bufferForB(n: Int, k: Int) -> BufferPool.Buffer { packBuffers.take(pk_bf16_panel_elements(n, k)) }
+
+    static func release(_ buffer: BufferPool.Buffer) { packBuffers.give(buffer) }
+
+    /// C = alpha·A·B + beta·C from packed operands, the larger block dimension split between the BLAS threads in
+    /// whole 2×2 tile blocks.
+    static func multiply(_ a: BufferPool.Buffer, _ b: BufferPool.Buffer, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+                         c: UnsafeMutablePointer<Float>, ldc: Int) {
         let mt = (m + 15) / 16, nt = (n + 15) / 16
-        let aBuffer = packBuffers.take(pk_bf16_panel_elements(m, k)), bBuffer = packBuffers.take(pk_bf16_panel_elements(n, k))
-        defer { packBuffers.give(aBuffer); packBuffers.give(bBuffer) }
-        let ap = aBuffer.pointer, bp = bBuffer.pointer
-        let threads = BLAS.threadCount > 1 ? Parallel.threadCount : 1
-        func split(_ count: Int, _ body: (Range<Int>) -> Void) {
-            if threads <= 1 || count <= 1 { body(0..<count) } else { Parallel.forRanges(count, body) }
-        }
-        split(mt) { r in pk_bf16_pack_a(a, lda, m, k, r.lowerBound, r.upperBound, ap) }
-        split(nt) { r in pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp) }
-        // Whole 2×2 tile blocks per worker.
+        let ap = a.pointer, bp = b.pointer
         if nt >= mt {
             split((nt + 1) / 2) { r in
                 pk_amx_gemm(ap, bp, m, n, k, 0, mt, 2 * r.lowerBound, min(nt, 2 * r.upperBound), alpha, beta, c, ldc)
@@ -76,6 +109,11 @@ public enum BF16Compute {
                 pk_amx_gemm(ap, bp, m, n, k, 2 * r.lowerBound, min(mt, 2 * r.upperBound), 0, nt, alpha, beta, c, ldc)
             }
         }
+    }
+
+    /// Runs `body` over 0..<count split between the BLAS threads (inline when BLAS is single-threaded).
+    static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
+        if BLAS.threadCount <= 1 || Parallel.threadCount <= 1 || count <= 1 { body(0..<count) } else { Parallel.forRanges(count, body) }
     }
 
     /// Packed-operand buffers kept between GEMMs: fresh multi-megabyte buffers cost a page clear per call.

@@ -1,3 +1,4 @@
+import CKernels
 /// 2-D convolution parameters (torch.nn.Conv2d conventions; groups = 1).
 public struct Conv2dOptions: Sendable, Equatable {
     public var stride: (Int, Int)
@@ -20,10 +21,22 @@ extension Tensor {
     /// 1×1/stride-1/no-padding is one GEMM per image; other kernels go through im2col tiles of output
     /// rows (bounded scratch, so a 512×512 VAE layer never builds a gigabyte column matrix).
     public func conv2d(weight: Tensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions()) -> Tensor {
-        precondition(rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OCkk weight, got \(shape), \(weight.shape)")
+        convolve(weightShape: weight.shape, weight: { weight.contiguous() }, half: nil, bias: bias, options: options)
+    }
+
+    /// conv2d with the weight still in its stored type: on the bf16 path (`BF16Compute`) fp16 weights are packed
+    /// straight to tiles, without the fp32 copy `unpacked()` makes.
+    public func conv2d(packedWeight: PackedTensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions()) -> Tensor {
+        convolve(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
+                 half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, options: options)
+    }
+
+    private func convolve(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?,
+                          options: Conv2dOptions) -> Tensor {
+        precondition(rank == 4 && weightShape.count == 4, "conv2d needs NCHW input and OCkk weight, got \(shape), \(weightShape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
-        precondition(weight.shape[1] == c, "conv2d weight \(weight.shape) for \(c) input channels")
+        let (o, kh, kw) = (weightShape[0], weightShape[2], weightShape[3])
+        precondition(weightShape[1] == c, "conv2d weight \(weightShape) for \(c) input channels")
         let (sh, sw) = options.stride, (ph, pw) = options.padding
         let ho = (h + 2 * ph - kh) / sh + 1, wo = (w + 2 * pw - kw) / sw + 1
         precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(shape) and kernel \(kh)×\(kw)")
@@ -33,23 +46,27 @@ extension Tensor {
             OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd ? "conv 3×3 Winograd" : "conv 3×3 im2col")
                                         : kh == 1 && kw == 1 ? "conv 1×1" : "conv other")
         }
-        let x = contiguous(), wt = weight.contiguous()
+        let x = contiguous()
         let out = Tensor.empty([n, o, ho, wo])
         let plane = ho * wo
         let kdim = c * kh * kw
+        let bf16 = BF16Compute.takes(m: o, n: plane, k: kdim)
+        if bf16, let half {
+            x.conv2dBF16(packedWeights: BF16Compute.packA(half: half.raw, m: o, k: kdim), kernel: (kh, kw), stride: (sh, sw),
+                         padding: (ph, pw), bias: bias, out: out)
+            return out
+        }
+        let wt = weight()
+        if bf16 {
+            x.conv2dBF16(packedWeights: BF16Compute.packA(wt.pointer, lda: kdim, m: o, k: kdim), kernel: (kh, kw),
+                         stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
+            return out
+        }
         if winograd {
             x.winogradConv3x3(weight: wt, bias: bias, out: out)
             return out
         }
-        var beta: Float = 0
-        if let bias {
-            precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs")
-            let bp = bias.contiguous().pointer, op = out.pointer
-            Parallel.forRanges(n * o, minChunk: max(1, 16384 / max(plane, 1))) { r in
-                for i in r { (op + i * plane).initialize(repeating: bp[i % o], count: plane) }
-            }
-            beta = 1
-        }
+        let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
         if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
             for img in 0..<n {
                 BLAS.sgemm(transA: false, transB: false, m: o, n: plane, k: c,
@@ -79,6 +96,55 @@ extension Tensor {
             }
         }
         return out
+    }
+}
+
+extension Tensor {
+    /// The bf16 path (`BF16Compute`) of a convolution: the weights packed to bf16 tiles once for all images (given,
+    /// released here), each image's im2col matrix packed straight from the input (no fp32 column matrix), in tiles
+    /// of output rows near 8 M values (16 MB); the bias is the GEMM's starting value.
+    fileprivate func conv2dBF16(packedWeights: BufferPool.Buffer, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+                                bias: Tensor?, out: Tensor) {
+        defer { BF16Compute.release(packedWeights) }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
+        let kdim = c * kernel.0 * kernel.1, plane = ho * wo
+        if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * kdim * plane) }
+        let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
+        let rowsPerTile = min(ho, max((256 + wo - 1) / wo, (8 << 20) / max(kdim * wo, 1)))
+        let columns = BF16Compute.bufferForB(n: rowsPerTile * wo, k: kdim)
+        defer { BF16Compute.release(columns) }
+        let xp = pointer, bp = columns.pointer
+        for img in 0..<n {
+            let src = xp + img * c * h * w
+            var y0 = 0
+            while y0 < ho {
+                let rows = min(rowsPerTile, ho - y0)
+                BF16Compute.split((rows * wo + 15) / 16) { r in
+                    pk_bf16_pack_im2col(src, c, h, w, kernel.0, kernel.1, stride.0, stride.1, padding.0, padding.1,
+                                        wo, y0, rows, r.lowerBound, r.upperBound, bp)
+                }
+                BF16Compute.multiply(packedWeights, columns, m: o, n: rows * wo, k: kdim, alpha: 1, beta: beta,
+                                     c: out.pointer + img * o * plane + y0 * wo, ldc: plane)
+                y0 += rows
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Fills an [N, O, plane] output with each channel's bias (the convolution GEMMs then add with beta = 1);
+    /// false without a bias.
+    fileprivate func fillWithBias(_ bias: Tensor?, channels o: Int, plane: Int) -> Bool {
+        guard let bias else { return false }
+        precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs")
+        let b = bias.contiguous()
+        let bp = b.pointer, op = pointer
+        Parallel.forRanges(count / max(plane, 1), minChunk: max(1, 16384 / max(plane, 1))) { r in
+            for i in r { (op + i * plane).initialize(repeating: bp[i % o], count: plane) }
+        }
+        withExtendedLifetime(b) {}
+        return true
     }
 }
 

@@ -39,12 +39,22 @@ extension Tensor {
 
     /// torch.nn.functional.linear: x[..., in] · Wᵀ + b, with W of shape [out, in].
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        linear(weightShape: weight.shape, weight: { weight.contiguous() }, half: nil, bias: bias)
+    }
+
+    /// linear with the weight still in its stored type: on the bf16 path (`BF16Compute`) fp16 weights are packed
+    /// straight to tiles, without the fp32 copy `unpacked()` makes.
+    public func linear(packedWeight: PackedTensor, bias: Tensor? = nil) -> Tensor {
+        linear(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
+               half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias)
+    }
+
+    private func linear(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "linear / matmul") }
         let inFeatures = shape[rank - 1]
-        precondition(weight.rank == 2 && weight.shape[1] == inFeatures, "linear weight \(weight.shape) for input \(shape)")
-        let outFeatures = weight.shape[0]
+        precondition(weightShape.count == 2 && weightShape[1] == inFeatures, "linear weight \(weightShape) for input \(shape)")
+        let outFeatures = weightShape[0]
         let x = contiguous()
-        let w = weight.contiguous()
         let rows = count / max(inFeatures, 1)
         let out = Tensor.empty(Array(shape.dropLast()) + [outFeatures])
         var beta: Float = 0
@@ -57,6 +67,13 @@ extension Tensor {
             }
             beta = 1
         }
+        if let half, BF16Compute.takes(m: rows, n: outFeatures, k: inFeatures) {
+            if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * rows * outFeatures * inFeatures) }
+            BF16Compute.gemm(halfTransposedB: half.raw, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, beta: beta,
+                             c: out.pointer)
+            return out
+        }
+        let w = weight()
         BLAS.sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
                    a: x.pointer, lda: inFeatures, b: w.pointer, ldb: inFeatures,
                    beta: beta, c: out.pointer, ldc: outFeatures)

@@ -16,7 +16,7 @@ extension Tensor {
     /// the im2col GEMM from 128 tiles, even at 32, 2× slower at 8 (where the weight transform outweighs the savings).
     /// `PHOSPHOR_WINOGRAD=0` turns it off, `=1` ignores the tile minimum; `PHOSPHOR_WINOGRAD_TILES` sets the minimum.
     static func useWinograd(n: Int, c: Int, o: Int, h: Int, w: Int, kh: Int, kw: Int, options: Conv2dOptions) -> Bool {
-        if let forced = winogradOverride, !forced { return false }
+        if pthread_getspecific(winogradOffKey) != nil { return false }
         // In bf16 the transforms' rounding compounds: 4–6 % of the output's range (bench ops) against ~0.3 % direct.
         if BF16Compute.enabled { return false }
         guard winogradMode != "0", kh == 3 && kw == 3 && options.stride == (1, 1) && options.padding == (1, 1),
@@ -26,13 +26,19 @@ extension Tensor {
 
     nonisolated(unsafe) static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 64
 
-    nonisolated(unsafe) private static var winogradOverride: Bool?
+    /// Set on a thread inside `withWinograd(false)`.
+    private static let winogradOffKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
-    /// Runs `body` with the Winograd path allowed (as configured) or turned off, e.g. to time the im2col GEMM.
+    /// Runs `body` with the Winograd path allowed (as configured) or turned off on this thread, e.g. to time the
+    /// im2col GEMM (other threads keep their choice).
     public static func withWinograd<T>(_ allowed: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = winogradOverride
-        winogradOverride = allowed ? nil : false
-        defer { winogradOverride = saved }
+        let saved = pthread_getspecific(winogradOffKey)
+        pthread_setspecific(winogradOffKey, allowed ? nil : UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(winogradOffKey, saved) }
         return try body()
     }
 

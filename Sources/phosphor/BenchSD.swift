@@ -40,10 +40,13 @@ struct BenchSD: ParsableCommand {
         threadOptions.apply()
         let say: (String) -> Void = { line in if !json { print(line) } }
         var report: [String: Any] = ["version": phosphorVersion, "blas": BLAS.configuration, "threads": Parallel.threadCount,
-                                     "blas_threads": BLAS.threadCount, "architecture": "sd15", "weights": "random fp16"]
-        let gemm = BenchOps.measureSGEMM(repeats: 3)
+                                     "blas_threads": BLAS.threadCount, "architecture": "sd15", "weights": "random fp16",
+                                     "compute": BF16Compute.enabled ? "bf16" : "fp32"]
+        // The fp32 sgemm peak, whatever the compute path: GFLOP/s figures stay comparable between both.
+        let gemm = BF16Compute.with(false) { BenchOps.measureSGEMM(repeats: 3) }
         report["sgemm_gflops"] = gemm
-        say("phosphor bench sd — SD 1.5 architecture, random fp16 weights, \(Parallel.threadCount) threads")
+        say("phosphor bench sd — SD 1.5 architecture, random fp16 weights, \(Parallel.threadCount) threads"
+            + (BF16Compute.enabled ? ", bf16 compute (AMX)" : ""))
         say(String(format: "sgemm 2048³           %8.1f GFLOP/s", gemm))
 
         var path = checkpoint ?? ""

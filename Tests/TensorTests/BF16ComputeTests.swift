@@ -87,16 +87,68 @@ import Tensor
         }
         #expect(kinds(false) == ["conv 3×3 Winograd"])
         #expect(kinds(true) == ["conv 3×3 im2col"])
+        #expect(convolutionError(x, w, options) <= 1)
+    }
+
+    /// The bf16 convolution's largest error as a fraction of its rounding bound (im2col packed straight from the input).
+    func convolutionError(_ x: Tensor, _ w: Tensor, _ options: Conv2dOptions) -> Double {
         let fp32 = BF16Compute.with(false) { Tensor.withWinograd(false) { x.conv2d(weight: w, options: options) } }
         let bf16 = BF16Compute.with(true) { x.conv2d(weight: w, options: options) }
-        let absDot = BF16Compute.with(false) { Tensor.withWinograd(false) { x.map { Swift.abs($0) }.conv2d(weight: w.map { Swift.abs($0) }, options: options) } }
+        let absDot = BF16Compute.with(false) {
+            Tensor.withWinograd(false) { x.map { Swift.abs($0) }.conv2d(weight: w.map { Swift.abs($0) }, options: options) }
+        }
+        let k = w.shape[1] * w.shape[2] * w.shape[3]
         let d = absDot.toArray(), b = bf16.toArray(), f = fp32.toArray()
         var worst = 0.0
         for i in 0..<d.count {
             let scale = Double(d[i])
-            let bound = BF16Compute.errorBound(absDot: scale, k: 288) + 288 * 0x1p-24 * scale + 1e-30
+            let bound = BF16Compute.errorBound(absDot: scale, k: k) + Double(k) * 0x1p-24 * scale + 1e-30
             worst = max(worst, Double(Swift.abs(b[i] - f[i])) / bound)
         }
+        return worst
+    }
+
+    /// Rows of 16 pixels inside one output row (the vector path) and the general gather: odd widths, stride 2,
+    /// no padding, a 1×3 kernel, a rectangle; batch 2.
+    @Test(arguments: [(48, 40, 13, 13, 3, 1, 1), (32, 64, 20, 20, 3, 2, 1), (40, 40, 18, 34, 3, 1, 0),
+                      (64, 32, 16, 48, 1, 2, 0), (36, 36, 17, 40, 3, 1, 1)])
+    func convolutionWithinBF16RoundingOfFP32(c: Int, o: Int, h: Int, w: Int, kernel: Int, stride: Int, padding: Int) {
+        let x = Tensor.randomUniform([2, c, h, w], seed: 21)
+        let weight = Tensor.randomUniform([o, c, kernel, kernel == 1 ? 1 : 3], seed: 22, scale: 0.1)
+        let worst = convolutionError(x, weight, Conv2dOptions(stride: stride, padding: padding))
         #expect(worst <= 1, "\(worst) of the bound")
+        #expect(worst > 0, "the bf16 path ran")
+    }
+
+    /// fp16 weights packed straight to tiles (linear: Wᵀ as B; conv: W as A) agree with the fp32 path on the
+    /// unpacked weights within the same bound (fp16 values are exact in fp32).
+    @Test func halfWeightsPackDirectly() {
+        final class Owner { let bits: [UInt16]; init(_ bits: [UInt16]) { self.bits = bits } }
+        func half(_ t: Tensor) -> PackedTensor {
+            let owner = Owner(t.toArray().map { Float16($0).bitPattern })
+            return owner.bits.withUnsafeBytes { PackedTensor(dtype: .f16, shape: t.shape, raw: $0.baseAddress!, owner: owner) }
+        }
+        let x = Tensor.randomUniform([2, 300, 96], seed: 31)
+        let w = half(Tensor.randomUniform([136, 96], seed: 32, scale: 0.2))
+        let fp32 = BF16Compute.with(false) { x.linear(weight: w.unpacked()) }
+        let bf16 = BF16Compute.with(true) { x.linear(packedWeight: w) }
+        let absDot = BF16Compute.with(false) { x.map { Swift.abs($0) }.linear(weight: w.unpacked().map { Swift.abs($0) }) }
+        let d = absDot.toArray(), b = bf16.toArray(), f = fp32.toArray()
+        var worst = 0.0
+        for i in 0..<d.count {
+            let bound = BF16Compute.errorBound(absDot: Double(d[i]), k: 96) + 96 * 0x1p-24 * Double(d[i]) + 1e-30
+            worst = max(worst, Double(Swift.abs(b[i] - f[i])) / bound)
+        }
+        #expect(worst <= 1 && worst > 0, "linear: \(worst) of the bound")
+
+        let image = Tensor.randomUniform([2, 40, 19, 32], seed: 33)
+        let kernel = half(Tensor.randomUniform([48, 40, 3, 3], seed: 34, scale: 0.1))
+        let options = Conv2dOptions(stride: 1, padding: 1)
+        let convFP32 = BF16Compute.with(false) { Tensor.withWinograd(false) { image.conv2d(weight: kernel.unpacked(), options: options) } }
+        let convBF16 = BF16Compute.with(true) { image.conv2d(packedWeight: kernel, options: options) }
+        #expect(convolutionError(image, kernel.unpacked(), options) <= 1)
+        #expect(convBF16.maxAbsDifference(BF16Compute.with(true) { image.conv2d(weight: kernel.unpacked(), options: options) }) == 0,
+                "fp16 packed directly = fp32 copy packed")
+        #expect(convBF16.maxAbsDifference(convFP32) > 0)
     }
 }

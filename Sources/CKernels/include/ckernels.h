@@ -56,7 +56,16 @@ void pk_geglu(const float *a, const float *gate, float *out, size_t n);
 // (beta = 0 never reads C).
 // pk_softmax_pack_bf16: for `rows` rows of scores s (n values, ld apart), e = exp(s − row max) packed like pack_a
 // (rows up to the block's 16 zero-filled) and inv[row] = 1 / Σ e: softmax(s)·V = inv · (e·V).
+// pk_bf16_pack_im2col: column blocks b0..<b1 of the im2col matrix [C·kh·kw] × [rows·wo] of one C×H×W image
+// (output rows first_row..<first_row+rows, zero padding) packed like pack_b, without building the fp32 matrix.
+// pk_bf16_pack_a_f16 / pk_bf16_pack_bt_f16: pack_a, and pack_b of a transposed B, from IEEE half values (fp16 weights
+// packed without an fp32 copy).
 int pk_amx_bf16_available(void);
+void pk_bf16_pack_a_f16(const uint16_t *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed);
+void pk_bf16_pack_bt_f16(const uint16_t *b, size_t ldb, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed);
+void pk_bf16_pack_im2col(const float *x, size_t channels, size_t height, size_t width, size_t kh, size_t kw,
+                         size_t sh, size_t sw, size_t ph, size_t pw, size_t wo, size_t first_row, size_t rows,
+                         size_t b0, size_t b1, uint16_t *packed);
 void pk_softmax_pack_bf16(const float *s, size_t rows, size_t n, size_t ld, uint16_t *packed, float *inv);
 size_t pk_bf16_panel_elements(size_t rows, size_t k);
 void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed);
