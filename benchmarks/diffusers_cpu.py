@@ -39,8 +39,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--e2e-steps", type=int, default=0,
                         help="also a whole txt2img at the first size: text encoder, N Euler steps with CFG 7.5, VAE decode")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: models and inputs in torch.bfloat16 (torch_dtype=torch.bfloat16; AMX through oneDNN where the CPU has it)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -49,8 +52,8 @@ def main():
     n = 2048
     a, b = torch.rand(n, n), torch.rand(n, n)
     gemm = 2 * n ** 3 / best(3, lambda: a @ b) / 1e9
-    report = {"torch": torch.__version__, "threads": args.threads, "sgemm_gflops": gemm}
-    say(f"diffusers CPU — SD 1.5 architecture, random weights, {args.threads} threads\nsgemm 2048³ {gemm:8.1f} GFLOP/s")
+    report = {"torch": torch.__version__, "threads": args.threads, "sgemm_gflops": gemm, "dtype": args.dtype}
+    say(f"diffusers CPU — SD 1.5 architecture, random weights, {args.dtype}, {args.threads} threads\nsgemm 2048³ {gemm:8.1f} GFLOP/s")
 
     with torch.no_grad():
         text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
@@ -63,14 +66,16 @@ def main():
         vae = AutoencoderKL(in_channels=3, out_channels=3, block_out_channels=(128, 256, 512, 512),
                             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                             latent_channels=4, layers_per_block=2, sample_size=512).eval()
+        if dtype != torch.float32:
+            text, unet, vae = text.to(dtype), unet.to(dtype), vae.to(dtype)
         ids = torch.randint(0, 49408, (2, 77))
         text(ids)
         report["text_encoder_seconds"] = best(args.repeats, lambda: text(ids))
         say(f"text encoder {report['text_encoder_seconds']:8.3f} s")
-        context = torch.randn(2, 77, 768)
+        context = torch.randn(2, 77, 768, dtype=dtype)
         rows = []
         for size in sizes:
-            x = torch.randn(2, 4, size // 8, size // 8)
+            x = torch.randn(2, 4, size // 8, size // 8, dtype=dtype)
             t = torch.tensor([500, 500])
             step = lambda: unet(x, t, encoder_hidden_states=context)
             count = flops(step)     # also the warm-up
@@ -80,7 +85,7 @@ def main():
         report["unet_step"] = rows
         rows = []
         for size in sizes:
-            z = torch.randn(1, 4, size // 8, size // 8)
+            z = torch.randn(1, 4, size // 8, size // 8, dtype=dtype)
             decode = lambda: vae.decode(z)
             count = flops(decode)
             seconds = best(args.repeats, decode)
@@ -97,7 +102,7 @@ def main():
             def txt2img():
                 emb = text(ids)[0]
                 scheduler.set_timesteps(args.e2e_steps)
-                latents = torch.randn(1, 4, size // 8, size // 8) * scheduler.init_noise_sigma
+                latents = torch.randn(1, 4, size // 8, size // 8, dtype=dtype) * scheduler.init_noise_sigma
                 for t in scheduler.timesteps:
                     eps = unet(scheduler.scale_model_input(torch.cat([latents] * 2), t), t, encoder_hidden_states=emb).sample
                     uncond, cond = eps.chunk(2)
