@@ -36,6 +36,23 @@ int pk_amx_bf16_available(void) {
     return ok;
 }
 
+int pk_avx512bf16_available(void) {
+    static int state = -1;
+    if (state >= 0) return state;
+    unsigned a, b, c, d, a1, b1, c1, d1;
+    int ok = 0;
+    if (__get_cpuid_count(1, 0, &a, &b, &c, &d) && ((c >> 27) & 1) /* OSXSAVE */ &&
+        __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        int avx512 = ((b >> 16) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);  // F, BW, VL
+        int bf16 = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1);
+        unsigned lo, hi;
+        __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        ok = avx512 && bf16 && (lo & 0xe6) == 0xe6;  // the OS saves SSE, AVX, opmask and ZMM state
+    }
+    state = ok;
+    return ok;
+}
+
 static inline uint16_t pk_bf16_round(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -382,8 +399,61 @@ void pk_amx_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, siz
     _tile_release();
 }
 
+// The same product with AVX-512-BF16 dot products (VDPBF16PS) on the same packed operands, for CPUs without AMX
+// (AMD Zen 4, Intel Cooper Lake): 8 rows × 32 columns of C in 16 registers; each B tile row (one k-pair, 16 columns)
+// is one vector, each A k-pair one broadcast.
+PK_AVX512BF16
+void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
+                        size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc) {
+    size_t kt = (k + 31) / 32;
+    size_t row_end = mb1 * 16 < m ? mb1 * 16 : m;
+    for (size_t nb = nb0; nb < nb1; nb += 2) {
+        int n2 = nb + 1 < nb1;
+        const uint16_t *b0 = bp + nb * kt * 512, *b1 = bp + (n2 ? nb + 1 : nb) * kt * 512;
+        for (size_t i0 = mb0 * 16; i0 < row_end; i0 += 8) {
+            const uint16_t *a = ap + (i0 / 16) * kt * 512 + (i0 % 16) * 32;
+            __m512 acc[8][2];
+            for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            for (size_t t = 0; t < kt; t++) {
+                const uint16_t *at = a + t * 512, *bt0 = b0 + t * 512, *bt1 = b1 + t * 512;
+                for (int p = 0; p < 16; p++) {
+                    __m512bh v0 = (__m512bh)_mm512_loadu_si512((const void *)(bt0 + p * 32));
+                    __m512bh v1 = (__m512bh)_mm512_loadu_si512((const void *)(bt1 + p * 32));
+                    for (int r = 0; r < 8; r++) {
+                        int32_t pair;
+                        memcpy(&pair, at + r * 32 + 2 * p, sizeof pair);
+                        __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+                        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, v0);
+                        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, v1);
+                    }
+                }
+            }
+            __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+            for (int r = 0; r < 8 && i0 + r < row_end; r++) {
+                for (int h = 0; h < 2; h++) {
+                    if (h && !n2) continue;
+                    size_t j0 = (nb + h) * 16;
+                    if (j0 >= n) continue;
+                    size_t cols = n - j0 < 16 ? n - j0 : 16;
+                    __mmask16 mask = (__mmask16)(cols == 16 ? 0xffffu : (1u << cols) - 1);
+                    float *d = c + (i0 + r) * ldc + j0;
+                    __m512 v = _mm512_mul_ps(va, acc[r][h]);
+                    if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, d), v);
+                    _mm512_mask_storeu_ps(d, mask, v);
+                }
+            }
+        }
+    }
+}
+
 #else
 int pk_amx_bf16_available(void) { return 0; }
+int pk_avx512bf16_available(void) { return 0; }
+void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
+                        size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc) {
+    (void)ap; (void)bp; (void)m; (void)n; (void)k; (void)mb0; (void)mb1; (void)nb0; (void)nb1;
+    (void)alpha; (void)beta; (void)c; (void)ldc;
+}
 size_t pk_bf16_panel_elements(size_t rows, size_t k) { return ((rows + 15) / 16) * ((k + 31) / 32) * 512; }
 void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed) {
     (void)a; (void)lda; (void)m; (void)k; (void)b0; (void)b1; (void)packed;

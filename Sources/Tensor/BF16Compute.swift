@@ -1,33 +1,62 @@
 import CKernels
 import Foundation
 
-/// The opt-in bf16 compute path: while enabled, every large GEMM (convolutions, linear layers, attention, Winograd's
-/// products) rounds its two operands to bfloat16 and multiplies them on Intel AMX tiles with fp32 accumulation —
-/// several times the fp32 GEMM rate, at bf16's precision (8 significant bits per operand; a relative error near
-/// 2⁻⁸ per product, see `errorBound`). Activations, norms, softmax and sums stay fp32. Off by default, since the
-/// torch fixtures hold the fp32 path to 1e-4; turned on by `--bf16` or `PHOSPHOR_BF16=1`, and only where the CPU has
-/// AMX-BF16 (Sapphire Rapids and later) — elsewhere `enabled` stays false and everything runs in fp32.
+/// The opt-in bf16 compute path: while enabled, every large GEMM (convolutions, linear layers, attention) rounds its
+/// two operands to bfloat16 and multiplies them with fp32 accumulation — on Intel AMX tiles (Sapphire Rapids and later)
+/// or with AVX-512-BF16 dot products (AMD Zen 4, Cooper Lake) — at bf16's precision (8 significant bits per operand;
+/// a relative error near 2⁻⁸ per product, see `errorBound`). Activations, norms, softmax and sums stay fp32. Off by
+/// default, since the torch fixtures hold the fp32 path to 1e-4; turned on by `--bf16` or `PHOSPHOR_BF16=1`, and only
+/// where the CPU has one of the two kernels — elsewhere `enabled` stays false and everything runs in fp32.
 public enum BF16Compute {
-    /// Whether this CPU and OS can run the AMX path.
-    public static let available: Bool = pk_amx_bf16_available() != 0
+    public enum Kernel: String, Sendable, CaseIterable {
+        case amx
+        case avx512 = "avx512-bf16"
+    }
+
+    /// The kernels this CPU and OS run, fastest first.
+    public static let kernels: [Kernel] = {
+        var found: [Kernel] = []
+        if pk_amx_bf16_available() != 0 { found.append(.amx) }
+        if pk_avx512bf16_available() != 0 { found.append(.avx512) }
+        return found
+    }()
+
+    /// The kernel the bf16 path uses: the fastest, or `PHOSPHOR_BF16_KERNEL` (amx, avx512-bf16) where available.
+    public static let kernel: Kernel? = {
+        if let name = getenv("PHOSPHOR_BF16_KERNEL").map({ String(cString: $0) }), let chosen = Kernel(rawValue: name) {
+            return kernels.contains(chosen) ? chosen : nil
+        }
+        return kernels.first
+    }()
+
+    /// Whether this CPU and OS can run the bf16 path.
+    public static var available: Bool { kernel != nil }
 
     nonisolated(unsafe) private static var requested: Bool = getenv("PHOSPHOR_BF16").map { String(cString: $0) == "1" } ?? false
 
-    /// This thread's choice from `with` (1 off, 2 on), over the process-wide one.
-    private static let overrideKey: pthread_key_t = {
+    private static func makeKey() -> pthread_key_t {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key
-    }()
+    }
+    /// This thread's choices from `with` (1 off, 2 on) and `using` (a kernel's index + 1), over the process-wide ones.
+    private static let overrideKey = makeKey(), kernelKey = makeKey()
 
-    /// Whether GEMMs on this thread take the bf16 path: requested (process-wide, or by `with` on this thread) and
-    /// available. The choice is made where a GEMM, convolution or attention starts, on the calling thread.
-    public static var enabled: Bool {
-        get {
-            guard available else { return false }
-            if let choice = pthread_getspecific(overrideKey) { return Int(bitPattern: choice) == 2 }
-            return requested
+    /// The kernel GEMMs on this thread use, nil when the bf16 path is off here: requested (process-wide, or by `with`
+    /// on this thread) and available. Read where a GEMM, convolution or attention starts, on the calling thread.
+    static var currentKernel: Kernel? {
+        let on = pthread_getspecific(overrideKey).map { Int(bitPattern: $0) == 2 } ?? requested
+        guard on else { return nil }
+        if let index = pthread_getspecific(kernelKey).map({ Int(bitPattern: $0) - 1 }) {
+            let chosen = Kernel.allCases[index]
+            return kernels.contains(chosen) ? chosen : nil
         }
+        return kernel
+    }
+
+    /// Whether GEMMs on this thread take the bf16 path.
+    public static var enabled: Bool {
+        get { currentKernel != nil }
         set { requested = newValue }
     }
 
@@ -37,6 +66,14 @@ public enum BF16Compute {
         let saved = pthread_getspecific(overrideKey)
         pthread_setspecific(overrideKey, UnsafeRawPointer(bitPattern: on ? 2 : 1))
         defer { pthread_setspecific(overrideKey, saved) }
+        return try body()
+    }
+
+    /// Runs `body` with this thread's bf16 products on `kernel` (one of `kernels`), e.g. to test or time each.
+    public static func using<T>(_ kernel: Kernel, _ body: () throws -> T) rethrows -> T {
+        let saved = pthread_getspecific(kernelKey)
+        pthread_setspecific(kernelKey, UnsafeRawPointer(bitPattern: Kernel.allCases.firstIndex(of: kernel)! + 1))
+        defer { pthread_setspecific(kernelKey, saved) }
         return try body()
     }
 
@@ -100,14 +137,31 @@ public enum BF16Compute {
                          c: UnsafeMutablePointer<Float>, ldc: Int) {
         let mt = (m + 15) / 16, nt = (n + 15) / 16
         let ap = a.pointer, bp = b.pointer
+        guard let kernel = currentKernel else { preconditionFailure("bf16 product without a bf16 kernel") }
         if nt >= mt {
             split((nt + 1) / 2) { r in
-                pk_amx_gemm(ap, bp, m, n, k, 0, mt, 2 * r.lowerBound, min(nt, 2 * r.upperBound), alpha, beta, c, ldc)
+                run(kernel, ap, bp, m: m, n: n, k: k, rowBlocks: 0..<mt, columnBlocks: 2 * r.lowerBound..<min(nt, 2 * r.upperBound),
+                    alpha: alpha, beta: beta, c: c, ldc: ldc)
             }
         } else {
             split((mt + 1) / 2) { r in
-                pk_amx_gemm(ap, bp, m, n, k, 2 * r.lowerBound, min(mt, 2 * r.upperBound), 0, nt, alpha, beta, c, ldc)
+                run(kernel, ap, bp, m: m, n: n, k: k, rowBlocks: 2 * r.lowerBound..<min(mt, 2 * r.upperBound), columnBlocks: 0..<nt,
+                    alpha: alpha, beta: beta, c: c, ldc: ldc)
             }
+        }
+    }
+
+    /// One packed product on `kernel` for row blocks × column blocks of 16 (any thread: the kernel is given).
+    static func run(_ kernel: Kernel, _ ap: UnsafePointer<UInt16>, _ bp: UnsafePointer<UInt16>, m: Int, n: Int, k: Int,
+                    rowBlocks: Range<Int>, columnBlocks: Range<Int>, alpha: Float, beta: Float,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        switch kernel {
+        case .amx:
+            pk_amx_gemm(ap, bp, m, n, k, rowBlocks.lowerBound, rowBlocks.upperBound, columnBlocks.lowerBound,
+                        columnBlocks.upperBound, alpha, beta, c, ldc)
+        case .avx512:
+            pk_avx512bf16_gemm(ap, bp, m, n, k, rowBlocks.lowerBound, rowBlocks.upperBound, columnBlocks.lowerBound,
+                               columnBlocks.upperBound, alpha, beta, c, ldc)
         }
     }
 

@@ -48,13 +48,16 @@ struct BenchOps: ParsableCommand {
         // sgemm, n = 2048 (fp32 whatever --bf16 says: the machine's peak every figure is compared with). With AMX, the
         // opt-in bf16 path is timed beside each case, with its error against the fp32 result.
         let bf16 = BF16Compute.available
+        let kernelName = BF16Compute.kernel?.rawValue ?? "none"
+        report["bf16_kernel"] = kernelName
         let gemmRate = BF16Compute.with(false) { Self.measureSGEMM(repeats: repeats) }
         report["sgemm_gflops"] = gemmRate
         say(String(format: "sgemm 2048³                 %8.1f GFLOP/s", gemmRate))
         if bf16 {
             let rate = BF16Compute.with(true) { Self.measureSGEMM(repeats: repeats) }
             report["bf16_gemm_gflops"] = rate
-            say(String(format: "bf16 GEMM 2048³ (AMX)       %8.1f GFLOP/s  %5.2f× sgemm", rate, rate / gemmRate))
+            say("bf16 GEMM 2048³ " + "(\(kernelName))".padding(toLength: 13, withPad: " ", startingAt: 0)
+                + String(format: "%8.1f GFLOP/s  %5.2f× sgemm", rate, rate / gemmRate))
         }
 
         // conv2d 3×3 at the U-Net's shapes (512 and 256 px, batch 2) and the VAE decoder's (512 px, batch 1): the
@@ -86,7 +89,8 @@ struct BenchOps: ParsableCommand {
                      x.conv2d(weight: w, bias: bias, options: options).maxAbsDifference(reference) / reference.maxAbs())
                 }
                 entry.merge(["bf16_seconds": seconds, "bf16_relative_error": Double(error)]) { $1 }
-                say(String(format: "    bf16 (AMX)                %8.1f GFLOP/s  %5.2f× fp32       (%.4f s; rel. error %.1e against fp32)",
+                say("    bf16 " + "(\(kernelName))".padding(toLength: 21, withPad: " ", startingAt: 0)
+                    + String(format: "%8.1f GFLOP/s  %5.2f× fp32       (%.4f s; rel. error %.1e against fp32)",
                            flops(batch, channels, size) / seconds / 1e9, entry["seconds"] as! Double / seconds, seconds, error))
             }
             convs.append(entry)
@@ -133,7 +137,8 @@ struct BenchOps: ParsableCommand {
             var entry = report["attention"] as! [String: Any]
             entry.merge(["bf16_seconds": seconds, "bf16_relative_error": Double(error)]) { $1 }
             report["attention"] = entry
-            say(String(format: "    bf16 (AMX)                %8.1f GFLOP/s  %5.2f× fp32       (%.3f s; rel. error %.1e against fp32)",
+            say("    bf16 " + "(\(kernelName))".padding(toLength: 21, withPad: " ", startingAt: 0)
+                + String(format: "%8.1f GFLOP/s  %5.2f× fp32       (%.3f s; rel. error %.1e against fp32)",
                        attentionFlops / seconds / 1e9, attentionSeconds / seconds, seconds, error))
         }
 

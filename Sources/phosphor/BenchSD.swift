@@ -46,7 +46,7 @@ struct BenchSD: ParsableCommand {
         let gemm = BF16Compute.with(false) { BenchOps.measureSGEMM(repeats: 3) }
         report["sgemm_gflops"] = gemm
         say("phosphor bench sd — SD 1.5 architecture, random fp16 weights, \(Parallel.threadCount) threads"
-            + (BF16Compute.enabled ? ", bf16 compute (AMX)" : ""))
+            + (BF16Compute.enabled ? ", bf16 compute (\(BF16Compute.kernel?.rawValue ?? ""))" : ""))
         say(String(format: "sgemm 2048³           %8.1f GFLOP/s", gemm))
 
         var path = checkpoint ?? ""

@@ -13,7 +13,9 @@ struct Info: ParsableCommand {
         print("blas: \(BLAS.configuration)")
         print("threads: \(Parallel.threadCount) workers, \(BLAS.threadCount) BLAS")
         print("cpu: \(CPUInfo.modelName) [\(CPUInfo.simdFeatures.joined(separator: " "))]")
-        print("bf16 compute: \(BF16Compute.available ? (BF16Compute.enabled ? "on (AMX)" : "available (--bf16)") : "not available (no AMX-BF16)")")
+        let kernels = BF16Compute.kernels.map(\.rawValue).joined(separator: ", ")
+        print("bf16 compute: " + (BF16Compute.kernel.map { BF16Compute.enabled ? "on (\($0.rawValue))" : "available (--bf16; \(kernels))" }
+                                  ?? "not available (no AMX-BF16 or AVX-512-BF16)"))
     }
 }
 

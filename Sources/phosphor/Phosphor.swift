@@ -40,8 +40,8 @@ struct ThreadOptions: ParsableArguments {
     @Option(help: "Worker threads for elementwise work and BLAS (default: all cores, or PHOSPHOR_THREADS).")
     var threads: Int?
 
-    @Flag(help: ArgumentHelp("Multiply matrices in bfloat16 on AMX tiles (Intel Xeon Sapphire Rapids and later; or PHOSPHOR_BF16=1).",
-                             discussion: "Faster; images differ from the fp32 result by bf16 rounding. Where the CPU lacks AMX-BF16 a warning is printed and fp32 is used."))
+    @Flag(help: ArgumentHelp("Multiply matrices in bfloat16: AMX tiles (Intel Xeon Sapphire Rapids and later) or AVX-512-BF16 (AMD Zen 4); or PHOSPHOR_BF16=1.",
+                             discussion: "With AMX about 2× faster; images differ from the fp32 result by bf16 rounding. Where the CPU has neither a warning is printed and fp32 is used."))
     var bf16 = false
 
     func validate() throws {
@@ -53,7 +53,7 @@ struct ThreadOptions: ParsableArguments {
             if BF16Compute.available {
                 BF16Compute.enabled = true
             } else {
-                FileHandle.standardError.write(Data("phosphor: --bf16 ignored: this CPU has no AMX-BF16; computing in fp32\n".utf8))
+                FileHandle.standardError.write(Data("phosphor: --bf16 ignored: this CPU has neither AMX-BF16 nor AVX-512-BF16; computing in fp32\n".utf8))
             }
         }
         guard let threads else { return }

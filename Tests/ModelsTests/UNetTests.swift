@@ -30,9 +30,9 @@ import TestSupport
         #expect(unet.inChannels == (name == "unet_inpaint" ? 9 : 4))
     }
 
-    /// The opt-in bf16 path (AMX) on the same fixtures: every GEMM's operands rounded to bf16 (2⁻⁸ relative
+    /// The opt-in bf16 path (each kernel the CPU has: AMX, AVX-512-BF16) on the same fixtures: every GEMM's operands rounded to bf16 (2⁻⁸ relative
     /// precision), the rest fp32. Tolerance 2⁻⁵ of the output's range: 8 bf16 steps, for a dozen GEMM layers in series.
-    @Test(.enabled(if: BF16Compute.available, "needs AMX-BF16"),
+    @Test(.enabled(if: BF16Compute.available, "needs AMX or AVX-512-BF16"),
           arguments: [("unet_sd1", "diffusion_pytorch_model.safetensors"),
                       ("unet_sd2", "diffusion_pytorch_model.fp16.safetensors"),
                       ("unet_inpaint", "diffusion_pytorch_model.safetensors")])
@@ -42,9 +42,11 @@ import TestSupport
         for c in ["square", "odd"] {
             let x = try expected.tensor(c, "x"), ctx = try expected.tensor(c, "context")
             let t = try expected.tensor(c, "timestep").toArray()
-            let out = BF16Compute.with(true) { unet.predict(x, timesteps: t, context: ctx) }
-            let error = scaledMaxError(out, try expected.tensor(c, "out"))
-            #expect(error <= 0x1p-5, "\(name) \(c)")
+            for kernel in BF16Compute.kernels {
+                let out = BF16Compute.using(kernel) { BF16Compute.with(true) { unet.predict(x, timesteps: t, context: ctx) } }
+                let error = scaledMaxError(out, try expected.tensor(c, "out"))
+                #expect(error <= 0x1p-5, "\(name) \(c) \(kernel)")
+            }
         }
     }
 }

@@ -48,7 +48,8 @@ void pk_gelu(const float *x, float *out, size_t n);
 void pk_geglu(const float *a, const float *gate, float *out, size_t n);
 
 // bfloat16 GEMM on AMX tiles (gemm_bf16.c). pk_amx_bf16_available: 1 when the CPU has AMX-BF16 and AVX-512-BF16
-// and the OS granted the tile state (asked once), else 0 — nothing below may run then.
+// and the OS granted the tile state (asked once), else 0. The packing functions and the softmax need AVX-512-BF16
+// (pk_avx512bf16_available), pk_amx_gemm needs AMX.
 // Packed operands are 16×32 bf16 tiles (round to nearest even; pk_bf16_panel_elements(rows, K) uint16 values):
 // pack_a takes row blocks b0..<b1 (16 rows each) of a row-major m×k matrix A; pack_b column blocks b0..<b1 of a k×n
 // matrix B (trans: element (k, j) at b[j·ldb + k]) in the pair-interleaved order TDPBF16PS reads.
@@ -61,6 +62,11 @@ void pk_geglu(const float *a, const float *gate, float *out, size_t n);
 // pk_bf16_pack_a_f16 / pk_bf16_pack_bt_f16: pack_a, and pack_b of a transposed B, from IEEE half values (fp16 weights
 // packed without an fp32 copy).
 int pk_amx_bf16_available(void);
+// pk_avx512bf16_available: 1 when the CPU has AVX-512 (F, BW, VL) with BF16 and the OS saves the ZMM state.
+// pk_avx512bf16_gemm: pk_amx_gemm's product with VDPBF16PS dot products on the same packed operands (no AMX needed).
+int pk_avx512bf16_available(void);
+void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
+                        size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc);
 void pk_bf16_pack_a_f16(const uint16_t *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed);
 void pk_bf16_pack_bt_f16(const uint16_t *b, size_t ldb, size_t k, size_t n, size_t b0, size_t b1, uint16_t *packed);
 void pk_bf16_pack_im2col(const float *x, size_t channels, size_t height, size_t width, size_t kh, size_t kw,
