@@ -446,8 +446,200 @@ void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t
     }
 }
 
+// ---- Direct convolution on tiles (stride 1, output width a multiple of 16) ----
+// The input is packed once per image, channel pairs interleaved and zero-bordered, so the B tile of one tap, 32
+// channels and 16 neighbouring output pixels is 16 rows of 64 bytes a constant stride apart: TILELOADD reads it in
+// place — no im2col matrix. The weights are packed tap-major to match: K runs over taps, then 32-channel tiles.
+
+size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw) {
+    return (c + 31) / 32 * 16 * (h + 2 * ph) * (w + 2 * pw) * 2;
+}
+
+PK_AVX512BF16
+void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_t ph, size_t pw,
+                             size_t p0, size_t p1, uint16_t *packed) {
+    size_t hp = h + 2 * ph, wp = w + 2 * pw;
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (size_t p = p0; p < p1; p++) {
+        uint16_t *plane = packed + p * hp * wp * 2;
+        size_t c0 = 2 * p, c1 = 2 * p + 1;
+        for (size_t yy = 0; yy < hp; yy++) {
+            uint16_t *row = plane + yy * wp * 2;
+            long y = (long)yy - (long)ph;
+            if (y < 0 || y >= (long)h || c0 >= c) {
+                memset(row, 0, wp * 4);
+                continue;
+            }
+            const float *r0 = x + (c0 * h + (size_t)y) * w, *r1 = c1 < c ? x + (c1 * h + (size_t)y) * w : NULL;
+            memset(row, 0, pw * 4);
+            memset(row + (pw + w) * 2, 0, pw * 4);
+            uint16_t *d = row + pw * 2;
+            size_t i = 0;
+            for (; i + 16 <= w; i += 16) {
+                __m512 v0 = _mm512_loadu_ps(r0 + i), v1 = r1 ? _mm512_loadu_ps(r1 + i) : _mm512_setzero_ps();
+                __m512i v = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+                _mm512_storeu_si512((void *)(d + i * 2), _mm512_permutexvar_epi16(pairs, v));
+            }
+            for (; i < w; i++) {
+                d[i * 2] = pk_bf16_round(r0[i]);
+                d[i * 2 + 1] = r1 ? pk_bf16_round(r1[i]) : 0;
+            }
+        }
+    }
+}
+
+size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps) { return (o + 15) / 16 * taps * ((c + 31) / 32) * 512; }
+
+PK_AVX512BF16
+void pk_bf16_pack_conv_weights(const void *weights, int half, size_t o, size_t c, size_t taps,
+                               size_t b0, size_t b1, uint16_t *packed) {
+    size_t ct = (c + 31) / 32;
+    const float *wf = (const float *)weights;
+    const uint16_t *wh = (const uint16_t *)weights;
+    // One output channel's 32 input channels × taps are contiguous: widen them into `block` (zeros past C), then
+    // gather each tap's 32 values (stride taps) into a tile row.
+    float *block = aligned_alloc(64, ((32 * taps * sizeof(float) + 63) / 64) * 64);
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i stride_lo = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)taps));
+    const __m512i stride_hi = _mm512_mullo_epi32(_mm512_add_epi32(lanes, _mm512_set1_epi32(16)), _mm512_set1_epi32((int)taps));
+    for (size_t ob = b0; ob < b1; ob++) {
+        for (int r = 0; r < 16; r++) {
+            size_t oc = ob * 16 + r;
+            for (size_t t = 0; t < ct; t++) {
+                size_t first = t * 32, count = oc < o ? (c - first < 32 ? c - first : 32) * taps : 0;
+                size_t base = (oc * c + first) * taps, i = 0;
+                if (half) {
+                    for (; i + 16 <= count; i += 16)
+                        _mm512_store_ps(block + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wh + base + i))));
+                    for (; i < count; i++) {
+                        _Float16 hv;
+                        memcpy(&hv, wh + base + i, sizeof hv);
+                        block[i] = (float)hv;
+                    }
+                } else {
+                    memcpy(block, wf + base, count * sizeof(float));
+                    i = count;
+                }
+                for (; i < 32 * taps; i++) block[i] = 0.0f;
+                for (size_t tap = 0; tap < taps; tap++) {
+                    __m512i off = _mm512_set1_epi32((int)tap);
+                    __m512 lo = _mm512_i32gather_ps(_mm512_add_epi32(stride_lo, off), block, 4);
+                    __m512 hi = _mm512_i32gather_ps(_mm512_add_epi32(stride_hi, off), block, 4);
+                    uint16_t *d = packed + ((ob * taps + tap) * ct + t) * 512 + r * 32;
+                    _mm512_storeu_si512((void *)d, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+                }
+            }
+        }
+    }
+    free(block);
+}
+
+PK_AMX
+void pk_amx_conv(const uint16_t *wpk, const uint16_t *xpk, size_t c, size_t h, size_t w, size_t kh, size_t kw,
+                 size_t ph, size_t pw, size_t o, size_t ob0, size_t ob1, size_t jb0, size_t jb1, float *out, int accumulate) {
+    if (ob0 >= ob1 || jb0 >= jb1) return;
+    size_t hp = h + 2 * ph, wpad = w + 2 * pw, ho = hp - kh + 1, wo = wpad - kw + 1, plane = ho * wo;
+    size_t ct = (c + 31) / 32, taps = kh * kw, kt = taps * ct;
+    size_t bstride = hp * wpad * 4;  // bytes between channel pairs: one tile row to the next
+    pk_tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int i = 0; i < 8; i++) { cfg.rows[i] = 16; cfg.colsb[i] = 64; }
+    _tile_loadconfig(&cfg);
+    float buf[256] __attribute__((aligned(64)));
+    size_t jlast = jb1 - 1;
+    for (size_t ob = ob0; ob < ob1; ob += 2) {
+        int o2 = ob + 1 < ob1;
+        const uint16_t *a0 = wpk + ob * kt * 512, *a1 = wpk + (o2 ? ob + 1 : ob) * kt * 512;
+        int full0 = (ob + 1) * 16 <= o, full1 = o2 && (ob + 2) * 16 <= o;
+        for (size_t jb = jb0; jb < jb1; jb += 2) {
+            size_t jbs[2] = {jb, jb + 1 <= jlast ? jb + 1 : jb};
+            const uint16_t *xb[2];
+            float *cp[2][2];
+            for (int s = 0; s < 2; s++) {
+                size_t j = jbs[s] * 16, y = j / wo, x0 = j % wo;
+                xb[s] = xpk + (y * wpad + x0) * 2;
+                for (int q = 0; q < 2; q++) cp[q][s] = out + (ob + q) * 16 * plane + y * wo + x0;
+            }
+            // C from the output (bias, beta = 1) or zero.
+            if (accumulate && full0) {
+                _tile_loadd(0, cp[0][0], plane * 4); _tile_loadd(1, cp[0][1], plane * 4);
+            } else if (accumulate) {
+                for (int s = 0; s < 2; s++) {
+                    memset(buf, 0, sizeof buf);
+                    for (size_t r = 0; r < 16 && ob * 16 + r < o; r++) memcpy(buf + r * 16, cp[0][s] + r * plane, 64);
+                    if (s == 0) _tile_loadd(0, buf, 64); else _tile_loadd(1, buf, 64);
+                }
+            } else {
+                _tile_zero(0); _tile_zero(1);
+            }
+            if (accumulate && full1) {
+                _tile_loadd(2, cp[1][0], plane * 4); _tile_loadd(3, cp[1][1], plane * 4);
+            } else if (accumulate && o2) {
+                for (int s = 0; s < 2; s++) {
+                    memset(buf, 0, sizeof buf);
+                    for (size_t r = 0; r < 16 && (ob + 1) * 16 + r < o; r++) memcpy(buf + r * 16, cp[1][s] + r * plane, 64);
+                    if (s == 0) _tile_loadd(2, buf, 64); else _tile_loadd(3, buf, 64);
+                }
+            } else {
+                _tile_zero(2); _tile_zero(3);
+            }
+            for (size_t tap = 0; tap < taps; tap++) {
+                size_t ky = tap / kw, kx = tap % kw;
+                size_t shift = (ky * wpad + kx) * 2;
+                for (size_t t = 0; t < ct; t++) {
+                    size_t k = tap * ct + t;
+                    const uint16_t *x0p = xb[0] + t * 16 * hp * wpad * 2 + shift, *x1p = xb[1] + t * 16 * hp * wpad * 2 + shift;
+                    _tile_loadd(4, a0 + k * 512, 64);
+                    _tile_loadd(6, x0p, bstride);
+                    _tile_loadd(5, a1 + k * 512, 64);
+                    _tile_loadd(7, x1p, bstride);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
+            }
+            int second = jbs[1] != jbs[0];
+            for (int q = 0; q < 2; q++) {
+                if (q == 1 && !o2) continue;
+                int full = q == 0 ? full0 : full1;
+                for (int s = 0; s < 2; s++) {
+                    if (s == 1 && !second) continue;
+                    int tile = q * 2 + s;
+                    if (full) {
+                        pk_tile_store(tile, cp[q][s], plane * 4);
+                    } else {
+                        pk_tile_store(tile, buf, 64);
+                        for (size_t r = 0; r < 16 && (ob + q) * 16 + r < o; r++) memcpy(cp[q][s] + r * plane, buf + r * 16, 64);
+                    }
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
 #else
 int pk_amx_bf16_available(void) { return 0; }
+size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw) {
+    return (c + 31) / 32 * 16 * (h + 2 * ph) * (w + 2 * pw) * 2;
+}
+size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps) { return (o + 15) / 16 * taps * ((c + 31) / 32) * 512; }
+void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_t ph, size_t pw,
+                             size_t p0, size_t p1, uint16_t *packed) {
+    (void)x; (void)c; (void)h; (void)w; (void)ph; (void)pw; (void)p0; (void)p1; (void)packed;
+}
+void pk_bf16_pack_conv_weights(const void *weights, int half, size_t o, size_t c, size_t taps,
+                               size_t b0, size_t b1, uint16_t *packed) {
+    (void)weights; (void)half; (void)o; (void)c; (void)taps; (void)b0; (void)b1; (void)packed;
+}
+void pk_amx_conv(const uint16_t *wpk, const uint16_t *xpk, size_t c, size_t h, size_t w, size_t kh, size_t kw,
+                 size_t ph, size_t pw, size_t o, size_t ob0, size_t ob1, size_t jb0, size_t jb1, float *out, int accumulate) {
+    (void)wpk; (void)xpk; (void)c; (void)h; (void)w; (void)kh; (void)kw; (void)ph; (void)pw; (void)o; (void)ob0; (void)ob1;
+    (void)jb0; (void)jb1; (void)out; (void)accumulate;
+}
 int pk_avx512bf16_available(void) { return 0; }
 void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
                         size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc) {

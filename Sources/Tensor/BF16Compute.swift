@@ -29,6 +29,10 @@ public enum BF16Compute {
         return kernels.first
     }()
 
+    /// Whether AMX convolutions read their input in place (`pk_amx_conv`) where the shape allows, rather than through
+    /// a packed im2col matrix; `PHOSPHOR_BF16_DIRECT=0` turns it off (to compare).
+    static let directConvolution = getenv("PHOSPHOR_BF16_DIRECT").map { String(cString: $0) != "0" } ?? true
+
     /// Whether this CPU and OS can run the bf16 path.
     public static var available: Bool { kernel != nil }
 
@@ -128,6 +132,9 @@ public enum BF16Compute {
 
     /// A pooled buffer for a packed B operand of n columns.
     static func bufferForB(n: Int, k: Int) -> BufferPool.Buffer { packBuffers.take(pk_bf16_panel_elements(n, k)) }
+
+    /// A pooled buffer of `elements` bf16 values (hand it back with `release`).
+    static func buffer(_ elements: Int) -> BufferPool.Buffer { packBuffers.take(elements) }
 
     static func release(_ buffer: BufferPool.Buffer) { packBuffers.give(buffer) }
 

@@ -41,16 +41,26 @@ extension Tensor {
         let ho = (h + 2 * ph - kh) / sh + 1, wo = (w + 2 * pw - kw) / sw + 1
         precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(shape) and kernel \(kh)×\(kw)")
         let winograd = Tensor.useWinograd(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options)
+        let plane = ho * wo
+        let kdim = c * kh * kw
+        let bf16 = BF16Compute.takes(m: o, n: plane, k: kdim)
+        // On AMX, stride-1 convolutions whose output rows are whole 16-pixel tiles read the input in place.
+        let direct = bf16 && BF16Compute.directConvolution && BF16Compute.currentKernel == .amx && sh == 1 && sw == 1 && wo % 16 == 0
         let profileToken = OpProfile.begin()
         defer {
-            OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd ? "conv 3×3 Winograd" : "conv 3×3 im2col")
+            OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd ? "conv 3×3 Winograd" : direct ? "conv 3×3 direct" : "conv 3×3 im2col")
                                         : kh == 1 && kw == 1 ? "conv 1×1" : "conv other")
         }
         let x = contiguous()
         let out = Tensor.empty([n, o, ho, wo])
-        let plane = ho * wo
-        let kdim = c * kh * kw
-        let bf16 = BF16Compute.takes(m: o, n: plane, k: kdim)
+        if direct {
+            let fp32 = half == nil ? weight() : nil  // kept alive through the call
+            withExtendedLifetime(fp32) {
+                x.conv2dDirectBF16(weights: half?.raw ?? UnsafeRawPointer(fp32!.pointer), half: half != nil, outChannels: o,
+                                   kernel: (kh, kw), padding: (ph, pw), bias: bias, out: out)
+            }
+            return out
+        }
         if bf16, let half {
             x.conv2dBF16(packedWeights: BF16Compute.packA(half: half.raw, m: o, k: kdim), kernel: (kh, kw), stride: (sh, sw),
                          padding: (ph, pw), bias: bias, out: out)
@@ -133,6 +143,43 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// The bf16 direct convolution on AMX (`pk_amx_conv`): weights packed tap-major once, each image packed once into
+    /// the channel-pair-interleaved, zero-bordered layout the tiles read in place; stride 1, output width a multiple
+    /// of 16. `weights` is O×C×kh×kw, fp32 or IEEE half; it must stay alive for the call.
+    fileprivate func conv2dDirectBF16(weights: UnsafeRawPointer, half: Bool, outChannels o: Int, kernel: (Int, Int),
+                                      padding: (Int, Int), bias: Tensor?, out: Tensor) {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let plane = out.shape[2] * out.shape[3], taps = kernel.0 * kernel.1
+        if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * c * taps * plane) }
+        let accumulate: Int32 = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
+        let outBlocks = (o + 15) / 16, pixelBlocks = plane / 16, pairs = (c + 31) / 32 * 16
+        let packedWeights = BF16Compute.buffer(pk_bf16_conv_weight_elements(o, c, taps))
+        let packedInput = BF16Compute.buffer(pk_bf16_conv_input_elements(c, h, w, padding.0, padding.1))
+        defer { BF16Compute.release(packedWeights); BF16Compute.release(packedInput) }
+        let wp = packedWeights.pointer, xp = packedInput.pointer
+        BF16Compute.split(outBlocks) { r in
+            pk_bf16_pack_conv_weights(weights, half ? 1 : 0, o, c, taps, r.lowerBound, r.upperBound, wp)
+        }
+        for img in 0..<n {
+            let src = pointer + img * c * h * w, dst = out.pointer + img * o * plane
+            BF16Compute.split(pairs) { r in
+                pk_bf16_pack_conv_input(src, c, h, w, padding.0, padding.1, r.lowerBound, r.upperBound, xp)
+            }
+            // Whole 2×2 tile blocks per worker, along the longer dimension.
+            if pixelBlocks >= outBlocks {
+                BF16Compute.split((pixelBlocks + 1) / 2) { r in
+                    pk_amx_conv(wp, xp, c, h, w, kernel.0, kernel.1, padding.0, padding.1, o, 0, outBlocks,
+                                2 * r.lowerBound, min(pixelBlocks, 2 * r.upperBound), dst, accumulate)
+                }
+            } else {
+                BF16Compute.split((outBlocks + 1) / 2) { r in
+                    pk_amx_conv(wp, xp, c, h, w, kernel.0, kernel.1, padding.0, padding.1, o, 2 * r.lowerBound,
+                                min(outBlocks, 2 * r.upperBound), 0, pixelBlocks, dst, accumulate)
+                }
+            }
+        }
+    }
+
     /// Fills an [N, O, plane] output with each channel's bias (the convolution GEMMs then add with beta = 1);
     /// false without a bias.
     fileprivate func fillWithBias(_ bias: Tensor?, channels o: Int, plane: Int) -> Bool {

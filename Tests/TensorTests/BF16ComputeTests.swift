@@ -98,7 +98,8 @@ import Tensor
                 }
             }
             #expect(kinds(false) == ["conv 3×3 Winograd"])
-            #expect(kinds(true) == ["conv 3×3 im2col"])
+            // AMX reads the input in place (output rows of 32 pixels: whole tiles); AVX-512-BF16 packs an im2col matrix.
+            #expect(kinds(true) == [kernel == .amx ? "conv 3×3 direct" : "conv 3×3 im2col"])
             #expect(convolutionError(x, w, options) <= 1)
         }
     }
@@ -122,9 +123,11 @@ import Tensor
     }
 
     /// Rows of 16 pixels inside one output row (the vector path) and the general gather: odd widths, stride 2,
-    /// no padding, a 1×3 kernel, a rectangle; batch 2.
+    /// no padding, a 1×1 kernel, rectangles; batch 2. Output widths of 16, 32, 48 take AMX's direct convolution:
+    /// channels not a multiple of 32, outputs not a multiple of 16 (partial tiles), an odd count of pixel blocks.
     @Test(arguments: [(48, 40, 13, 13, 3, 1, 1), (32, 64, 20, 20, 3, 2, 1), (40, 40, 18, 34, 3, 1, 0),
-                      (64, 32, 16, 48, 1, 2, 0), (36, 36, 17, 40, 3, 1, 1)])
+                      (64, 32, 16, 48, 1, 2, 0), (36, 36, 17, 40, 3, 1, 1), (40, 24, 9, 32, 3, 1, 1),
+                      (36, 50, 6, 48, 1, 1, 0), (72, 40, 7, 16, 3, 1, 1), (33, 17, 16, 18, 3, 1, 0)])
     func convolutionWithinBF16RoundingOfFP32(c: Int, o: Int, h: Int, w: Int, size: Int, stride: Int, padding: Int) {
         forEachKernel { kernel in
             let x = Tensor.randomUniform([2, c, h, w], seed: 21)

@@ -79,6 +79,22 @@ void pk_bf16_pack_b(const float *b, size_t ldb, int trans, size_t k, size_t n, s
 void pk_amx_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t n, size_t k,
                  size_t mb0, size_t mb1, size_t nb0, size_t nb1, float alpha, float beta, float *c, size_t ldc);
 
+// Direct convolution on AMX tiles (stride 1, output width a multiple of 16; no im2col matrix).
+// pk_bf16_pack_conv_input: channel pairs p0..<p1 (of ⌈C/32⌉·16) of one C×H×W image, interleaved and zero-bordered by
+// (ph, pw): element (c, y, x) at [((c/2)·(H+2ph) + y+ph)·(W+2pw) + x+pw]·2 + c%2.
+// pk_bf16_pack_conv_weights: output-channel blocks b0..<b1 of O×C×taps weights (fp32, or IEEE half when `half`),
+// tap-major 16×32 tiles [block][tap][channel tile].
+// pk_amx_conv: output-channel blocks ob0..<ob1 and 16-pixel blocks jb0..<jb1 of one image's [O][Ho][Wo] output;
+// `accumulate`: add to what `out` holds (the bias), else overwrite.
+size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw);
+size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps);
+void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_t ph, size_t pw,
+                             size_t p0, size_t p1, uint16_t *packed);
+void pk_bf16_pack_conv_weights(const void *weights, int half, size_t o, size_t c, size_t taps,
+                               size_t b0, size_t b1, uint16_t *packed);
+void pk_amx_conv(const uint16_t *wpk, const uint16_t *xpk, size_t c, size_t h, size_t w, size_t kh, size_t kw,
+                 size_t ph, size_t pw, size_t o, size_t ob0, size_t ob1, size_t jb0, size_t jb1, float *out, int accumulate);
+
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
 #endif
