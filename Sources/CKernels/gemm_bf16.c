@@ -1,11 +1,20 @@
-// bfloat16 GEMM on Intel AMX tiles (TDPBF16PS: 16×16 fp32 += 16×32 bf16 · 32×16 bf16), for the opt-in bf16
-// compute path. Operands are rounded to bf16 (nearest even) while packed into tile order; products accumulate in fp32.
-// Compiled for every x86-64 target (functions carry their own target attributes) and used only after
-// pk_amx_bf16_available() said yes; elsewhere the entry points do nothing and report 0.
+// The opt-in bf16 compute path: operands rounded to bf16 (nearest even) while packed into 16×32 tile order, products
+// accumulated in fp32 — on Intel AMX tiles (TDPBF16PS: 16×16 fp32 += 16×32 bf16 · 32×16 bf16) or with AVX-512-BF16
+// dot products (VDPBF16PS) on the same packed operands; a direct AMX convolution; the attention's softmax packed
+// straight to tiles. Compiled for every x86-64 target (functions carry their own target attributes) and called only
+// after pk_amx_bf16_available() / pk_avx512bf16_available() said yes; elsewhere those report 0 and the rest is empty.
 #include "ckernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+size_t pk_bf16_panel_elements(size_t rows, size_t k) { return ((rows + 15) / 16) * ((k + 31) / 32) * 512; }
+
+size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw) {
+    return (c + 31) / 32 * 16 * (h + 2 * ph) * (w + 2 * pw) * 2;
+}
+
+size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps) { return (o + 15) / 16 * taps * ((c + 31) / 32) * 512; }
 
 #if defined(__x86_64__) && defined(__clang__)
 #include <cpuid.h>
@@ -60,8 +69,6 @@ static inline uint16_t pk_bf16_round(float f) {
     u += 0x7fffu + ((u >> 16) & 1);
     return (uint16_t)(u >> 16);
 }
-
-size_t pk_bf16_panel_elements(size_t rows, size_t k) { return ((rows + 15) / 16) * ((k + 31) / 32) * 512; }
 
 // One row of A (k values; or zeros when src is NULL) into its place in the row block's kt tiles (1024 bytes apart).
 PK_AVX512BF16
@@ -451,10 +458,6 @@ void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t
 // channels and 16 neighbouring output pixels is 16 rows of 64 bytes a constant stride apart: TILELOADD reads it in
 // place — no im2col matrix. The weights are packed tap-major to match: K runs over taps, then 32-channel tiles.
 
-size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw) {
-    return (c + 31) / 32 * 16 * (h + 2 * ph) * (w + 2 * pw) * 2;
-}
-
 PK_AVX512BF16
 void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_t ph, size_t pw,
                              size_t p0, size_t p1, uint16_t *packed) {
@@ -488,8 +491,6 @@ void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_
         }
     }
 }
-
-size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps) { return (o + 15) / 16 * taps * ((c + 31) / 32) * 512; }
 
 PK_AVX512BF16
 void pk_bf16_pack_conv_weights(const void *weights, int half, size_t o, size_t c, size_t taps,
@@ -623,10 +624,6 @@ void pk_amx_conv(const uint16_t *wpk, const uint16_t *xpk, size_t c, size_t h, s
 
 #else
 int pk_amx_bf16_available(void) { return 0; }
-size_t pk_bf16_conv_input_elements(size_t c, size_t h, size_t w, size_t ph, size_t pw) {
-    return (c + 31) / 32 * 16 * (h + 2 * ph) * (w + 2 * pw) * 2;
-}
-size_t pk_bf16_conv_weight_elements(size_t o, size_t c, size_t taps) { return (o + 15) / 16 * taps * ((c + 31) / 32) * 512; }
 void pk_bf16_pack_conv_input(const float *x, size_t c, size_t h, size_t w, size_t ph, size_t pw,
                              size_t p0, size_t p1, uint16_t *packed) {
     (void)x; (void)c; (void)h; (void)w; (void)ph; (void)pw; (void)p0; (void)p1; (void)packed;
@@ -646,7 +643,6 @@ void pk_avx512bf16_gemm(const uint16_t *ap, const uint16_t *bp, size_t m, size_t
     (void)ap; (void)bp; (void)m; (void)n; (void)k; (void)mb0; (void)mb1; (void)nb0; (void)nb1;
     (void)alpha; (void)beta; (void)c; (void)ldc;
 }
-size_t pk_bf16_panel_elements(size_t rows, size_t k) { return ((rows + 15) / 16) * ((k + 31) / 32) * 512; }
 void pk_bf16_pack_a(const float *a, size_t lda, size_t m, size_t k, size_t b0, size_t b1, uint16_t *packed) {
     (void)a; (void)lda; (void)m; (void)k; (void)b0; (void)b1; (void)packed;
 }
