@@ -40,6 +40,9 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     public var clipCutouts = 0
     /// Decode in tiles (diffusers' `enable_tiling()`, KL autoencoders): large images in one tile's memory.
     public var vaeTiling = false
+    /// Matrix products in bfloat16 (`BF16Compute`: AMX or AVX-512-BF16; fp32 where the CPU has neither): faster,
+    /// pixels within bf16 rounding of the fp32 image. Stored images say whether it was used.
+    public var bf16 = false
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -48,6 +51,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength, resizeMode = "resize_mode"
         case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
         case clipGuidanceScale = "clip_guidance_scale", clipCutouts = "clip_cutouts", vaeTiling = "vae_tiling"
+        case bf16
     }
 
     public init(from decoder: Decoder) throws {
@@ -74,6 +78,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         clipGuidanceScale = try c.decodeIfPresent(Float.self, forKey: .clipGuidanceScale) ?? clipGuidanceScale
         clipCutouts = try c.decodeIfPresent(Int.self, forKey: .clipCutouts) ?? clipCutouts
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? vaeTiling
+        bf16 = try c.decodeIfPresent(Bool.self, forKey: .bf16) ?? bf16
     }
 
     /// Problems a user can fix, one line each.
@@ -112,6 +117,7 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
             if clipCutouts > 0 { fields.append("CLIP cutouts: \(clipCutouts)") }
         }
         if vaeTiling { fields.append("VAE tiling: True") }
+        if bf16 { fields.append("Precision: bf16") }
         // A1111's "RNG" values: CPU (torch's CPU generator) and NV (its Philox imitation of NVIDIA's randn).
         fields.append(rng == "philox" ? "RNG: NV" : "RNG: CPU")
         lines.append(fields.joined(separator: ", "))

@@ -158,8 +158,21 @@ public final class Pipeline {
     /// the default model, 40 MB, stays resident).
     static let pageDropThreshold = 1 << 30
 
+    /// Whether a request runs its matrix products in bf16: asked for by the request or process-wide (`--bf16`,
+    /// PHOSPHOR_BF16=1), and the CPU has a bf16 kernel. What stored images record as the request's `bf16`.
+    public static func computesInBF16(_ request: GenerationRequest) -> Bool {
+        BF16Compute.available && (request.bf16 || BF16Compute.enabled)
+    }
+
     public func generate(_ request: GenerationRequest, batch: Int = 1, timings: ((StageTimings) -> Void)? = nil,
                          progress: PipelineProgress? = nil) throws -> Tensor {
+        try BF16Compute.with(Self.computesInBF16(request)) {
+            try run(request, batch: batch, timings: timings, progress: progress)
+        }
+    }
+
+    private func run(_ request: GenerationRequest, batch: Int, timings: ((StageTimings) -> Void)?,
+                     progress: PipelineProgress?) throws -> Tensor {
         try request.validate()
         var stages = StageTimings()
         var clock = DispatchTime.now()

@@ -196,6 +196,9 @@ struct GenerationOptions: ParsableArguments {
         threadOptions.apply()
         Interrupt.install()
         var base = try request()
+        if base.bf16 && !BF16Compute.available {
+            FileHandle.standardError.write(Data("phosphor: the request asks for bf16; this CPU has no bf16 kernel, computing in fp32\n".utf8))
+        }
         // An output folder that cannot be made fails before any compute is spent.
         _ = try outputFolder()
         let (pipeline, modelName) = try load(&base)
@@ -371,6 +374,8 @@ func writeGeneratedImage(_ image: Tensor, request: GenerationRequest, modelName:
        let text = try? scorer.textEmbedding(request.prompt) {
         clipScore = try? scorer.score(rgb, text: text)
     }
+    var request = request
+    request.bf16 = Pipeline.computesInBF16(request)   // what actually ran
     let samplerName = SamplerKind(rawValue: request.sampler)?.displayName ?? request.sampler
     let json = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
     var parameters = request.a1111Parameters(samplerName: samplerName, modelName: modelName, modelHash: modelHash(request.model))

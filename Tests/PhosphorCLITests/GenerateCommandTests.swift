@@ -135,8 +135,9 @@ import TestSupport
         #expect(missing.status == 1 && missing.stderr.contains("--model") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
     }
 
-    /// `--bf16` with the default model: on a CPU with AMX the image is the fp32 one within bf16 rounding (≥ 40 dB on
-    /// 8-bit pixels; measured 50 dB) but not identical; elsewhere one warning line and exactly the fp32 image.
+    /// `--bf16` with the default model: on a CPU with a bf16 kernel the image is the fp32 one within bf16 rounding
+    /// (≥ 40 dB on 8-bit pixels; measured 50 dB) but not identical, its metadata says "Precision: bf16" and `--from`
+    /// reproduces it exactly; elsewhere one warning line and exactly the fp32 image, with no such claim.
     @Test func bf16FlagStaysCloseToFP32() throws {
         let dir = Fixtures.temporaryFolder()
         let args = ["generate", "a red circle left of a blue square", "--seed", "3", "--quiet"]
@@ -154,8 +155,13 @@ import TestSupport
             let mse = squares / Double(fp32.count)
             let psnr = 10 * log10(255.0 * 255.0 / max(mse, 1e-12))
             #expect(mse > 0 && psnr >= 40, "mse \(mse), \(psnr) dB")
+            #expect(try #require(try PNG.read(path: dir + "/bf16.png").text("parameters")).contains("Precision: bf16"))
+            #expect(!(try #require(try PNG.read(path: dir + "/fp32.png").text("parameters")).contains("Precision")))
+            #expect(try CLI.run(["generate", "--from", dir + "/bf16.png", "-o", dir + "/again.png", "--quiet"]).status == 0)
+            #expect(try PNG.read(path: dir + "/again.png").rgb8().pixels == bf16)
         } else {
             #expect(r.stderr.contains("--bf16 ignored") && fp32 == bf16, "\(r.stderr)")
+            #expect(!(try #require(try PNG.read(path: dir + "/bf16.png").text("parameters")).contains("Precision")))
         }
     }
 
