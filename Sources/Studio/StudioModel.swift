@@ -8,7 +8,7 @@ public struct StudioModel: Equatable {
     public enum Field: String, CaseIterable, Sendable { case prompt, negative, params }
     public enum SeedMode: String, CaseIterable, Sendable { case fixed, increment = "+1", random }
     public enum Param: String, CaseIterable, Sendable {
-        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, clipGuidance, model
+        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, clipGuidance, model, precision
     }
 
     public enum Status: Equatable {
@@ -67,6 +67,8 @@ public struct StudioModel: Equatable {
     /// Tokens used and available in the prompt (filled in by the runtime from the model's tokenizer).
     public var tokenCount: (used: Int, capacity: Int)?
     public var running: Bool { if case .generating = status { return true } else { return false } }
+    /// Whether the CPU can compute in bf16 (set by the runtime): Precision toggles only then.
+    public var bf16Available = false
 
     public init(request: GenerationRequest, keymap: Keymap, modelName: String, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
         self.request = request
@@ -118,6 +120,7 @@ public struct StudioModel: Equatable {
         case .strength: request.initImage == nil ? "– (img2img only)" : String(format: "%.2f", request.strength)
         case .clipGuidance: request.clipGuidanceScale == 0 ? "off" : request.clipGuidanceScale.formatted()
         case .model: modelName
+        case .precision: request.bf16 ? "bf16" : "fp32"
         }
     }
 
@@ -129,7 +132,8 @@ public struct StudioModel: Equatable {
 
     public var paramLabels: [Param: String] {
         [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size",
-         .batch: "Batch count", .source: "Start from", .strength: "Strength", .clipGuidance: "CLIP guidance", .model: "Model"]
+         .batch: "Batch count", .source: "Start from", .strength: "Strength", .clipGuidance: "CLIP guidance", .model: "Model",
+         .precision: "Precision"]
     }
 }
 

@@ -438,6 +438,12 @@ func adjust(_ model: inout StudioModel, by delta: Int) -> [Effect] {
         model.loadingModel = true
         model.status = .idle("Loading " + (next as NSString).lastPathComponent + "…")
         return [.loadModel(next)]
+    case .precision:
+        if model.bf16Available {
+            model.request.bf16.toggle()
+        } else {
+            model.status = .idle("bf16 needs a CPU with AMX or AVX-512-BF16; computing in fp32")
+        }
     }
     return []
 }

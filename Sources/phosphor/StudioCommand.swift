@@ -126,6 +126,10 @@ struct StudioCommand: ParsableCommand {
         var initial = StudioModel(request: base, keymap: keymap, modelName: modelName,
                                   seed: UInt64(Date().timeIntervalSince1970 * 1000))
         initial.models = availableModels()
+        // --bf16 / PHOSPHOR_BF16 set the starting choice; from then on each request carries its own (Precision).
+        initial.bf16Available = BF16Compute.available
+        initial.request.bf16 = BF16Compute.enabled
+        BF16Compute.enabled = false
         initial.modelPath = base.model
         // The model in use; another one chosen in Parameters is loaded (once per process: Pipeline.cached) on a thread.
         let current = CurrentModel(pipeline: pipeline, path: base.model, name: modelName)

@@ -256,6 +256,16 @@ import Testing
         #expect(m.request.clipGuidanceScale == 250)
         _ = update(&m, .key(.left))
         #expect(m.request.clipGuidanceScale == 200)
+        // Precision: fp32 ⇄ bf16 where the CPU can (the request carries it); elsewhere it stays fp32 and says why.
+        m.selectedParam = .precision
+        #expect(m.value(of: .precision) == "fp32")
+        _ = update(&m, .key(.right))
+        #expect(!m.request.bf16 && m.value(of: .precision) == "fp32" && view(m).text.contains("bf16 needs a CPU"))
+        m.bf16Available = true
+        _ = update(&m, .key(.right))
+        #expect(m.request.bf16 && view(m).text.contains("Precision     ◂ bf16 ▸"))
+        _ = update(&m, .key(.left))
+        #expect(!m.request.bf16)
         m.selectedParam = .source
         _ = update(&m, .key(.right))
         #expect(m.request.initImage == nil && m.value(of: .source) == "txt2img")
