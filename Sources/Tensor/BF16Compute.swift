@@ -97,22 +97,29 @@ public enum BF16Compute {
     /// then multiplied.
     static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let ap = packA(a, lda: lda, m: m, k: k)
-        let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
-        defer { packBuffers.give(ap); packBuffers.give(bp) }
-        split((n + 15) / 16) { r in pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp.pointer) }
-        multiply(ap, bp, m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc)
+        product(m: m, n: n, k: k, a: a, lda: lda, alpha: alpha, beta: beta, c: c, ldc: ldc) { r, bp in
+            pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp)
+        }
     }
 
     /// C (m × n, row-major) = A·Wᵀ + beta·C for A m × k (fp32) and W n × k in IEEE half (an fp16 linear weight).
     static func gemm(halfTransposedB w: UnsafeRawPointer, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, beta: Float,
                      c: UnsafeMutablePointer<Float>) {
-        let ap = packA(a, lda: k, m: m, k: k)
+        let half = w.assumingMemoryBound(to: UInt16.self)
+        product(m: m, n: n, k: k, a: a, lda: k, alpha: 1, beta: beta, c: c, ldc: n) { r, bp in
+            pk_bf16_pack_bt_f16(half, k, k, n, r.lowerBound, r.upperBound, bp)
+        }
+    }
+
+    /// Packs A, packs B's column blocks with `packB(blocks, buffer)` (split between the threads), multiplies.
+    private static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, alpha: Float, beta: Float,
+                                c: UnsafeMutablePointer<Float>, ldc: Int,
+                                packB: (Range<Int>, UnsafeMutablePointer<UInt16>) -> Void) {
+        let ap = packA(a, lda: lda, m: m, k: k)
         let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
         defer { packBuffers.give(ap); packBuffers.give(bp) }
-        let half = w.assumingMemoryBound(to: UInt16.self)
-        split((n + 15) / 16) { r in pk_bf16_pack_bt_f16(half, k, k, n, r.lowerBound, r.upperBound, bp.pointer) }
-        multiply(ap, bp, m: m, n: n, k: k, alpha: 1, beta: beta, c: c, ldc: n)
+        split((n + 15) / 16) { r in packB(r, bp.pointer) }
+        multiply(ap, bp, m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc)
     }
 
     /// A (m × k, row-major) packed into row blocks of bf16 tiles, in a pooled buffer (hand it back with `release`).

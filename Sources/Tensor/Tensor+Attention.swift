@@ -27,7 +27,7 @@ extension Tensor {
         }
         let headsPerRow = lead.isEmpty ? 1 : heads / lead[0]
         let out = Tensor.empty(lead + [nq, dv])
-        if BF16Compute.enabled && !causal && visibleKeys == nil && BF16Compute.takes(m: nq, n: nk, k: d) {
+        if !causal && visibleKeys == nil && BF16Compute.takes(m: nq, n: nk, k: d) {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
             attentionBF16(q: q, k: k, v: v, alpha: alpha, lead: lead, out: out)
             return out
@@ -36,14 +36,7 @@ extension Tensor {
         let scratch = Tensor.empty([max(workers, 1), block * nk])
         let slots = SlotPool(count: max(workers, 1))
 
-        func headOffset(_ t: Tensor, _ h: Int) -> Int {
-            var rem = h, o = 0
-            for i in stride(from: lead.count - 1, through: 0, by: -1) {
-                o += (rem % lead[i]) * t.strides[i]
-                rem /= lead[i]
-            }
-            return o
-        }
+        func headOffset(_ t: Tensor, _ h: Int) -> Int { t.headOffset(h, lead: lead) }
         let qs = q.strides[q.rank - 2], ks = k.strides[k.rank - 2], vs = v.strides[v.rank - 2]
         BLAS.singleThreaded {
             Parallel.forEach(heads * blocksPerHead) { task in
@@ -73,6 +66,16 @@ extension Tensor {
             }
         }
         return out
+    }
+
+    /// Element offset of head `h` (flat index over the leading dims `lead`) in this [lead..., N, D] view.
+    func headOffset(_ h: Int, lead: [Int]) -> Int {
+        var rem = h, o = 0
+        for i in stride(from: lead.count - 1, through: 0, by: -1) {
+            o += (rem % lead[i]) * strides[i]
+            rem /= lead[i]
+        }
+        return o
     }
 
     /// Query rows per block (PHOSPHOR_ATTENTION_BLOCK, default 256).

@@ -10,14 +10,7 @@ extension Tensor {
         let nk = k.shape[k.rank - 2], dv = v.shape[v.rank - 1]
         let heads = lead.reduce(1, *)
         let qs = q.strides[q.rank - 2], ks = k.strides[k.rank - 2], vs = v.strides[v.rank - 2]
-        func headOffset(_ t: Tensor, _ h: Int) -> Int {
-            var rem = h, o = 0
-            for i in stride(from: lead.count - 1, through: 0, by: -1) {
-                o += (rem % lead[i]) * t.strides[i]
-                rem /= lead[i]
-            }
-            return o
-        }
+        func headOffset(_ t: Tensor, _ h: Int) -> Int { t.headOffset(h, lead: lead) }
         // 64 query rows per block and a padded score row: AMX tile stores are the bottleneck at d = 40, and rows
         // exactly 16 KB apart alias in L1 (measured per head, 4096 keys: 64 rows ~1.5× faster than 128).
         let block = min(nq, 64), lds = nk + 16

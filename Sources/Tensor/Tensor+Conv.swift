@@ -61,17 +61,13 @@ extension Tensor {
             }
             return out
         }
-        if bf16, let half {
-            x.conv2dBF16(packedWeights: BF16Compute.packA(half: half.raw, m: o, k: kdim), kernel: (kh, kw), stride: (sh, sw),
-                         padding: (ph, pw), bias: bias, out: out)
+        if bf16 {
+            let packed = half.map { BF16Compute.packA(half: $0.raw, m: o, k: kdim) }
+                ?? withExtendedLifetime(weight()) { BF16Compute.packA($0.pointer, lda: kdim, m: o, k: kdim) }
+            x.conv2dBF16(packedWeights: packed, kernel: (kh, kw), stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
             return out
         }
         let wt = weight()
-        if bf16 {
-            x.conv2dBF16(packedWeights: BF16Compute.packA(wt.pointer, lda: kdim, m: o, k: kdim), kernel: (kh, kw),
-                         stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
-            return out
-        }
         if winograd {
             x.winogradConv3x3(weight: wt, bias: bias, out: out)
             return out

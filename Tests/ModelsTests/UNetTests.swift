@@ -18,16 +18,21 @@ import TestSupport
                       ("unet_inpaint", "diffusion_pytorch_model.safetensors")])
     func outputMatchesDiffusers(_ name: String, _ file: String) throws {
         let unet = try load(name, file: file)
+        try forEachCase(name) { c, predict, expected in
+            // U-Net output ≤ 1e-3 relative (issue 5).
+            #expect(scaledMaxError(predict(unet), expected) <= 1e-3, "\(name) \(c)")
+        }
+        #expect(unet.inChannels == (name == "unet_inpaint" ? 9 : 4))
+    }
+
+    /// Each fixture case of a U-Net: its name, the prediction for its inputs, diffusers' output.
+    func forEachCase(_ name: String, _ body: (String, (UNet2DConditionModel) -> Tensor, Tensor) throws -> Void) throws {
         let expected = try FixtureFile("models/\(name)/expected.safetensors")
         for c in ["square", "odd"] {
             let x = try expected.tensor(c, "x"), ctx = try expected.tensor(c, "context")
             let t = try expected.tensor(c, "timestep").toArray()
-            let out = unet.predict(x, timesteps: t, context: ctx)
-            // U-Net output ≤ 1e-3 relative (issue 5).
-            let error = scaledMaxError(out, try expected.tensor(c, "out"))
-            #expect(error <= 1e-3, "\(name) \(c)")
+            try body(c, { $0.predict(x, timesteps: t, context: ctx) }, try expected.tensor(c, "out"))
         }
-        #expect(unet.inChannels == (name == "unet_inpaint" ? 9 : 4))
     }
 
     /// The opt-in bf16 path (each kernel the CPU has: AMX, AVX-512-BF16) on the same fixtures: every GEMM's operands rounded to bf16 (2⁻⁸ relative
@@ -38,14 +43,10 @@ import TestSupport
                       ("unet_inpaint", "diffusion_pytorch_model.safetensors")])
     func bf16OutputNearDiffusers(_ name: String, _ file: String) throws {
         let unet = try load(name, file: file)
-        let expected = try FixtureFile("models/\(name)/expected.safetensors")
-        for c in ["square", "odd"] {
-            let x = try expected.tensor(c, "x"), ctx = try expected.tensor(c, "context")
-            let t = try expected.tensor(c, "timestep").toArray()
+        try forEachCase(name) { c, predict, expected in
             for kernel in BF16Compute.kernels {
-                let out = BF16Compute.using(kernel) { BF16Compute.with(true) { unet.predict(x, timesteps: t, context: ctx) } }
-                let error = scaledMaxError(out, try expected.tensor(c, "out"))
-                #expect(error <= 0x1p-5, "\(name) \(c) \(kernel)")
+                let out = BF16Compute.using(kernel) { BF16Compute.with(true) { predict(unet) } }
+                #expect(scaledMaxError(out, expected) <= 0x1p-5, "\(name) \(c) \(kernel)")
             }
         }
     }
