@@ -335,6 +335,7 @@ public final class Pipeline {
         }
         stages.sampling = lap()
         MappedFile.dropResidentPages(minimumBytes: Self.pageDropThreshold)   // nor the U-Net's while the VAE decodes
+        LargeBufferCache.releaseAll()   // nor the sampler's spare buffers
         // A schedule that stops short of σ = 0 (PNDM/DDIM with set_alpha_to_one false) leaves VP latents at the
         // last ᾱ, which diffusers decodes as they are: x·√ᾱ in the σ form.
         let finalSigma = Float(levels[levels.count - 1].sigma)

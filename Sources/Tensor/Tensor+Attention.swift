@@ -1,4 +1,21 @@
+import CKernels
 import Foundation
+
+/// How fp32 attention without masks is computed: a fused C kernel for one vector width (scores in register tiles
+/// against a packed Kᵀ, exp in place, E·V in register tiles), or OpenBLAS products around a separate softmax (`blas`,
+/// the only one for causal or key-padded attention). Default: the widest the CPU runs, or PHOSPHOR_ATTENTION_KERNEL.
+public enum AttentionKernel: String, CaseIterable, Sendable {
+    case avx512, avx2, baseline, blas
+
+    var level: Int32 { switch self { case .avx512: 2; case .avx2: 1; case .baseline, .blas: 0 } }
+
+    /// The kernels this CPU runs, widest first.
+    public static let available: [AttentionKernel] = allCases.filter { $0.level <= pk_attention_f32_best_level() }
+
+    nonisolated(unsafe) public static let preferred: AttentionKernel =
+        getenv("PHOSPHOR_ATTENTION_KERNEL").flatMap { AttentionKernel(rawValue: String(cString: $0)) }
+            .flatMap { available.contains($0) ? $0 : nil } ?? available[0]
+}
 
 extension Tensor {
     /// torch.nn.functional.scaled_dot_product_attention for q [..., Nq, D], k [..., Nk, D], v [..., Nk, Dv]
@@ -8,7 +25,8 @@ extension Tensor {
     /// from that index on for batch row b (first leading dim): a key padding mask for right-padded text (BERT).
     public static func scaledDotProductAttention(query q0: Tensor, key k0: Tensor, value v0: Tensor,
                                                  scale: Float? = nil, causal: Bool = false, visibleKeys: [Int]? = nil,
-                                                 blockRows: Int = attentionBlockRows) -> Tensor {
+                                                 blockRows: Int = attentionBlockRows,
+                                                 kernel: AttentionKernel = .preferred) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "attention") }
         precondition(q0.rank >= 2 && k0.rank == q0.rank && v0.rank == q0.rank, "attention ranks differ: \(q0.shape) \(k0.shape) \(v0.shape)")
         let lead = Array(q0.shape.dropLast(2))
@@ -30,6 +48,11 @@ extension Tensor {
         if !causal && visibleKeys == nil && BF16Compute.takes(m: nq, n: nk, k: d) {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
             attentionBF16(q: q, k: k, v: v, alpha: alpha, lead: lead, out: out)
+            return out
+        }
+        if !causal && visibleKeys == nil && kernel != .blas {
+            if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
+            fusedAttention(q: q, k: k, v: v, alpha: alpha, lead: lead, level: kernel.level, out: out)
             return out
         }
         let (block, blocksPerHead, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
@@ -68,6 +91,29 @@ extension Tensor {
         return out
     }
 
+    /// The fused C kernel: blocks of 32 (AVX-512), 16 (AVX2) or 8 queries, each against all keys of its head, shared
+    /// among the workers; K and V are read in place (rows may be strided head views).
+    private static func fusedAttention(q: Tensor, k: Tensor, v: Tensor, alpha: Float, lead: [Int], level: Int32, out: Tensor) {
+        let nq = q.shape[q.rank - 2], d = q.shape[q.rank - 1]
+        let nk = k.shape[k.rank - 2], dv = v.shape[v.rank - 1]
+        let heads = lead.reduce(1, *)
+        let qs = q.strides[q.rank - 2], ks = k.strides[k.rank - 2], vs = v.strides[v.rank - 2]
+        let block = pk_attention_f32_block_rows(level)
+        let blocksPerHead = (nq + block - 1) / block
+        let workers = max(1, min(Parallel.threadCount, heads * blocksPerHead))
+        let perWorker = (pk_attention_f32_scratch(level, nk, d, dv) + 15) / 16 * 16
+        let scratch = Tensor.empty([workers * perWorker])
+        let slots = SlotPool(count: workers)
+        Parallel.forEach(heads * blocksPerHead) { task in
+            let h = task / blocksPerHead, r0 = task % blocksPerHead * block
+            let slot = slots.acquire()
+            defer { slots.release(slot) }
+            pk_attention_f32_block(level, q.pointer + q.headOffset(h, lead: lead) + r0 * qs, qs, min(block, nq - r0), d,
+                                   k.pointer + k.headOffset(h, lead: lead), ks, v.pointer + v.headOffset(h, lead: lead), vs,
+                                   nk, dv, alpha, scratch.pointer + slot * perWorker, out.pointer + h * nq * dv + r0 * dv, dv)
+        }
+    }
+
     /// Element offset of head `h` (flat index over the leading dims `lead`) in this [lead..., N, D] view.
     func headOffset(_ h: Int, lead: [Int]) -> Int {
         var rem = h, o = 0
@@ -82,8 +128,14 @@ extension Tensor {
     nonisolated(unsafe) public static let attentionBlockRows: Int =
         getenv("PHOSPHOR_ATTENTION_BLOCK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 256
 
-    /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes.
-    public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, blockRows: Int = attentionBlockRows) -> Int {
+    /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes (d = dv = `dim`).
+    public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, dim: Int,
+                                             blockRows: Int = attentionBlockRows, kernel: AttentionKernel = .preferred) -> Int {
+        if kernel != .blas {
+            let block = pk_attention_f32_block_rows(kernel.level)
+            let workers = max(1, min(Parallel.threadCount, heads * ((nq + block - 1) / block)))
+            return workers * (pk_attention_f32_scratch(kernel.level, nk, dim, dim) + 15) / 16 * 16 * MemoryLayout<Float>.stride
+        }
         let (block, _, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         return max(workers, 1) * block * nk * MemoryLayout<Float>.stride
     }

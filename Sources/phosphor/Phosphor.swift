@@ -14,6 +14,7 @@ struct Phosphor: ParsableCommand {
     /// Exit codes: 0 done, 1 generation or I/O failure, 2 usage error (the message is one line on stderr).
     static func main() {
         BLASCoreSelection.restartWithBetterKernelsIfNeeded()
+        BLAS.sleepWhenIdle()
         do {
             var command = try parseAsRoot()
             try command.run()

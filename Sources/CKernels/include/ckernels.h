@@ -97,4 +97,16 @@ void pk_amx_conv(const uint16_t *wpk, const uint16_t *xpk, size_t c, size_t h, s
 
 // Returns freed heap memory to the OS (glibc malloc_trim), so peak-RSS measurements see new allocations.
 void pk_release_free_memory(void);
+
+// fp32 attention (attention_f32.c) for one head: softmax(alpha·Q·Kᵀ)·V without masks. `level` picks the vector
+// width: 2 AVX-512, 1 AVX2+FMA, 0 baseline (pk_attention_f32_best_level: the best this CPU runs). One call takes a
+// block of up to pk_attention_f32_block_rows queries (q rows qs apart) against all nk keys (k, v rows ks, vs apart)
+// and writes their outputs (rows ldo apart); scratch: pk_attention_f32_scratch floats, 64-byte aligned.
+int pk_attention_f32_best_level(void);
+size_t pk_attention_f32_block_rows(int level);
+size_t pk_attention_f32_scratch(int level, size_t nk, size_t d, size_t dv);
+void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *k, size_t ks,
+                            const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
+                            float *out, size_t ldo);
+
 #endif

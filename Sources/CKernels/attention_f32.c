@@ -1,0 +1,80 @@
+// fp32 scaled-dot-product attention for one head and a block of queries, fused (attention_f32_body.h): scores in
+// register tiles, the block's transposed scores kept in L2, exp and E·V in passes of 64 keys, rows scaled by 1/Σe at
+// the store. One copy per vector width, chosen at run time: AVX-512 (16 floats), AVX2+FMA (8), baseline (4).
+#include "ckernels.h"
+#include "pk_expf.h"
+#include <math.h>
+#include <string.h>
+
+#define PK_ATT_UNDEF #undef W
+
+#if defined(__x86_64__) && defined(__clang__)
+// 32 zmm: score tiles 12 keys × 2 vectors (+ 2 query, 1 broadcast, 2 max registers), E·V tiles 10 columns × 2.
+#define W 16
+#define QV 2
+#define KR 12
+#define CC 10
+#define PK_ATT(name) pk_att512_##name
+#define PK_ATT_TARGET __attribute__((target("avx512f")))
+#include "attention_f32_body.h"
+#undef W
+#undef QV
+#undef KR
+#undef CC
+#undef PK_ATT
+#undef PK_ATT_TARGET
+
+// 16 ymm: 5 keys × 2 vectors, 6 columns × 2.
+#define W 8
+#define QV 2
+#define KR 5
+#define CC 6
+#define PK_ATT(name) pk_att256_##name
+#define PK_ATT_TARGET __attribute__((target("avx2,fma")))
+#include "attention_f32_body.h"
+#undef W
+#undef QV
+#undef KR
+#undef CC
+#undef PK_ATT
+#undef PK_ATT_TARGET
+#endif
+
+#define W 4
+#define QV 2
+#define KR 5
+#define CC 6
+#define PK_ATT(name) pk_att128_##name
+#define PK_ATT_TARGET
+#include "attention_f32_body.h"
+#undef W
+#undef QV
+#undef KR
+#undef CC
+#undef PK_ATT
+#undef PK_ATT_TARGET
+
+int pk_attention_f32_best_level(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+size_t pk_attention_f32_block_rows(int level) { return level == 2 ? 32 : level == 1 ? 16 : 8; }
+
+size_t pk_attention_f32_scratch(int level, size_t nk, size_t d, size_t dv) {
+    return pk_attention_f32_block_rows(level) * (d + dv + 2 + nk);
+}
+
+void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *k, size_t ks,
+                            const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
+                            float *out, size_t ldo) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (level == 2) { pk_att512_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
+    if (level == 1) { pk_att256_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
+#endif
+    pk_att128_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo);
+}
