@@ -9,6 +9,26 @@
 #define PK_ATT_UNDEF #undef W
 
 #if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+
+// pk_expf's polynomial on 16 lanes with AVX-512's rounding and scaling instructions (vrndscaleps, vscalefps) in place
+// of the float-integer tricks: 13 instructions instead of about 22. Arguments below −87.34 give 2⁻¹²⁶·e^r-sized
+// values (≤ 1.2e-38) instead of 0 — nothing next to a softmax sum ≥ 1.
+__attribute__((target("avx512f"))) static inline __m512 pk_exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, k);
+}
+
 // 32 zmm: score tiles 12 keys × 2 vectors (+ 2 query, 1 broadcast, 2 max registers), E·V tiles 10 columns × 2.
 #define W 16
 #define QV 2
@@ -16,7 +36,9 @@
 #define CC 10
 #define PK_ATT(name) pk_att512_##name
 #define PK_ATT_TARGET __attribute__((target("avx512f")))
+#define PK_ATT_VEXP(x) pk_exp512((__m512)(x))
 #include "attention_f32_body.h"
+#undef PK_ATT_VEXP
 #undef W
 #undef QV
 #undef KR

@@ -71,9 +71,23 @@ PK_PV_TILE(2)
 PK_PV_TILE(1)
 #undef PK_PV_TILE
 
-// Eᵀ = exp(Sᵀ − max) in place for keys j0 ..< j1, lane sums added to sum.
+// Eᵀ = exp(Sᵀ − max) in place for keys j0 ..< j1, lane sums added to sum. With PK_ATT_VEXP (a vector exp of the
+// same accuracy as pk_expf) whole vectors at a time, else pk_expf in a loop the compiler vectorises.
 PK_ATT_TARGET __attribute__((noinline))
 static void PK_ATT(exp_keys)(float *st, size_t j0, size_t j1, const float *mx, float *sum) {
+#ifdef PK_ATT_VEXP
+    VEC m[QV], s[QV];
+    for (int u = 0; u < QV; u++) { m[u] = *(const VEC *)(mx + u * W); s[u] = *(const VEC *)(sum + u * W); }
+    for (size_t j = j0; j < j1; j++)
+#pragma clang loop unroll(full)
+        for (int u = 0; u < QV; u++) {
+            VEC *p = (VEC *)(st + j * QB + u * W);
+            VEC e = (VEC)PK_ATT_VEXP(*p - m[u]);
+            *p = e;
+            s[u] += e;
+        }
+    for (int u = 0; u < QV; u++) *(VEC *)(sum + u * W) = s[u];
+#else
     float s[QB];
     for (int l = 0; l < QB; l++) s[l] = sum[l];
     for (size_t j = j0; j < j1; j++) {
@@ -85,6 +99,7 @@ static void PK_ATT(exp_keys)(float *st, size_t j0, size_t j1, const float *mx, f
         }
     }
     for (int l = 0; l < QB; l++) sum[l] = s[l];
+#endif
 }
 
 // One block of up to QB queries (q rows qs apart) against all nk keys of one head (k, v rows ks, vs apart);
