@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,7 +7,7 @@ import Darwin
 #endif
 
 /// A read-only memory map of a whole file; unmapped when the last reference goes.
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: ReadOnlyMemoryMap, @unchecked Sendable {
     public let path: String
     public let base: UnsafeRawPointer
     public let size: Int

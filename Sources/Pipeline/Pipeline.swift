@@ -326,9 +326,12 @@ public final class Pipeline {
         stages.preparation = lap()
         let latents: Tensor
         do {
-            latents = try sampler.sample(denoiser, x0, levels: levels, noise: drawNoise, eta: request.eta,
-                                         afterStep: afterStep) { i, n, x, denoised in
-                progress?(i + 1, n, x, denoised) ?? true
+            // bf16: the U-Net's weights packed once for all steps.
+            latents = try BF16Compute.cachingWeights {
+                try sampler.sample(denoiser, x0, levels: levels, noise: drawNoise, eta: request.eta,
+                                   afterStep: afterStep) { i, n, x, denoised in
+                    progress?(i + 1, n, x, denoised) ?? true
+                }
             }
         } catch SamplerError.cancelled {
             throw PipelineError.cancelled

@@ -97,28 +97,31 @@ public enum BF16Compute {
     /// then multiplied.
     static func gemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        product(m: m, n: n, k: k, a: a, lda: lda, alpha: alpha, beta: beta, c: c, ldc: ldc) { r, bp in
-            pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp)
+        product(m: m, n: n, k: k, a: a, lda: lda, alpha: alpha, beta: beta, c: c, ldc: ldc) {
+            let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
+            split((n + 15) / 16) { r in pk_bf16_pack_b(b, ldb, transB ? 1 : 0, k, n, r.lowerBound, r.upperBound, bp.pointer) }
+            return bp
         }
     }
 
-    /// C (m × n, row-major) = A·Wᵀ + beta·C for A m × k (fp32) and W n × k in IEEE half (an fp16 linear weight).
-    static func gemm(halfTransposedB w: UnsafeRawPointer, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, beta: Float,
-                     c: UnsafeMutablePointer<Float>) {
+    /// C (m × n, row-major) = A·Wᵀ + beta·C for A m × k (fp32) and W n × k in IEEE half (an fp16 linear weight, kept
+    /// alive by `owner`; packed once per `cachingWeights` scope).
+    static func gemm(halfTransposedB w: UnsafeRawPointer, owner: AnyObject, m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
+                     beta: Float, c: UnsafeMutablePointer<Float>) {
         let half = w.assumingMemoryBound(to: UInt16.self)
-        product(m: m, n: n, k: k, a: a, lda: k, alpha: 1, beta: beta, c: c, ldc: n) { r, bp in
-            pk_bf16_pack_bt_f16(half, k, k, n, r.lowerBound, r.upperBound, bp)
+        product(m: m, n: n, k: k, a: a, lda: k, alpha: 1, beta: beta, c: c, ldc: n) {
+            packedWeight(w, owner: owner, layout: .transposedB, elements: pk_bf16_panel_elements(n, k), sourceBytes: n * k * 2) { bp in
+                split((n + 15) / 16) { r in pk_bf16_pack_bt_f16(half, k, k, n, r.lowerBound, r.upperBound, bp) }
+            }
         }
     }
 
-    /// Packs A, packs B's column blocks with `packB(blocks, buffer)` (split between the threads), multiplies.
+    /// Packs A, gets B packed from `packedB` (to release), multiplies.
     private static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, alpha: Float, beta: Float,
-                                c: UnsafeMutablePointer<Float>, ldc: Int,
-                                packB: (Range<Int>, UnsafeMutablePointer<UInt16>) -> Void) {
+                                c: UnsafeMutablePointer<Float>, ldc: Int, packedB: () -> BufferPool.Buffer) {
         let ap = packA(a, lda: lda, m: m, k: k)
-        let bp = packBuffers.take(pk_bf16_panel_elements(n, k))
-        defer { packBuffers.give(ap); packBuffers.give(bp) }
-        split((n + 15) / 16) { r in packB(r, bp.pointer) }
+        let bp = packedB()
+        defer { release(ap); release(bp) }
         multiply(ap, bp, m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc)
     }
 
@@ -129,12 +132,13 @@ public enum BF16Compute {
         return buffer
     }
 
-    /// The same from IEEE half values (fp16 weights, rows `k` apart).
-    static func packA(half: UnsafeRawPointer, m: Int, k: Int) -> BufferPool.Buffer {
-        let buffer = packBuffers.take(pk_bf16_panel_elements(m, k))
+    /// The same from IEEE half values (fp16 weights, rows `k` apart, kept alive by `owner`; packed once per
+    /// `cachingWeights` scope).
+    static func packA(half: UnsafeRawPointer, owner: AnyObject, m: Int, k: Int) -> BufferPool.Buffer {
         let a = half.assumingMemoryBound(to: UInt16.self)
-        split((m + 15) / 16) { r in pk_bf16_pack_a_f16(a, k, m, k, r.lowerBound, r.upperBound, buffer.pointer) }
-        return buffer
+        return packedWeight(half, owner: owner, layout: .rowsA, elements: pk_bf16_panel_elements(m, k), sourceBytes: m * k * 2) { p in
+            split((m + 15) / 16) { r in pk_bf16_pack_a_f16(a, k, m, k, r.lowerBound, r.upperBound, p) }
+        }
     }
 
     /// A pooled buffer for a packed B operand of n columns.
@@ -143,7 +147,63 @@ public enum BF16Compute {
     /// A pooled buffer of `elements` bf16 values (hand it back with `release`).
     static func buffer(_ elements: Int) -> BufferPool.Buffer { packBuffers.take(elements) }
 
-    static func release(_ buffer: BufferPool.Buffer) { packBuffers.give(buffer) }
+    /// Hands a buffer back (cached weights stay with their cache).
+    static func release(_ buffer: BufferPool.Buffer) { if !buffer.cached { packBuffers.give(buffer) } }
+
+    // MARK: packed weights kept across calls
+
+    /// How a cached weight was packed.
+    enum WeightLayout: Int { case transposedB, rowsA, convolutionTaps }
+
+    /// Runs `body` with the bf16-packed fp16 weights of this thread's products kept for reuse — a sampling loop
+    /// multiplies by the same weights every step, so each is packed once instead of once per step. A weight read
+    /// from a read-only memory map (`ReadOnlyMemoryMap`) has its source pages dropped from the resident set once
+    /// packed, so memory holds about one copy of the weights, not two. The cache empties when the last scope ends.
+    /// Only IEEE-half weights are cached (fp32 and bf16 checkpoints convert per call, at a new address each time).
+    public static func cachingWeights<T>(_ body: () throws -> T) rethrows -> T {
+        guard enabled else { return try body() }
+        let saved = pthread_getspecific(cachingKey)
+        pthread_setspecific(cachingKey, UnsafeRawPointer(bitPattern: 1))
+        weightCache.enter()
+        defer {
+            pthread_setspecific(cachingKey, saved)
+            weightCache.leave()
+        }
+        return try body()
+    }
+
+    /// Bytes of packed weights held now.
+    public static var cachedWeightBytes: Int { weightCache.bytes }
+
+    private static let cachingKey = makeKey()
+    private static let weightCache = WeightCache()
+
+    /// A weight packed by `pack` into `elements` bf16 values: from this thread's cache scope (packed on first use),
+    /// or into a pooled buffer outside one. `source` (`sourceBytes` long) is the weight as stored, alive with `owner`.
+    static func packedWeight(_ source: UnsafeRawPointer, owner: AnyObject, layout: WeightLayout, elements: Int, sourceBytes: Int,
+                             pack: (UnsafeMutablePointer<UInt16>) -> Void) -> BufferPool.Buffer {
+        guard pthread_getspecific(cachingKey) != nil else {
+            let buffer = packBuffers.take(elements)
+            pack(buffer.pointer)
+            return buffer
+        }
+        let key = WeightCache.Key(address: UInt(bitPattern: source), bytes: sourceBytes, layout: layout.rawValue, elements: elements)
+        if let hit = weightCache.find(key, owner: owner) { return hit }
+        let buffer = BufferPool.Buffer(capacity: elements, cached: true)
+        pack(buffer.pointer)
+        weightCache.store(key, owner: owner, buffer: buffer)
+        if owner is ReadOnlyMemoryMap { dropResidentPages(source, bytes: sourceBytes) }
+        return buffer
+    }
+
+    /// madvise(DONTNEED) on the whole pages inside source ..< source + bytes.
+    private static func dropResidentPages(_ source: UnsafeRawPointer, bytes: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: source) + page - 1) / page * page
+        let end = (Int(bitPattern: source) + bytes) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, MADV_DONTNEED)
+    }
 
     /// C = alpha·A·B + beta·C from packed operands, the larger block dimension split between the BLAS threads in
     /// whole 2×2 tile blocks.
@@ -188,13 +248,61 @@ public enum BF16Compute {
     private static let packBuffers = BufferPool()
 }
 
+/// Memory whose pages are read-only file pages (a checkpoint's memory map): they may be dropped from the resident
+/// set at any time and read back from the page cache on the next access.
+public protocol ReadOnlyMemoryMap: AnyObject {}
+
+/// Packed weights of the `cachingWeights` scopes, keyed by source address, layout and size, each valid only while
+/// the object that owned its source is alive (a new map at a freed map's address is a different weight).
+final class WeightCache: @unchecked Sendable {
+    struct Key: Hashable { let address: UInt; let bytes: Int; let layout: Int; let elements: Int }
+    private final class Entry {
+        weak var owner: AnyObject?
+        let buffer: BufferPool.Buffer
+        init(owner: AnyObject, buffer: BufferPool.Buffer) { self.owner = owner; self.buffer = buffer }
+    }
+    private var entries: [Key: Entry] = [:]
+    private var scopes = 0
+    private(set) var bytes = 0
+    private let lock = NSLock()
+
+    func enter() { lock.lock(); scopes += 1; lock.unlock() }
+
+    func leave() {
+        lock.lock()
+        scopes -= 1
+        if scopes == 0 { entries.removeAll(); bytes = 0 }
+        lock.unlock()
+    }
+
+    func find(_ key: Key, owner: AnyObject) -> BufferPool.Buffer? {
+        lock.lock(); defer { lock.unlock() }
+        guard let entry = entries[key] else { return nil }
+        if entry.owner === owner { return entry.buffer }
+        entries[key] = nil
+        bytes -= entry.buffer.capacity * 2
+        return nil
+    }
+
+    func store(_ key: Key, owner: AnyObject, buffer: BufferPool.Buffer) {
+        lock.lock(); defer { lock.unlock() }
+        guard scopes > 0 else { return }
+        if let old = entries[key] { bytes -= old.buffer.capacity * 2 }
+        entries[key] = Entry(owner: owner, buffer: buffer)
+        bytes += buffer.capacity * 2
+    }
+}
+
 /// A few reusable UInt16 buffers, handed out by size (thread-safe; at most four kept).
 final class BufferPool: @unchecked Sendable {
     final class Buffer {
         let pointer: UnsafeMutablePointer<UInt16>
         let capacity: Int
-        init(capacity: Int) {
+        /// Held by the weight cache: never handed back to a pool.
+        let cached: Bool
+        init(capacity: Int, cached: Bool = false) {
             self.capacity = capacity
+            self.cached = cached
             pointer = TensorStorage.allocate(bytes: max(capacity, 1) * 2).bindMemory(to: UInt16.self, capacity: max(capacity, 1))
         }
         deinit { pointer.deallocate() }

@@ -56,13 +56,13 @@ extension Tensor {
         if direct {
             let fp32 = half == nil ? weight() : nil  // kept alive through the call
             withExtendedLifetime(fp32) {
-                x.conv2dDirectBF16(weights: half?.raw ?? UnsafeRawPointer(fp32!.pointer), half: half != nil, outChannels: o,
+                x.conv2dDirectBF16(weights: half?.raw ?? UnsafeRawPointer(fp32!.pointer), halfOwner: half?.owner, outChannels: o,
                                    kernel: (kh, kw), padding: (ph, pw), bias: bias, out: out)
             }
             return out
         }
         if bf16 {
-            let packed = half.map { BF16Compute.packA(half: $0.raw, m: o, k: kdim) }
+            let packed = half.map { BF16Compute.packA(half: $0.raw, owner: $0.owner, m: o, k: kdim) }
                 ?? withExtendedLifetime(weight()) { BF16Compute.packA($0.pointer, lda: kdim, m: o, k: kdim) }
             x.conv2dBF16(packedWeights: packed, kernel: (kh, kw), stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
             return out
@@ -141,21 +141,26 @@ extension Tensor {
 extension Tensor {
     /// The bf16 direct convolution on AMX (`pk_amx_conv`): weights packed tap-major once, each image packed once into
     /// the channel-pair-interleaved, zero-bordered layout the tiles read in place; stride 1, output width a multiple
-    /// of 16. `weights` is O×C×kh×kw, fp32 or IEEE half; it must stay alive for the call.
-    fileprivate func conv2dDirectBF16(weights: UnsafeRawPointer, half: Bool, outChannels o: Int, kernel: (Int, Int),
+    /// of 16. `weights` is O×C×kh×kw, IEEE half owned by `halfOwner` (packed once per `BF16Compute.cachingWeights`
+    /// scope), or fp32 (halfOwner nil) alive for the call.
+    fileprivate func conv2dDirectBF16(weights: UnsafeRawPointer, halfOwner: AnyObject?, outChannels o: Int, kernel: (Int, Int),
                                       padding: (Int, Int), bias: Tensor?, out: Tensor) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let plane = out.shape[2] * out.shape[3], taps = kernel.0 * kernel.1
         if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * c * taps * plane) }
         let accumulate: Int32 = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
         let outBlocks = (o + 15) / 16, pixelBlocks = plane / 16, pairs = (c + 31) / 32 * 16
-        let packedWeights = BF16Compute.buffer(pk_bf16_conv_weight_elements(o, c, taps))
+        let half: Int32 = halfOwner == nil ? 0 : 1
+        let pack = { (wp: UnsafeMutablePointer<UInt16>) in
+            BF16Compute.split(outBlocks) { r in pk_bf16_pack_conv_weights(weights, half, o, c, taps, r.lowerBound, r.upperBound, wp) }
+        }
+        let elements = pk_bf16_conv_weight_elements(o, c, taps)
+        let packedWeights = halfOwner.map {
+            BF16Compute.packedWeight(weights, owner: $0, layout: .convolutionTaps, elements: elements, sourceBytes: o * c * taps * 2, pack: pack)
+        } ?? { let b = BF16Compute.buffer(elements); pack(b.pointer); return b }()
         let packedInput = BF16Compute.buffer(pk_bf16_conv_input_elements(c, h, w, padding.0, padding.1))
         defer { BF16Compute.release(packedWeights); BF16Compute.release(packedInput) }
         let wp = packedWeights.pointer, xp = packedInput.pointer
-        BF16Compute.split(outBlocks) { r in
-            pk_bf16_pack_conv_weights(weights, half ? 1 : 0, o, c, taps, r.lowerBound, r.upperBound, wp)
-        }
         for img in 0..<n {
             let src = pointer + img * c * h * w, dst = out.pointer + img * o * plane
             BF16Compute.split(pairs) { r in

@@ -69,8 +69,8 @@ extension Tensor {
         }
         if let half, BF16Compute.takes(m: rows, n: outFeatures, k: inFeatures) {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * rows * outFeatures * inFeatures) }
-            BF16Compute.gemm(halfTransposedB: half.raw, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, beta: beta,
-                             c: out.pointer)
+            BF16Compute.gemm(halfTransposedB: half.raw, owner: half.owner, m: rows, n: outFeatures, k: inFeatures, a: x.pointer,
+                             beta: beta, c: out.pointer)
             return out
         }
         let w = weight()

@@ -171,4 +171,56 @@ import Tensor
             #expect(convBF16.maxAbsDifference(convFP32) > 0)
         }
     }
+
+    /// In a `cachingWeights` scope fp16 weights are packed once: repeated products give exactly the uncached results
+    /// without packing again, and a weight at the same address but of another owner (new data) is packed afresh.
+    @Test func cachedWeightsPackOnceAndMatch() {
+        forEachKernel { kernel in
+            final class Owner {
+                let bits: UnsafeMutablePointer<UInt16>
+                init(_ values: [Float], into bits: UnsafeMutablePointer<UInt16>) {
+                    self.bits = bits
+                    for (i, v) in values.enumerated() { bits[i] = Float16(v).bitPattern }
+                }
+            }
+            let storage = UnsafeMutablePointer<UInt16>.allocate(capacity: 48 * 40 * 9)
+            defer { storage.deallocate() }
+            func half(_ t: Tensor) -> (PackedTensor, Owner) {
+                let owner = Owner(t.toArray(), into: storage)
+                return (PackedTensor(dtype: .f16, shape: t.shape, raw: UnsafeRawPointer(storage), owner: owner), owner)
+            }
+            let x = Tensor.randomUniform([2, 300, 96], seed: 41)
+            let image = Tensor.randomUniform([2, 40, 19, 32], seed: 42)
+            // Direct (stride 1, 32 wide) and im2col (stride 2) convolutions; fp32 weights are never cached, and packing
+            // them gives exactly what packing the fp16 values does.
+            let options = [Conv2dOptions(stride: 1, padding: 1), Conv2dOptions(stride: 2, padding: 1)]
+            func convolutions(_ k: PackedTensor) -> [Tensor] { options.map { image.conv2d(packedWeight: k, options: $0) } }
+            func uncached(_ k: PackedTensor) -> [Tensor] { options.map { image.conv2d(weight: k.unpacked(), options: $0) } }
+            BF16Compute.with(true) {
+                let (w, wOwner) = half(Tensor.randomUniform([136, 96], seed: 43, scale: 0.2))
+                let uncachedLinear = x.linear(weight: w.unpacked())
+                withExtendedLifetime(wOwner) {
+                    BF16Compute.cachingWeights {
+                        let before = BF16Compute.cachedWeightBytes
+                        #expect(x.linear(packedWeight: w).maxAbsDifference(uncachedLinear) == 0, "\(kernel)")
+                        let afterFirst = BF16Compute.cachedWeightBytes
+                        #expect(afterFirst > before, "\(kernel): the weight was cached")
+                        #expect(x.linear(packedWeight: w).maxAbsDifference(uncachedLinear) == 0, "\(kernel)")
+                        #expect(BF16Compute.cachedWeightBytes == afterFirst, "\(kernel): the second product packed nothing")
+                    }
+                }
+                // Same memory, new values under a new owner: the cache must not hand back the old packing.
+                BF16Compute.cachingWeights {
+                    let (k1, owner1) = half(Tensor.randomUniform([48, 40, 3, 3], seed: 44, scale: 0.1))
+                    let first = withExtendedLifetime(owner1) { (convolutions(k1), convolutions(k1), uncached(k1)) }
+                    for (a, b) in zip(first.0, first.2) { #expect(a.maxAbsDifference(b) == 0, "\(kernel)") }
+                    for (a, b) in zip(first.1, first.2) { #expect(a.maxAbsDifference(b) == 0, "\(kernel): from the cache") }
+                    let (k2, owner2) = half(Tensor.randomUniform([48, 40, 3, 3], seed: 45, scale: 0.1))
+                    let second = withExtendedLifetime(owner2) { (convolutions(k2), uncached(k2)) }
+                    for (a, b) in zip(second.0, second.1) { #expect(a.maxAbsDifference(b) == 0, "\(kernel): repacked for the new owner") }
+                    #expect(second.0[0].maxAbsDifference(first.0[0]) > 0)
+                }
+            }
+        }
+    }
 }
