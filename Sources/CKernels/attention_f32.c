@@ -6,8 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PK_ATT_UNDEF #undef W
-
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 
