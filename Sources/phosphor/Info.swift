@@ -13,6 +13,7 @@ struct Info: ParsableCommand {
         print("blas: \(BLAS.configuration)")
         print("threads: \(Parallel.threadCount) workers, \(BLAS.threadCount) BLAS")
         print("cpu: \(CPUInfo.modelName) [\(CPUInfo.simdFeatures.joined(separator: " "))]")
+        print("fp32 attention: \(AttentionKernel.preferred.rawValue) (of \(AttentionKernel.available.map(\.rawValue).joined(separator: ", ")); PHOSPHOR_ATTENTION_KERNEL)")
         let kernels = BF16Compute.kernels.map(\.rawValue).joined(separator: ", ")
         print("bf16 compute: " + (BF16Compute.kernel.map { BF16Compute.enabled ? "on (\($0.rawValue))" : "available (--bf16; \(kernels))" }
                                   ?? "not available (no AMX-BF16 or AVX-512-BF16)"))
