@@ -37,10 +37,24 @@ class Stage:
         self.jitter = random.Random(args.seed + 1)
         self.step = 0
         os.makedirs(args.out, exist_ok=True)
+        # Emoji scenes (emoji_scenes.py) replace a share of every batch when --emoji > 0.
+        self.emoji = None
+        if args.emoji > 0:
+            from emoji_scenes import EmojiIndex, EmojiSampler
+            self.emoji = EmojiSampler(EmojiIndex(cache=os.path.join(args.out, "emoji_tiles.npz")), args.seed + 2)
 
     def batch(self, n):
-        scenes = [self.sampler.sample() for _ in range(n)]
-        return scenes, render(scenes, self.device, jitter_seed=self.jitter.randrange(2**31))
+        """n scene descriptions and their images; with --emoji, each is an emoji scene ("kind": "emoji") with that
+        probability, placed after the shape scenes."""
+        k = sum(self.emoji.rng.random() < self.args.emoji for _ in range(n)) if self.emoji else 0
+        scenes = [self.sampler.sample() for _ in range(n - k)]
+        images = [render(scenes, self.device, jitter_seed=self.jitter.randrange(2**31))] if scenes else []
+        if k:
+            from emoji_scenes import render_emoji
+            extra = [dict(self.emoji.sample(), kind="emoji") for _ in range(k)]
+            images.append(render_emoji(extra, self.emoji.index, self.device))
+            scenes += extra
+        return scenes, torch.cat(images)
 
     def lr(self, base, warmup=200):
         return base * min(1.0, (self.step + 1) / warmup)
@@ -48,6 +62,8 @@ class Stage:
     def save_state(self, extra):
         state = {"step": self.step, "sampler": self.sampler.rng.getstate(), "jitter": self.jitter.getstate(),
                  "torch_rng": torch.get_rng_state(), **extra}
+        if self.emoji:
+            state["emoji"] = self.emoji.rng.getstate()
         tmp = os.path.join(self.args.out, "state.pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, os.path.join(self.args.out, "state.pt"))
@@ -61,6 +77,8 @@ class Stage:
         self.sampler.rng.setstate(state["sampler"])
         self.jitter.setstate(state["jitter"])
         torch.set_rng_state(state["torch_rng"])
+        if self.emoji and "emoji" in state:
+            self.emoji.rng.setstate(state["emoji"])
         return state
 
     def run(self):
@@ -303,7 +321,7 @@ def region_crops(scenes, x, captions, share, rng):
     x = x.clone()
     captions = list(captions)
     for i, scene in enumerate(scenes):
-        if rng.random() >= share:
+        if scene.get("kind") == "emoji" or rng.random() >= share:
             continue
         o = rng.choice(scene["objects"])
         if rng.random() < 0.2:                 # a half: left/right or top/bottom
@@ -378,7 +396,9 @@ class CLIPStage(Stage):
         if self.args.hard_negatives:
             # One caption per image with an attribute changed or two objects' colours swapped: columns the image
             # must score below its own caption (image→text side only).
-            texts += [hard_negative(s, c, self.crops) for s, c in zip(scenes, captions)]
+            # Emoji scenes: the caption of another emoji.
+            texts += [self.emoji.phrase(self.crops.choice(self.emoji.usable)) if s.get("kind") == "emoji"
+                      else hard_negative(s, c, self.crops) for s, c in zip(scenes, captions)]
         _, pooled = self.text(texts)
         with autocast(self.device):
             img = self.model(pixel_values=x).image_embeds.float()
@@ -436,6 +456,8 @@ def main():
                     help="clip: share of the batch replaced by crops around objects, captioned with what they hold")
     ap.add_argument("--hard-negatives", action="store_true",
                     help="clip: one caption per image with an attribute changed or colours swapped, as extra negatives")
+    ap.add_argument("--emoji", type=float, default=0.0,
+                    help="share of each batch drawn from emoji scenes (emoji_scenes.py; needs fonts-noto-color-emoji)")
     args = ap.parse_args()
     defaults = {"vq": (32, 4e-4), "unet": (64, 3e-4), "clip": (128, 5e-4)}[args.stage]
     args.batch = args.batch or defaults[0]
