@@ -114,6 +114,13 @@ DEMO_PROMPTS = [
     "two red circles", "three blue stars", "a purple star", "a red circle on a yellow background",
 ]
 
+# Issue 10's labelled emoji grid: names as emoji_scenes.py captions them; the last five are held out of training.
+EMOJI_PROMPTS = [
+    "a hedgehog", "a grinning face", "a red heart", "a dog face", "an umbrella", "a hamburger", "a bicycle",
+    "a snowman", "a dog face left of a hamburger", "a red heart above an umbrella on a blue background",
+    "a cat face", "a pizza", "a rocket", "a sunflower", "a ghost",
+]
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,8 +133,10 @@ def main():
     ap.add_argument("--cfg", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--phosphor", help="make the images with this phosphor binary (seed + i for prompt i)")
+    ap.add_argument("--emoji", action="store_true", help="the emoji suite instead of the demo prompts: seen emoji, "
+                    "pairs with relations, and the five held out of training (last row)")
     args = ap.parse_args()
-    prompts = args.prompts or DEMO_PROMPTS
+    prompts = args.prompts or (EMOJI_PROMPTS if args.emoji else DEMO_PROMPTS)
     seeds = [args.seed + i for i in range(len(prompts))]
     if args.phosphor:
         images = phosphor_images(args.phosphor, prompts, seeds, args.steps, args.cfg, args.model)
