@@ -338,7 +338,7 @@ public final class Pipeline {
         }
         stages.sampling = lap()
         MappedFile.dropResidentPages(minimumBytes: Self.pageDropThreshold)   // nor the U-Net's while the VAE decodes
-        LargeBufferCache.releaseAll()   // nor the sampler's spare buffers
+        LargeBufferCache.shared.releaseAll()   // nor the sampler's spare buffers
         // A schedule that stops short of σ = 0 (PNDM/DDIM with set_alpha_to_one false) leaves VP latents at the
         // last ᾱ, which diffusers decodes as they are: x·√ᾱ in the σ form.
         let finalSigma = Float(levels[levels.count - 1].sigma)
@@ -354,6 +354,7 @@ public final class Pipeline {
             image = Tensor.zip(original, soft) { $0 * (1 - $1) } + image * soft
         }
         let result = image.map { min(max($0 / 2 + 0.5, 0), 1) }
+        LargeBufferCache.shared.releaseAll()   // a studio or batch run holds no spare buffers between images
         stages.decoding = lap()
         timings?(stages)
         return result

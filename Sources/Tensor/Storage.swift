@@ -14,7 +14,7 @@ public final class TensorStorage: @unchecked Sendable {
         precondition(count >= 0, "negative storage size")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw: UnsafeMutableRawPointer
-        if let reused = LargeBufferCache.take(bytes: bytes) {
+        if let reused = LargeBufferCache.shared.take(bytes: bytes) {
             (raw, capacityBytes) = reused
         } else {
             raw = Self.allocate(bytes: bytes)
@@ -29,7 +29,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// 64-byte aligned memory; from 4 MiB on, 2 MiB aligned and advised to use transparent huge pages (Linux's
     /// "madvise" THP mode): a fresh buffer then costs one page fault per 2 MiB instead of per 4 KiB (SD U-Net step at
     /// 512 px on 2 cores: 4 M page faults and ~20 % of the time before, 0.1 M after).
-    static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    public static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         #if os(Linux)
         if bytes >= 4 << 20 {
             var p: UnsafeMutableRawPointer?
@@ -53,30 +53,35 @@ public final class TensorStorage: @unchecked Sendable {
     public var isBorrowed: Bool { owner != nil }
 
     deinit {
-        if owner == nil { LargeBufferCache.give(UnsafeMutableRawPointer(pointer), bytes: capacityBytes) }
+        if owner == nil { LargeBufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: capacityBytes) }
     }
 }
 
 /// Freed tensor buffers of 4 MiB and more, kept for the next tensor of about their size instead of going back to the
 /// kernel, which hands out every fresh page zeroed: a diffusion step frees and re-allocates the same activation and
-/// widened-weight sizes again and again (SD 1.5 U-Net step at 512 px on 2 cores: `clear_page` 8–9 % of all cycles
-/// without it). At most `limitBytes` are held (least recently freed go first), so peak memory grows by at most that;
-/// `releaseAll()` returns them between stages.
-public enum LargeBufferCache {
-    /// PHOSPHOR_BUFFER_CACHE_MB (0 turns the cache off), default 256 MiB.
-    nonisolated(unsafe) public static var limitBytes: Int =
-        (getenv("PHOSPHOR_BUFFER_CACHE_MB").flatMap { Int(String(cString: $0)) }.map { max(0, $0) } ?? 256) << 20
-    static let minimumBytes = 4 << 20
-    nonisolated(unsafe) private static var free: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
-    nonisolated(unsafe) private static var held = 0
-    private static let lock = NSLock()
+/// widened-weight sizes again and again (SD 1.5 U-Net step at 512 px on 2 cores: `clear_page` 8.8 % of all cycles
+/// without it, 5.3 % with it). At most `limitBytes` are held (least recently freed go first), so peak memory grows
+/// by at most that; `releaseAll()` returns them (the pipeline does between stages and after each image).
+public final class LargeBufferCache: @unchecked Sendable {
+    /// The cache tensors use: PHOSPHOR_BUFFER_CACHE_MB (0 turns it off), default 256 MiB.
+    public static let shared = LargeBufferCache(
+        limitBytes: (getenv("PHOSPHOR_BUFFER_CACHE_MB").flatMap { Int(String(cString: $0)) }.map { max(0, $0) } ?? 256) << 20)
+
+    /// Buffers below this size are never kept.
+    public static let minimumBytes = 4 << 20
+    public let limitBytes: Int
+    private var free: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+    private var held = 0
+    private let lock = NSLock()
+
+    public init(limitBytes: Int) { self.limitBytes = limitBytes }
 
     /// Bytes now held for reuse.
-    public static var heldBytes: Int { lock.lock(); defer { lock.unlock() }; return held }
+    public var heldBytes: Int { lock.lock(); defer { lock.unlock() }; return held }
 
     /// The smallest held buffer of at least `bytes` and at most a quarter (+ 2 MiB) larger, with its size.
-    static func take(bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
-        guard bytes >= minimumBytes else { return nil }
+    public func take(bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
+        guard bytes >= Self.minimumBytes else { return nil }
         lock.lock(); defer { lock.unlock() }
         var best: Int?
         for (i, entry) in free.enumerated() where entry.bytes >= bytes && entry.bytes <= bytes + bytes / 4 + (2 << 20) {
@@ -88,11 +93,11 @@ public enum LargeBufferCache {
         return (entry.pointer, entry.bytes)
     }
 
-    /// Keeps a buffer of `bytes` for reuse, or frees it (small, or over the limit).
-    static func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+    /// Keeps a buffer of `bytes` (from `TensorStorage.allocate`) for reuse, or frees it (small, or over the limit).
+    public func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
         var evicted: [UnsafeMutableRawPointer] = []
         lock.lock()
-        if bytes >= minimumBytes && bytes <= limitBytes {
+        if bytes >= Self.minimumBytes && bytes <= limitBytes {
             free.append((pointer, bytes))
             held += bytes
             while held > limitBytes {
@@ -108,7 +113,7 @@ public enum LargeBufferCache {
     }
 
     /// Frees every held buffer.
-    public static func releaseAll() {
+    public func releaseAll() {
         lock.lock()
         let all = free
         free.removeAll()
@@ -117,4 +122,3 @@ public enum LargeBufferCache {
         for entry in all { entry.pointer.deallocate() }
     }
 }
-
