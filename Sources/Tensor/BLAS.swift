@@ -49,18 +49,28 @@ public enum BLAS {
     /// Call before any other thread uses BLAS. Returns whether the threads were restarted.
     @discardableResult
     public static func sleepWhenIdle() -> Bool {
-        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil,
-              let handle = dlopen(nil, RTLD_NOW),
+        if let own = getenv("OPENBLAS_THREAD_TIMEOUT") {
+            idleThreads = "OPENBLAS_THREAD_TIMEOUT=\(String(cString: own)) (yours)"
+            return false
+        }
+        guard let handle = dlopen(nil, RTLD_NOW),
               let readEnv = dlsym(handle, "openblas_read_env"),
               let shutdown = dlsym(handle, "blas_thread_shutdown_"),
-              let initialize = dlsym(handle, "blas_thread_init") else { return false }
+              let initialize = dlsym(handle, "blas_thread_init") else {
+            idleThreads = "OpenBLAS's own (no pthread OpenBLAS symbols to change it)"
+            return false
+        }
         typealias Call = @convention(c) () -> Int32
         setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
         unsafeBitCast(readEnv, to: (@convention(c) () -> Void).self)()
         _ = unsafeBitCast(shutdown, to: Call.self)()
         _ = unsafeBitCast(initialize, to: Call.self)()
+        idleThreads = "sleep at once (OPENBLAS_THREAD_TIMEOUT=4)"
         return true
     }
+
+    /// What `sleepWhenIdle` did, for `phosphor info`.
+    nonisolated(unsafe) public private(set) static var idleThreads = "OpenBLAS's own (spin ~0.1 s after each call)"
 
     /// OpenBLAS build description, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
     public static var configuration: String {

@@ -12,6 +12,7 @@ struct Info: ParsableCommand {
         print("phosphor \(phosphorVersion)")
         print("blas: \(BLAS.configuration)")
         print("threads: \(Parallel.threadCount) workers, \(BLAS.threadCount) BLAS")
+        print("idle BLAS threads: \(BLAS.idleThreads)")
         print("cpu: \(CPUInfo.modelName) [\(CPUInfo.simdFeatures.joined(separator: " "))]")
         print("fp32 attention: \(AttentionKernel.preferred.rawValue) (of \(AttentionKernel.available.map(\.rawValue).joined(separator: ", ")); PHOSPHOR_ATTENTION_KERNEL)")
         let kernels = BF16Compute.kernels.map(\.rawValue).joined(separator: ", ")

@@ -42,6 +42,18 @@ struct CLI {
         #expect(r.stdout.contains("threads: 2 workers, 2 BLAS"))
     }
 
+    /// OpenBLAS's workers are told to sleep between calls (they spun on sched_yield, taking the cores from Phosphor's
+    /// own workers), unless the user set OPENBLAS_THREAD_TIMEOUT; products stay right after the restart (other tests
+    /// generate images).
+    @Test func idleBLASThreadsSleepUnlessTheUserChose() throws {
+        let ours = try CLI.run(["info"])
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout.contains("idle BLAS threads: sleep at once (OPENBLAS_THREAD_TIMEOUT=4)")
+                || ours.stdout.contains("no pthread OpenBLAS symbols"), "\(ours.stdout)")
+        let theirs = try CLI.run(["info"], environment: ["OPENBLAS_THREAD_TIMEOUT": "12"])
+        #expect(theirs.stdout.contains("idle BLAS threads: OPENBLAS_THREAD_TIMEOUT=12 (yours)"), "\(theirs.stdout)")
+    }
+
     @Test func userChosenBLASCoreIsRespected() throws {
         let r = try CLI.run(["info"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
         #expect(r.status == 0)
