@@ -10,8 +10,9 @@ public protocol LatentDecoding {
 
 extension LatentDecoding {
     /// `decode`, or with `tiled` diffusers' tiled decode where the autoencoder has one (KL); others decode whole.
+    /// Tiles share the decoder's bf16-packed weights (`BF16Compute.cachingWeights`: packed once, not once per tile).
     public func decode(_ latents: Tensor, tiled: Bool) -> Tensor {
-        if tiled, let kl = self as? AutoencoderKL { return kl.decodeTiled(latents) }
+        if tiled, let kl = self as? AutoencoderKL { return BF16Compute.cachingWeights { kl.decodeTiled(latents) } }
         return decode(latents)
     }
 }
