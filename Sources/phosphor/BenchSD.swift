@@ -84,20 +84,20 @@ struct BenchSD: ParsableCommand {
         var unetRows: [[String: Any]] = [], vaeRows: [[String: Any]] = []
         // As in a sampling loop, the bf16 path packs the U-Net's weights once (in the warm-up) and reuses them.
         try BF16Compute.cachingWeights {
-        if timed.contains("unet") {
-            _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
-        }
-        for size in parsedSizes where timed.contains("unet") {
-            let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
-            var flops = 0
-            let seconds = try best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
-            let rate = Double(flops) / seconds / 1e9
-            unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
-                             "fraction_of_sgemm": rate / gemm])
-            say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
-                       size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
-            if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
-        }
+            if timed.contains("unet") {
+                _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
+            }
+            for size in parsedSizes where timed.contains("unet") {
+                let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
+                var flops = 0
+                let seconds = try best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+                let rate = Double(flops) / seconds / 1e9
+                unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
+                                 "fraction_of_sgemm": rate / gemm])
+                say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
+                           size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+                if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+            }
         }
         if timed.contains("vae") { _ = decode(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 2)) }
         for size in parsedSizes where timed.contains("vae") {
