@@ -105,40 +105,40 @@ struct BenchOps: ParsableCommand {
         let v = Tensor.randomUniform([batch, heads, tokens, dim], seed: 8)
         var attentionSeconds = Double.infinity
         var extraBytes = 0
-        try BF16Compute.with(false) {
-        for _ in 0..<repeats {
-            let before = Memory.resetPeak()
-            let start = DispatchTime.now()
-            let out = Tensor.scaledDotProductAttention(query: q, key: k, value: v)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-            let outputBytes = out.count * 4
-            extraBytes = max(extraBytes, Memory.peakResident() - before - outputBytes)
-            attentionSeconds = min(attentionSeconds, seconds)
-        }
-        attentionFlops = 4.0 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)
-        let attentionRate = attentionFlops / attentionSeconds / 1e9
-        let scratch = Tensor.attentionScratchBytes(queries: tokens, keys: tokens, heads: batch * heads, dim: dim)
-        report["attention"] = [
-            "shape": [batch, heads, tokens, dim], "seconds": attentionSeconds, "gflops": attentionRate,
-            "fraction_of_sgemm": attentionRate / gemmRate, "extra_peak_bytes": extraBytes, "scratch_bytes": scratch,
-            "full_score_matrix_bytes": tokens * tokens * 4,
-        ]
-        say(String(format: "attention 2×8×4096×40       %8.1f GFLOP/s  %5.1f%% of sgemm  (%.3f s, %@ kernel)",
-                   attentionRate, 100 * attentionRate / gemmRate, attentionSeconds, AttentionKernel.preferred.rawValue))
-        // Every fp32 kernel this CPU runs, with its largest difference from the chosen one's output.
-        let chosen = Tensor.scaledDotProductAttention(query: q, key: k, value: v)
-        var kernelReport: [String: Any] = [:]
-        var kernelLine: [String] = []
-        for kernel in AttentionKernel.available {
-            let seconds = best(repeats) { _ = Tensor.scaledDotProductAttention(query: q, key: k, value: v, kernel: kernel) }
-            let error = Tensor.scaledDotProductAttention(query: q, key: k, value: v, kernel: kernel).maxAbsDifference(chosen) / chosen.maxAbs()
-            kernelReport[kernel.rawValue] = ["seconds": seconds, "relative_difference": Double(error)]
-            kernelLine.append(String(format: "%@ %.3f s (%.0f GFLOP/s, %.0e)", kernel.rawValue, seconds, attentionFlops / seconds / 1e9, error))
-        }
-        report["attention_kernels"] = kernelReport
-        say("    kernels: " + kernelLine.joined(separator: ", "))
-        say(String(format: "attention extra peak memory  %7.1f MB (scratch %.1f MB; one full 4096² score matrix would be %.1f MB)",
-                   Double(extraBytes) / 1e6, Double(scratch) / 1e6, Double(tokens * tokens * 4) / 1e6))
+        BF16Compute.with(false) {
+            for _ in 0..<repeats {
+                let before = Memory.resetPeak()
+                let start = DispatchTime.now()
+                let out = Tensor.scaledDotProductAttention(query: q, key: k, value: v)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+                let outputBytes = out.count * 4
+                extraBytes = max(extraBytes, Memory.peakResident() - before - outputBytes)
+                attentionSeconds = min(attentionSeconds, seconds)
+            }
+            attentionFlops = 4.0 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)
+            let attentionRate = attentionFlops / attentionSeconds / 1e9
+            let scratch = Tensor.attentionScratchBytes(queries: tokens, keys: tokens, heads: batch * heads, dim: dim)
+            report["attention"] = [
+                "shape": [batch, heads, tokens, dim], "seconds": attentionSeconds, "gflops": attentionRate,
+                "fraction_of_sgemm": attentionRate / gemmRate, "extra_peak_bytes": extraBytes, "scratch_bytes": scratch,
+                "full_score_matrix_bytes": tokens * tokens * 4,
+            ]
+            say(String(format: "attention 2×8×4096×40       %8.1f GFLOP/s  %5.1f%% of sgemm  (%.3f s, %@ kernel)",
+                       attentionRate, 100 * attentionRate / gemmRate, attentionSeconds, AttentionKernel.preferred.rawValue))
+            // Every fp32 kernel this CPU runs, with its largest difference from the chosen one's output.
+            let chosen = Tensor.scaledDotProductAttention(query: q, key: k, value: v)
+            var kernelReport: [String: Any] = [:]
+            var kernelLine: [String] = []
+            for kernel in AttentionKernel.available {
+                let seconds = best(repeats) { _ = Tensor.scaledDotProductAttention(query: q, key: k, value: v, kernel: kernel) }
+                let error = Tensor.scaledDotProductAttention(query: q, key: k, value: v, kernel: kernel).maxAbsDifference(chosen) / chosen.maxAbs()
+                kernelReport[kernel.rawValue] = ["seconds": seconds, "relative_difference": Double(error)]
+                kernelLine.append(String(format: "%@ %.3f s (%.0f GFLOP/s, %.0e)", kernel.rawValue, seconds, attentionFlops / seconds / 1e9, error))
+            }
+            report["attention_kernels"] = kernelReport
+            say("    kernels: " + kernelLine.joined(separator: ", "))
+            say(String(format: "attention extra peak memory  %7.1f MB (scratch %.1f MB; one full 4096² score matrix would be %.1f MB)",
+                       Double(extraBytes) / 1e6, Double(scratch) / 1e6, Double(tokens * tokens * 4) / 1e6))
         }
         if bf16 {
             let reference = BF16Compute.with(false) { Tensor.scaledDotProductAttention(query: q, key: k, value: v) }

@@ -83,14 +83,14 @@ struct BenchSD: ParsableCommand {
         report["vae_tiling"] = vaeTiling
         var unetRows: [[String: Any]] = [], vaeRows: [[String: Any]] = []
         // As in a sampling loop, the bf16 path packs the U-Net's weights once (in the warm-up) and reuses them.
-        try BF16Compute.cachingWeights {
+        BF16Compute.cachingWeights {
             if timed.contains("unet") {
                 _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
             }
             for size in parsedSizes where timed.contains("unet") {
                 let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
                 var flops = 0
-                let seconds = try best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+                let seconds = best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
                 let rate = Double(flops) / seconds / 1e9
                 unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
                                  "fraction_of_sgemm": rate / gemm])
@@ -103,7 +103,7 @@ struct BenchSD: ParsableCommand {
         for size in parsedSizes where timed.contains("vae") {
             let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 4)
             var flops = 0
-            let seconds = try best { flops = FLOPCounter.count { _ = decode(latents) } }
+            let seconds = best { flops = FLOPCounter.count { _ = decode(latents) } }
             let rate = Double(flops) / seconds / 1e9
             vaeRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate])
             say(String(format: "VAE decode %4d px\(vaeTiling ? "(t)" : "   ")  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",

@@ -398,7 +398,7 @@ func modelHash(_ path: String) -> String? {
 /// Appends data as one line (a newline added) to a file, creating it and its folder if needed.
 func appendLine(_ data: Data, to path: String) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     guard let handle = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
     defer { try? handle.close() }
     // A line cut short by a kill mid-write is ended first, so it cannot swallow this one.

@@ -143,9 +143,9 @@ struct StudioCommand: ParsableCommand {
             try attachGuidanceCLIP(pipeline, for: request, override: nil)
             let image: Tensor
             do {
-                image = try pipeline.generate(request) { step, steps, _, denoised in
+                image = try pipeline.generate(request, progress: { step, steps, _, denoised in
                     progress(step, steps, pipeline.previewImage(denoised).flatMap { try? Canvas(RGBImage.from($0)) })
-                }
+                })
             } catch PipelineError.cancelled {
                 throw GenerationCancelled()
             }
