@@ -151,8 +151,7 @@ def render_emoji(scenes, index, device="cpu", size=SIZE):
 
 if __name__ == "__main__":
     import argparse
-    from PIL import Image
-    from scenes import to_uint8
+    from scenes import save_grid
     ap = argparse.ArgumentParser(description="Write a grid of emoji-scene samples with their captions.")
     ap.add_argument("--out", default="emoji_grid.png")
     ap.add_argument("--seed", type=int, default=0)
@@ -163,12 +162,4 @@ if __name__ == "__main__":
     print(f"{len(index.names)} emoji; held out: {sorted(HELD_OUT_NAMES & set(index.names))}")
     sampler = EmojiSampler(index, args.seed)
     scenes = [sampler.sample() for _ in range(args.n)]
-    imgs = to_uint8(render_emoji(scenes, index))
-    cols = 4
-    rows = (len(imgs) + cols - 1) // cols
-    grid = np.zeros((rows * SIZE, cols * SIZE, 3), np.uint8)
-    for i, im in enumerate(imgs):
-        grid[(i // cols) * SIZE:(i // cols + 1) * SIZE, (i % cols) * SIZE:(i % cols + 1) * SIZE] = im
-    Image.fromarray(grid).save(args.out)
-    for i, s in enumerate(scenes):
-        print(i, s["caption"])
+    save_grid(render_emoji(scenes, index), [s["caption"] for s in scenes], args.out)

@@ -235,10 +235,22 @@ def to_uint8(images):
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-if __name__ == "__main__":
-    import argparse
+def save_grid(images, captions, out, cols=4):
+    """A grid of rendered scenes (a float tensor as `render` gives) written to `out`, captions printed by index."""
     import numpy as np
     from PIL import Image
+    imgs = to_uint8(images)
+    rows = (len(imgs) + cols - 1) // cols
+    grid = np.zeros((rows * SIZE, cols * SIZE, 3), np.uint8)
+    for i, im in enumerate(imgs):
+        grid[(i // cols) * SIZE:(i // cols + 1) * SIZE, (i % cols) * SIZE:(i % cols + 1) * SIZE] = im
+    Image.fromarray(grid).save(out)
+    for i, caption in enumerate(captions):
+        print(i, caption)
+
+
+if __name__ == "__main__":
+    import argparse
     ap = argparse.ArgumentParser(description="Write a grid of scene-world samples with their captions.")
     ap.add_argument("--out", default="scenes_grid.png")
     ap.add_argument("--seed", type=int, default=0)
@@ -246,12 +258,4 @@ if __name__ == "__main__":
     args = ap.parse_args()
     sampler = SceneSampler(args.seed)
     scenes = [sampler.sample() for _ in range(args.n)]
-    imgs = to_uint8(render(scenes, jitter_seed=args.seed))
-    cols = 4
-    rows = (len(imgs) + cols - 1) // cols
-    grid = np.zeros((rows * SIZE, cols * SIZE, 3), np.uint8)
-    for i, im in enumerate(imgs):
-        grid[(i // cols) * SIZE:(i // cols + 1) * SIZE, (i % cols) * SIZE:(i % cols + 1) * SIZE] = im
-    Image.fromarray(grid).save(args.out)
-    for i, s in enumerate(scenes):
-        print(i, s["caption"])
+    save_grid(render(scenes, jitter_seed=args.seed), [s["caption"] for s in scenes], args.out)

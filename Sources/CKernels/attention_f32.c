@@ -36,13 +36,6 @@ __attribute__((target("avx512f"))) static inline __m512 pk_exp512(__m512 x) {
 #define PK_ATT_TARGET __attribute__((target("avx512f")))
 #define PK_ATT_VEXP(x) pk_exp512((__m512)(x))
 #include "attention_f32_body.h"
-#undef PK_ATT_VEXP
-#undef W
-#undef QV
-#undef KR
-#undef CC
-#undef PK_ATT
-#undef PK_ATT_TARGET
 
 // 16 ymm: 5 keys × 2 vectors, 6 columns × 2.
 #define W 8
@@ -52,12 +45,6 @@ __attribute__((target("avx512f"))) static inline __m512 pk_exp512(__m512 x) {
 #define PK_ATT(name) pk_att256_##name
 #define PK_ATT_TARGET __attribute__((target("avx2,fma")))
 #include "attention_f32_body.h"
-#undef W
-#undef QV
-#undef KR
-#undef CC
-#undef PK_ATT
-#undef PK_ATT_TARGET
 #endif
 
 #define W 4
@@ -67,12 +54,6 @@ __attribute__((target("avx512f"))) static inline __m512 pk_exp512(__m512 x) {
 #define PK_ATT(name) pk_att128_##name
 #define PK_ATT_TARGET
 #include "attention_f32_body.h"
-#undef W
-#undef QV
-#undef KR
-#undef CC
-#undef PK_ATT
-#undef PK_ATT_TARGET
 
 int pk_attention_f32_best_level(void) {
 #if defined(__x86_64__) && defined(__clang__)

@@ -1,7 +1,7 @@
 // One instruction set's fp32 attention kernels, included by attention_f32.c once per vector width. Before including:
 // W (floats per vector), QV (query vectors per block: a block is QB = QV·W queries), KR (keys per score tile),
 // CC (output columns per E·V tile), PK_ATT(name) (name with the set's suffix), PK_ATT_TARGET (the attribute selecting
-// the set). Queries run along the vector lanes throughout — scores are kept transposed, Sᵀ[key][query] — so the
+// the set), optionally PK_ATT_VEXP (a vector exp); all of them undefined again at the end. Queries run along the vector lanes throughout — scores are kept transposed, Sᵀ[key][query] — so the
 // softmax's max and sum are lane-wise, K and V are read in place (broadcast elements) and no tile is padded.
 // Accumulators stay in registers: constant trip counts, fully unrolled.
 
@@ -137,3 +137,10 @@ static void PK_ATT(block)(const float *q, size_t qs, size_t rows, size_t d, cons
 #undef VEC
 #undef QB
 #undef JC
+#undef W
+#undef QV
+#undef KR
+#undef CC
+#undef PK_ATT
+#undef PK_ATT_TARGET
+#undef PK_ATT_VEXP

@@ -14,7 +14,7 @@ public enum AttentionKernel: String, CaseIterable, Sendable {
     /// The kernels this CPU runs, widest first.
     public static let available: [AttentionKernel] = allCases.filter { $0.level <= pk_attention_f32_best_level() }
 
-    nonisolated(unsafe) public static let preferred: AttentionKernel =
+    public static let preferred: AttentionKernel =
         getenv("PHOSPHOR_ATTENTION_KERNEL").flatMap { AttentionKernel(rawValue: String(cString: $0)) }
             .flatMap { available.contains($0) ? $0 : nil } ?? available[0]
 }
@@ -48,14 +48,15 @@ extension Tensor {
         }
         let headsPerRow = lead.isEmpty ? 1 : heads / lead[0]
         let out = Tensor.empty(lead + [nq, dv])
-        if !causal && visibleKeys == nil && BF16Compute.takes(m: nq, n: nk, k: d) {
+        // Without masks: the bf16 path where it takes the products, else a fused kernel unless `blas` was asked for.
+        let bf16 = BF16Compute.takes(m: nq, n: nk, k: d)
+        if !causal && visibleKeys == nil && (bf16 || kernel != .blas) {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
-            attentionBF16(q: q, k: k, v: v, alpha: alpha, lead: lead, out: out)
-            return out
-        }
-        if !causal && visibleKeys == nil && kernel != .blas {
-            if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * heads * nq * nk * (d + dv)) }
-            fusedAttention(q: q, k: k, v: v, alpha: alpha, lead: lead, level: kernel.level, out: out)
+            if bf16 {
+                attentionBF16(q: q, k: k, v: v, alpha: alpha, lead: lead, out: out)
+            } else {
+                fusedAttention(q: q, k: k, v: v, alpha: alpha, lead: lead, level: kernel.level, out: out)
+            }
             return out
         }
         let (block, blocksPerHead, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
@@ -101,10 +102,7 @@ extension Tensor {
         let nk = k.shape[k.rank - 2], dv = v.shape[v.rank - 1]
         let heads = lead.reduce(1, *)
         let qs = q.strides[q.rank - 2], ks = k.strides[k.rank - 2], vs = v.strides[v.rank - 2]
-        let block = pk_attention_f32_block_rows(level)
-        let blocksPerHead = (nq + block - 1) / block
-        let workers = max(1, min(Parallel.threadCount, heads * blocksPerHead))
-        let perWorker = (pk_attention_f32_scratch(level, nk, d, dv) + 15) / 16 * 16
+        let (block, blocksPerHead, workers, perWorker) = fusedBlocks(level: level, queries: nq, keys: nk, heads: heads, d: d, dv: dv)
         let scratch = Tensor.empty([workers * perWorker])
         let slots = SlotPool(count: workers)
         Parallel.forEach(heads * blocksPerHead) { task in
@@ -115,6 +113,16 @@ extension Tensor {
                                    k.pointer + k.headOffset(h, lead: lead), ks, v.pointer + v.headOffset(h, lead: lead), vs,
                                    nk, dv, alpha, scratch.pointer + slot * perWorker, out.pointer + h * nq * dv + r0 * dv, dv)
         }
+    }
+
+    /// The fused kernel's query rows per block, blocks per head, workers, and scratch floats per worker (rounded up
+    /// to 64 bytes).
+    private static func fusedBlocks(level: Int32, queries nq: Int, keys nk: Int, heads: Int, d: Int, dv: Int)
+        -> (block: Int, blocksPerHead: Int, workers: Int, perWorker: Int) {
+        let block = pk_attention_f32_block_rows(level)
+        let blocksPerHead = (nq + block - 1) / block
+        return (block, blocksPerHead, max(1, min(Parallel.threadCount, heads * blocksPerHead)),
+                (pk_attention_f32_scratch(level, nk, d, dv) + 15) / 16 * 16)
     }
 
     /// Element offset of head `h` (flat index over the leading dims `lead`) in this [lead..., N, D] view.
@@ -128,16 +136,15 @@ extension Tensor {
     }
 
     /// Query rows per block (PHOSPHOR_ATTENTION_BLOCK, default 256).
-    nonisolated(unsafe) public static let attentionBlockRows: Int =
+    public static let attentionBlockRows: Int =
         getenv("PHOSPHOR_ATTENTION_BLOCK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 256
 
     /// Bytes of scratch `scaledDotProductAttention` allocates beyond its output for these sizes (d = dv = `dim`).
     public static func attentionScratchBytes(queries nq: Int, keys nk: Int, heads: Int, dim: Int,
                                              blockRows: Int = attentionBlockRows, kernel: AttentionKernel = .preferred) -> Int {
         if kernel != .blas {
-            let block = pk_attention_f32_block_rows(kernel.level)
-            let workers = max(1, min(Parallel.threadCount, heads * ((nq + block - 1) / block)))
-            return workers * (pk_attention_f32_scratch(kernel.level, nk, dim, dim) + 15) / 16 * 16 * MemoryLayout<Float>.stride
+            let blocks = fusedBlocks(level: kernel.level, queries: nq, keys: nk, heads: heads, d: dim, dv: dim)
+            return blocks.workers * blocks.perWorker * MemoryLayout<Float>.stride
         }
         let (block, _, workers) = attentionBlocks(queries: nq, heads: heads, blockRows: blockRows)
         return max(workers, 1) * block * nk * MemoryLayout<Float>.stride

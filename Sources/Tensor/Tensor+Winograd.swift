@@ -24,7 +24,7 @@ extension Tensor {
         return winogradMode == "1" || n * ((h + 3) / 4) * ((w + 3) / 4) >= winogradMinTiles
     }
 
-    nonisolated(unsafe) static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 64
+    static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 64
 
     /// Set on a thread inside `withWinograd(false)`.
     private static let winogradOffKey: pthread_key_t = {
@@ -42,7 +42,7 @@ extension Tensor {
         return try body()
     }
 
-    nonisolated(unsafe) static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""
+    static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""
 
     /// The Winograd F(4×4, 3×3) convolution itself (3×3, stride 1, padding 1), whatever `conv2d` would choose.
     public func conv2dWinograd3x3(weight: Tensor, bias: Tensor? = nil) -> Tensor {
