@@ -23,6 +23,21 @@ public struct PackedTensor: @unchecked Sendable, CustomStringConvertible {
         self.init(dtype: .f32, shape: c.shape, raw: UnsafeRawPointer(c.pointer), owner: c.storage)
     }
 
+    /// `tensor`'s values rounded to IEEE half, in memory the result owns: fp16 weights without a checkpoint (tests,
+    /// benchmarks).
+    public static func half(_ tensor: Tensor) -> PackedTensor {
+        final class Bits {
+            let pointer: UnsafeMutableRawPointer
+            init(_ bytes: [UInt8]) {
+                pointer = .allocate(byteCount: max(bytes.count, 1), alignment: 64)
+                pointer.copyMemory(from: bytes, byteCount: bytes.count)
+            }
+            deinit { pointer.deallocate() }
+        }
+        let bits = Bits(tensor.encoded(as: .f16))
+        return PackedTensor(dtype: .f16, shape: tensor.shape, raw: UnsafeRawPointer(bits.pointer), owner: bits)
+    }
+
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
     public var byteCount: Int { count * dtype.byteSize }

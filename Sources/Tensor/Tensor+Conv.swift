@@ -26,13 +26,16 @@ extension Tensor {
 
     /// conv2d with the weight still in its stored type: on the bf16 path (`BF16Compute`) fp16 weights are packed
     /// straight to tiles, without the fp32 copy `unpacked()` makes.
-    public func conv2d(packedWeight: PackedTensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions()) -> Tensor {
+    /// In fp32, fp16 weights are multiplied in place by `halfKernel` (`HalfWeightKernel`; `blas` converts them first)
+    /// unless the convolution takes the Winograd path.
+    public func conv2d(packedWeight: PackedTensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions(),
+                       halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         convolve(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
-                 half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, options: options)
+                 half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, options: options, halfKernel: halfKernel)
     }
 
     private func convolve(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?,
-                          options: Conv2dOptions) -> Tensor {
+                          options: Conv2dOptions, halfKernel: HalfWeightKernel = .blas) -> Tensor {
         precondition(rank == 4 && weightShape.count == 4, "conv2d needs NCHW input and OCkk weight, got \(shape), \(weightShape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (o, kh, kw) = (weightShape[0], weightShape[2], weightShape[3])
@@ -67,12 +70,17 @@ extension Tensor {
             x.conv2dBF16(packedWeights: packed, kernel: (kh, kw), stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
             return out
         }
-        let wt = weight()
         if winograd {
-            x.winogradConv3x3(weight: wt, bias: bias, out: out)
+            x.winogradConv3x3(weight: weight(), bias: bias, out: out)
             return out
         }
         let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
+        if let half, halfKernel != .blas {
+            x.conv2dHalf(weights: half, kernel: halfKernel, size: (kh, kw), stride: (sh, sw), padding: (ph, pw),
+                         accumulate: beta == 1, out: out)
+            return out
+        }
+        let wt = weight()
         if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
             for img in 0..<n {
                 BLAS.sgemm(transA: false, transB: false, m: o, n: plane, k: c,
@@ -106,6 +114,51 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// A convolution with fp16 weights multiplied in place (`HalfWeightKernel`). 1×1 convolutions read the input as
+    /// it is; others build im2col columns — for all images at once while they fit in 4 M floats (small planes: the
+    /// 8² and 16² U-Net levels, where each weight then meets twice the columns), else per image in tiles of rows.
+    fileprivate func conv2dHalf(weights: PackedTensor, kernel: HalfWeightKernel, size: (Int, Int), stride: (Int, Int),
+                                padding: (Int, Int), accumulate: Bool, out: Tensor) {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
+        let kdim = c * size.0 * size.1, plane = ho * wo
+        defer { withExtendedLifetime(weights.owner) {} }
+        if size == (1, 1) && stride == (1, 1) && padding == (0, 0) {
+            kernel.convolution(weights: weights.raw, m: o, k: c, columns: pointer, n: n * plane, ldb: plane, plane: plane,
+                               bGroupStride: c * plane, c: out.pointer, ldc: plane, cGroupStride: o * plane,
+                               accumulate: accumulate)
+            return
+        }
+        let budgetFloats = 4 << 20
+        if n * kdim * plane <= budgetFloats {
+            let col = Tensor.empty([n, kdim, plane])
+            for img in 0..<n {
+                im2col(src: pointer + img * c * h * w, channels: c, height: h, width: w, kh: size.0, kw: size.1,
+                       sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1, outWidth: wo, firstRow: 0, rows: ho,
+                       dst: col.pointer + img * kdim * plane)
+            }
+            kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col.pointer, n: n * plane, ldb: plane,
+                               plane: plane, bGroupStride: kdim * plane, c: out.pointer, ldc: plane,
+                               cGroupStride: o * plane, accumulate: accumulate)
+            return
+        }
+        let rowsPerTile = min(ho, max((256 + wo - 1) / wo, budgetFloats / max(kdim * wo, 1)))
+        let col = Tensor.empty([kdim, rowsPerTile * wo])
+        for img in 0..<n {
+            var y0 = 0
+            while y0 < ho {
+                let rows = min(rowsPerTile, ho - y0), cols = rows * wo
+                im2col(src: pointer + img * c * h * w, channels: c, height: h, width: w, kh: size.0, kw: size.1,
+                       sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1, outWidth: wo, firstRow: y0, rows: rows,
+                       dst: col.pointer)
+                kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col.pointer, n: cols, ldb: cols,
+                                   plane: cols, bGroupStride: 0, c: out.pointer + img * o * plane + y0 * wo, ldc: plane,
+                                   cGroupStride: 0, accumulate: accumulate)
+                y0 += rows
+            }
+        }
+    }
+
     /// The bf16 path (`BF16Compute`) of a convolution: the weights packed to bf16 tiles once for all images (given,
     /// released here), each image's im2col matrix packed straight from the input (no fp32 column matrix), in tiles
     /// of output rows near 8 M values (16 MB); the bias is the GEMM's starting value.

@@ -44,12 +44,14 @@ extension Tensor {
 
     /// linear with the weight still in its stored type: on the bf16 path (`BF16Compute`) fp16 weights are packed
     /// straight to tiles, without the fp32 copy `unpacked()` makes.
-    public func linear(packedWeight: PackedTensor, bias: Tensor? = nil) -> Tensor {
+    /// In fp32, fp16 weights are multiplied in place by `halfKernel` (`HalfWeightKernel`; `blas` converts them first).
+    public func linear(packedWeight: PackedTensor, bias: Tensor? = nil, halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         linear(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
-               half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias)
+               half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, halfKernel: halfKernel)
     }
 
-    private func linear(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?) -> Tensor {
+    private func linear(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?,
+                        halfKernel: HalfWeightKernel = .blas) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "linear / matmul") }
         let inFeatures = shape[rank - 1]
         precondition(weightShape.count == 2 && weightShape[1] == inFeatures, "linear weight \(weightShape) for input \(shape)")
@@ -71,6 +73,12 @@ extension Tensor {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * rows * outFeatures * inFeatures) }
             BF16Compute.gemm(halfTransposedB: half.raw, owner: half.owner, m: rows, n: outFeatures, k: inFeatures, a: x.pointer,
                              beta: beta, c: out.pointer)
+            return out
+        }
+        if let half, halfKernel != .blas {
+            halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: half.raw, n: outFeatures, c: out.pointer,
+                          accumulate: beta == 1)
+            withExtendedLifetime(half.owner) {}
             return out
         }
         let w = weight()

@@ -97,6 +97,50 @@ struct BenchOps: ParsableCommand {
         }
         report["conv2d_3x3"] = convs
 
+        // fp16 weights (as checkpoints store them) in fp32 products at U-Net shapes: each `HalfWeightKernel` — the
+        // direct kernels read the halves in place, `blas` converts the weight and calls sgemm — and its largest
+        // difference from `blas`'s result. Convolutions are 3×3 im2col (where Winograd does not take them) and 1×1.
+        var halfReport: [[String: Any]] = []
+        let halfCases: [(String, Int, Int, Int, Int)] = [  // kind, rows or batch, inputs, outputs, plane side
+            ("linear", 8192, 320, 320, 0), ("linear", 8192, 320, 2560, 0), ("linear", 8192, 1280, 320, 0),
+            ("linear", 2048, 640, 5120, 0), ("linear", 512, 1280, 1280, 0), ("linear", 128, 1280, 1280, 0),
+            ("linear", 154, 768, 768, 0), ("conv3", 2, 1280, 1280, 16), ("conv3", 2, 1280, 1280, 8),
+            ("conv3", 2, 1280, 1280, 4), ("conv1", 2, 320, 320, 64), ("conv1", 2, 1280, 1280, 8),
+        ]
+        for (kind, batch, inputs, outputs, side) in halfCases {
+            let linear = kind == "linear"
+            let x = linear ? Tensor.randomUniform([batch, inputs], seed: 6)
+                           : Tensor.randomUniform([batch, inputs, side, side], seed: 6)
+            let size = kind == "conv3" ? 3 : 1
+            let w = PackedTensor.half(Tensor.randomUniform(linear ? [outputs, inputs] : [outputs, inputs, size, size],
+                                                           seed: 7, scale: 0.05))
+            let options = Conv2dOptions(stride: 1, padding: size / 2)
+            func product(_ kernel: HalfWeightKernel) -> Tensor {
+                BF16Compute.with(false) {
+                    Tensor.withWinograd(false) {
+                        linear ? x.linear(packedWeight: w, halfKernel: kernel)
+                               : x.conv2d(packedWeight: w, options: options, halfKernel: kernel)
+                    }
+                }
+            }
+            let flop = 2.0 * Double(batch * inputs * outputs * size * size * max(side * side, 1))
+            let reference = product(.blas)
+            var entry: [String: Any] = ["kind": kind, "batch_or_rows": batch, "inputs": inputs, "outputs": outputs, "side": side]
+            var line: [String] = []
+            for kernel in HalfWeightKernel.available {
+                let seconds = best(repeats) { _ = product(kernel) }
+                let difference = product(kernel).maxAbsDifference(reference) / reference.maxAbs()
+                entry[kernel.rawValue] = ["seconds": seconds, "gflops": flop / seconds / 1e9, "relative_difference": Double(difference)]
+                line.append(String(format: "%@ %.4f s %4.0f GFLOP/s", kernel.rawValue, seconds, flop / seconds / 1e9)
+                            + (kernel == .blas ? "" : String(format: " (%.0e)", difference)))
+            }
+            halfReport.append(entry)
+            let shape = linear ? "linear \(batch)×\(inputs) → \(outputs)"
+                               : "conv \(size)×\(size) \(inputs)→\(outputs) \(side)²×\(batch)"
+            say("fp16 " + shape.padding(toLength: 30, withPad: " ", startingAt: 0) + line.joined(separator: ", "))
+        }
+        report["half_weight_products"] = halfReport
+
         var attentionFlops = 0.0
         // Blocked attention: SD1.5 at 512 px, batch 2 × 8 heads × 4096 tokens × 40.
         let (batch, heads, tokens, dim) = (2, 8, 4096, 40)

@@ -400,6 +400,39 @@ def resize_fixtures():
     fx.save()
 
 
+def half_weight_fixtures():
+    """fp16 weights (stored as F16, as checkpoints hold them) in fp32 products: torch multiplies the same half values
+    widened to fp32. Shapes meet every edge of Phosphor's direct fp16 kernels (gemm_f16.c): rows and columns that are
+    not multiples of the register tiles, inner dimensions split into several blocks, more columns than one block,
+    a batch of small images in one product (columns of an image straddling tiles), a plane too big for that."""
+    fx = Fixture("half_weights.safetensors")
+    linear = [  # case, x shape, outputs, bias, seed
+        ("linear_edges", (3, 50, 300), 136, True, 1),
+        ("linear_long_k", (2, 7, 1000), 40, False, 2),
+        ("linear_wide", (1, 5, 64), 600, True, 3),
+    ]
+    for case, xs, out, bias, seed in linear:
+        x = fx.gen(case, "x", xs, 100 + seed)
+        w = splitmix((out, xs[-1]), 200 + seed, 0.1).half()
+        fx.put(case, "weight", w)
+        b = fx.gen(case, "bias", (out,), 300 + seed) if bias else None
+        fx.put(case, "out", F.linear(x, w.float(), b))
+    convs = [  # case, x shape, weight shape, stride, padding, bias, seed
+        ("conv3_batched", (2, 40, 5, 7), (50, 40, 3, 3), 1, 1, True, 4),
+        ("conv3_stride2", (2, 24, 9, 11), (30, 24, 3, 3), 2, 1, True, 5),
+        ("conv1", (2, 64, 6, 6), (70, 64, 1, 1), 1, 0, False, 6),
+        ("conv3_large_plane", (2, 64, 80, 80), (8, 64, 3, 3), 1, 1, True, 7),
+    ]
+    for case, xs, ws, stride, padding, bias, seed in convs:
+        x = fx.gen(case, "x", xs, 100 + seed)
+        w = splitmix(ws, 200 + seed, 0.1).half()
+        fx.put(case, "weight", w)
+        b = fx.gen(case, "bias", (ws[0],), 300 + seed) if bias else None
+        fx.opt(case, stride=[stride, stride], padding=[padding, padding])
+        fx.put(case, "out", F.conv2d(x, w.float(), b, stride=stride, padding=padding))
+    fx.save()
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     linear_fixtures()
@@ -412,4 +445,5 @@ if __name__ == "__main__":
     rng_fixtures()
     resize_fixtures()
     hash_fixtures()
+    half_weight_fixtures()
     print(f"torch {torch.__version__}, numpy {np.__version__}")

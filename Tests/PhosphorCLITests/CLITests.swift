@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tensor
 import TestSupport
 
 /// Runs the real `phosphor` binary built next to the test bundle.
@@ -52,6 +53,14 @@ struct CLI {
                 || ours.stdout.contains("no pthread OpenBLAS symbols"), "\(ours.stdout)")
         let theirs = try CLI.run(["info"], environment: ["OPENBLAS_THREAD_TIMEOUT": "12"])
         #expect(theirs.stdout.contains("idle BLAS threads: OPENBLAS_THREAD_TIMEOUT=12 (yours)"), "\(theirs.stdout)")
+    }
+
+    /// The fp16-weight kernel is the widest this CPU runs unless PHOSPHOR_HALF_GEMM names another it runs.
+    @Test func halfWeightKernelChoice() throws {
+        let chosen = try CLI.run(["info"])
+        #expect(chosen.stdout.contains("fp16 weights in fp32 products: \(HalfWeightKernel.available[0].rawValue) (of "), "\(chosen.stdout)")
+        let named = try CLI.run(["info"], environment: ["PHOSPHOR_HALF_GEMM": "blas"])
+        #expect(named.stdout.contains("fp16 weights in fp32 products: blas (of "), "\(named.stdout)")
     }
 
     @Test func userChosenBLASCoreIsRespected() throws {

@@ -109,4 +109,22 @@ void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, s
                             const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
                             float *out, size_t ldo);
 
+// fp32 GEMM with an IEEE-half operand (gemm_f16.c): C = A·B (accumulate 0) or C += A·B (1), over rows [m0, m1) and
+// columns [n0, n1) of C (workers split one dimension), inner dimension k.
+//   PK_GEMM_HALF_A (convolutions): A fp16 [M × K] rows lda apart; B fp32 [K × N].
+//   PK_GEMM_HALF_BT (linear layers): A fp32 [M × K] rows lda apart; B = Wᵀ for an fp16 W [N × K], rows ldb apart.
+// Columns come in groups of `plane` (one per image; plane = N for one group): fp32 B's column j of group
+// g = j / plane is at b + g·bgs + k·ldb + j % plane, and C's at c + g·cgs + row·ldc + j % plane.
+// level: 2 AVX-512, 1 AVX2 + FMA + F16C (pk_gemm_f16_best_level: the best this CPU runs; 0 = none, the call does
+// nothing). scratch: pk_gemm_f16_scratch(level) floats, 64-byte aligned, one per concurrent call.
+#define PK_GEMM_HALF_A 0
+#define PK_GEMM_HALF_BT 1
+int pk_gemm_f16_best_level(void);
+size_t pk_gemm_f16_rows(int level);
+size_t pk_gemm_f16_columns(int level);
+size_t pk_gemm_f16_scratch(int level);
+void pk_gemm_f16(int level, int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t k, const void *a, size_t lda,
+                 const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs, int accumulate,
+                 float *scratch);
+
 #endif

@@ -1,0 +1,157 @@
+// One instruction set's fp32 GEMM with an IEEE-half operand (gemm_f16.c), included once per vector width. Before
+// including: W (floats per vector), MR (rows per register tile), NV (vectors per tile row: NR = NV·W columns),
+// PK_G(name) (name with the set's suffix), PK_G_TARGET (the attribute selecting the set); all undefined at the end.
+//
+// Blocking: for each block of NC columns and KC of the inner dimension, B is packed once ([strip][k][NR], zero-padded
+// columns, NC·KC floats ≤ 768 KB: in L2); then each panel of MR rows of A is packed ([row][KC], zero-padded rows,
+// 18 KB: in L1) and multiplied with every strip. fp16 values are widened while packed (F16C), so fp16 weights are read
+// once, from their memory map, with no fp32 copy and no second packing pass.
+
+typedef float PK_G(vec) __attribute__((vector_size(W * 4), aligned(4)));
+#define VEC PK_G(vec)
+#define NR (NV * W)
+
+// C[MR × NR] (rows ldc apart) = or += Ap·Bp over kc: Ap [MR][PK_GEMM_KC], Bp [kc][NR]. Accumulators stay in registers.
+PK_G_TARGET __attribute__((noinline))
+static void PK_G(micro)(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, int accumulate) {
+    VEC acc[MR][NV];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+        for (int u = 0; u < NV; u++) acc[i][u] = (VEC){0};
+    // The C tile is fetched while the products run (large C lives in L3 or memory).
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+        for (int u = 0; u < NR; u += 16) __builtin_prefetch(c + i * ldc + u, 1);
+    for (size_t k = 0; k < kc; k++) {
+        VEC b[NV];
+#pragma clang loop unroll(full)
+        for (int u = 0; u < NV; u++) b[u] = *(const VEC *)(bp + k * NR + u * W);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++) {
+            float a = ap[i * PK_GEMM_KC + k];
+#pragma clang loop unroll(full)
+            for (int u = 0; u < NV; u++) acc[i][u] += a * b[u];
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+        for (int u = 0; u < NV; u++) {
+            VEC *p = (VEC *)(c + i * ldc + u * W);
+            *p = accumulate ? *p + acc[i][u] : acc[i][u];
+        }
+}
+
+// Packs rows [i0, i0 + MR) of A, inner range [k0, k0 + kc), into ap [MR][PK_GEMM_KC] (rows past m1 are zeros).
+PK_G_TARGET
+static void PK_G(pack_a)(int mode, const void *a, size_t lda, size_t i0, size_t m1, size_t k0, size_t kc, float *ap) {
+    for (int i = 0; i < MR; i++) {
+        float *dst = ap + i * PK_GEMM_KC;
+        if (i0 + i >= m1) {
+            for (size_t k = 0; k < kc; k++) dst[k] = 0.0f;
+        } else if (mode == PK_GEMM_HALF_A) {
+            const _Float16 *src = (const _Float16 *)a + (i0 + i) * lda + k0;
+            for (size_t k = 0; k < kc; k++) dst[k] = (float)src[k];
+            // The next panel's row, read from memory while this panel is multiplied (a weight is used once per
+            // column, so with few columns the multiply waits on memory otherwise).
+            if (i0 + MR + i < m1)
+                for (size_t k = 0; k < kc; k += 32) __builtin_prefetch(src + MR * lda + k);
+        } else {
+            const float *src = (const float *)a + (i0 + i) * lda + k0;
+            for (size_t k = 0; k < kc; k++) dst[k] = src[k];
+        }
+    }
+}
+
+// Packs columns [j0, j0 + nc) of B, inner range [k0, k0 + kc), into strips bp [strip][PK_GEMM_KC][NR] (columns past
+// n1 are zeros). PK_GEMM_HALF_A: B fp32, column j of group g = j / plane at b + g·bgs + k·ldb + j % plane.
+// PK_GEMM_HALF_BT: B = Wᵀ for an fp16 W [N × K] (rows ldb apart): each W row is widened, then written down a strip.
+PK_G_TARGET
+static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size_t bgs, size_t j0, size_t nc,
+                         size_t n1, size_t k0, size_t kc, float *bp) {
+    size_t strips = (nc + NR - 1) / NR;
+    for (size_t s = 0; s < strips; s++) {
+        float *strip = bp + s * PK_GEMM_KC * NR;
+        size_t js = j0 + s * NR;
+        if (mode == PK_GEMM_HALF_BT) {
+            float row[PK_GEMM_KC];
+            for (int jj = 0; jj < NR; jj++) {
+                if (js + jj < n1) {
+                    const _Float16 *src = (const _Float16 *)b + (js + jj) * ldb + k0;
+                    for (size_t k = 0; k < kc; k++) row[k] = (float)src[k];
+                } else {
+                    for (size_t k = 0; k < kc; k++) row[k] = 0.0f;
+                }
+                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = row[k];
+            }
+            continue;
+        }
+        const float *src = (const float *)b;
+        size_t p = js % plane;
+        if (js + NR <= n1 && p + NR <= plane) {
+            const float *col = src + (js / plane) * bgs + k0 * ldb + p;
+            for (size_t k = 0; k < kc; k++)
+#pragma clang loop unroll(full)
+                for (int u = 0; u < NV; u++) *(VEC *)(strip + k * NR + u * W) = *(const VEC *)(col + k * ldb + u * W);
+            continue;
+        }
+        for (int jj = 0; jj < NR; jj++) {
+            size_t j = js + jj;
+            if (j < n1) {
+                const float *col = src + (j / plane) * bgs + k0 * ldb + j % plane;
+                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = col[k * ldb];
+            } else {
+                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = 0.0f;
+            }
+        }
+    }
+}
+
+PK_G_TARGET __attribute__((noinline))
+static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t K, const void *a, size_t lda,
+                       const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs,
+                       int accumulate, float *scratch) {
+    float *bp = scratch, *ap = scratch + PK_GEMM_KC * PK_GEMM_NC;
+    float tile[MR * NR];
+    for (size_t j0 = n0; j0 < n1; j0 += PK_GEMM_NC) {
+        size_t nc = n1 - j0 < PK_GEMM_NC ? n1 - j0 : PK_GEMM_NC;
+        size_t strips = (nc + NR - 1) / NR;
+        // Equal inner blocks of at most PK_GEMM_KC: K = 320 is one pass over C, not 256 + 64.
+        size_t blocks = (K + PK_GEMM_KC - 1) / PK_GEMM_KC, step = (K + blocks - 1) / blocks;
+        for (size_t k0 = 0; k0 < K; k0 += step) {
+            size_t kc = K - k0 < step ? K - k0 : step;
+            int add = accumulate || k0 > 0;
+            PK_G(pack_b)(mode, b, ldb, plane, bgs, j0, nc, n1, k0, kc, bp);
+            for (size_t i0 = m0; i0 < m1; i0 += MR) {
+                PK_G(pack_a)(mode, a, lda, i0, m1, k0, kc, ap);
+                size_t rows = m1 - i0 < MR ? m1 - i0 : MR;
+                for (size_t s = 0; s < strips; s++) {
+                    size_t js = j0 + s * NR, p = js % plane;
+                    size_t cols = n1 - js < NR ? n1 - js : NR;
+                    const float *strip = bp + s * PK_GEMM_KC * NR;
+                    if (rows == MR && cols == NR && p + NR <= plane) {
+                        PK_G(micro)(kc, ap, strip, c + (js / plane) * cgs + i0 * ldc + p, ldc, add);
+                        continue;
+                    }
+                    PK_G(micro)(kc, ap, strip, tile, NR, 0);
+                    for (size_t jj = 0; jj < cols; jj++) {
+                        size_t j = js + jj;
+                        float *col = c + (j / plane) * cgs + i0 * ldc + j % plane;
+                        for (size_t i = 0; i < rows; i++)
+                            col[i * ldc] = add ? col[i * ldc] + tile[i * NR + jj] : tile[i * NR + jj];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef VEC
+#undef NR
+#undef W
+#undef MR
+#undef NV
+#undef PK_G
+#undef PK_G_TARGET

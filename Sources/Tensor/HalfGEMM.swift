@@ -1,0 +1,65 @@
+import CKernels
+import Foundation
+
+/// How fp32 products use IEEE-half (fp16) weights: `avx512` and `avx2` multiply them straight from their memory map
+/// (`gemm_f16.c`: widened while packed, F16C), `blas` converts the whole weight to fp32 and calls OpenBLAS's sgemm.
+/// The direct kernels save the fp32 copy and OpenBLAS's second packing pass — what dominates when a weight meets few
+/// columns (the 8² and 4² U-Net levels: `phosphor bench ops`). `PHOSPHOR_HALF_GEMM` picks one (e.g. `blas` for A/B runs).
+public enum HalfWeightKernel: String, CaseIterable, Sendable {
+    case avx512, avx2, blas
+
+    var level: Int32 { switch self { case .avx512: 2; case .avx2: 1; case .blas: 0 } }
+
+    /// The kernels this CPU runs, widest first (`blas` always).
+    public static let available: [HalfWeightKernel] = allCases.filter { $0 == .blas || $0.level <= pk_gemm_f16_best_level() }
+
+    public static let preferred: HalfWeightKernel =
+        getenv("PHOSPHOR_HALF_GEMM").flatMap { HalfWeightKernel(rawValue: String(cString: $0)) }
+            .flatMap { available.contains($0) ? $0 : nil } ?? available[0]
+
+    /// C (rows ldc apart) = or += W·B for fp16 weights W [m × k] (rows k apart) and fp32 columns B: column j of group
+    /// g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at c + g·cGroupStride + row·ldc + j % plane
+    /// (a group per image: one product for a batch of images). Not for `blas`.
+    func convolution(weights: UnsafeRawPointer, m: Int, k: Int, columns b: UnsafePointer<Float>, n: Int, ldb: Int,
+                     plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cGroupStride: Int,
+                     accumulate: Bool) {
+        run(mode: PK_GEMM_HALF_A, m: m, n: n, k: k, splitRows: true, a: weights, lda: k, b: UnsafeRawPointer(b), ldb: ldb,
+            plane: plane, bGroupStride: bGroupStride, c: c, ldc: ldc, cGroupStride: cGroupStride, accumulate: accumulate)
+    }
+
+    /// C [m × n] (rows n apart) = or += X·Wᵀ for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a linear layer.
+    func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, n: Int, c: UnsafeMutablePointer<Float>,
+                accumulate: Bool) {
+        // Workers split the weight's rows unless there are too few for two strips each (then the token rows).
+        let strips = (n + Int(pk_gemm_f16_columns(level)) - 1) / Int(pk_gemm_f16_columns(level))
+        run(mode: PK_GEMM_HALF_BT, m: m, n: n, k: k, splitRows: strips < 2 * Parallel.threadCount,
+            a: UnsafeRawPointer(x), lda: k, b: weights, ldb: k, plane: n, bGroupStride: 0, c: c, ldc: n, cGroupStride: 0,
+            accumulate: accumulate)
+    }
+
+    private func run(mode: Int32, m: Int, n: Int, k: Int, splitRows: Bool, a: UnsafeRawPointer, lda: Int,
+                     b: UnsafeRawPointer, ldb: Int, plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                     cGroupStride: Int, accumulate: Bool) {
+        precondition(self != .blas, "the blas kernel converts weights and calls sgemm instead")
+        guard m > 0 && n > 0 else { return }
+        if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * m * n * k) }
+        let level = level
+        let unit = Int(splitRows ? pk_gemm_f16_rows(level) : pk_gemm_f16_columns(level))
+        let units = ((splitRows ? m : n) + unit - 1) / unit
+        // A worker per ≥ 16 MFLOP (smaller products are not worth waking one).
+        let workers = max(1, min(Parallel.threadCount, units, 2 * m * n * k / (16 << 20)))
+        let perWorker = (Int(pk_gemm_f16_scratch(level)) + 15) / 16 * 16
+        let scratch = Tensor.empty([workers * perWorker])
+        let sp = scratch.pointer
+        let cp = UnsafeMutablePointer<Float>(c)
+        Parallel.forRanges(workers) { r in
+            for slot in r {
+                let first = units * slot / workers * unit, last = min(units * (slot + 1) / workers * unit, splitRows ? m : n)
+                let (m0, m1, n0, n1) = splitRows ? (first, last, 0, n) : (0, m, first, last)
+                pk_gemm_f16(level, mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bGroupStride, cp, ldc, cGroupStride,
+                            accumulate ? 1 : 0, sp + slot * perWorker)
+            }
+        }
+        withExtendedLifetime(scratch) {}
+    }
+}

@@ -1,0 +1,44 @@
+import Testing
+import Tensor
+import TestSupport
+
+/// fp16 weights, as checkpoints store them, in fp32 linear layers and convolutions: every `HalfWeightKernel` this CPU
+/// runs (the direct kernels read the halves in place; `blas` converts them for sgemm) against torch on the same half
+/// values widened to fp32 (Tests/Fixtures/make_fixtures.py, half_weight_fixtures: shapes at every tile edge).
+@Suite struct HalfWeightTests {
+    let fx: FixtureFile
+    init() throws { fx = try FixtureFile("half_weights.safetensors") }
+
+    static let cases = ["linear_edges", "linear_long_k", "linear_wide", "conv3_batched", "conv3_stride2", "conv1",
+                        "conv3_large_plane"]
+
+    @Test(arguments: HalfWeightKernel.available, cases)
+    func matchesTorch(kernel: HalfWeightKernel, name: String) throws {
+        let weight = try fx.file.packed("\(name).weight")
+        #expect(weight.dtype == .f16)
+        let x = try fx.tensor(name, "x"), bias = try? fx.tensor(name, "bias")
+        let out: Tensor
+        if name.hasPrefix("linear") {
+            out = x.linear(packedWeight: weight, bias: bias, halfKernel: kernel)
+        } else {
+            let s: [Int] = try fx.option(name, "stride"), p: [Int] = try fx.option(name, "padding")
+            out = Tensor.withWinograd(false) {
+                x.conv2d(packedWeight: weight, bias: bias, options: Conv2dOptions(stride: (s[0], s[1]), padding: (p[0], p[1])),
+                         halfKernel: kernel)
+            }
+        }
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) with \(kernel)")
+    }
+
+    /// The direct kernels accumulate onto a bias and overwrite whatever the output held before (stale values in
+    /// reused buffers must not leak in): a product computed twice into recycled memory gives the same result.
+    @Test(arguments: HalfWeightKernel.available.filter { $0 != .blas })
+    func repeatableOnReusedMemory(kernel: HalfWeightKernel) throws {
+        let weight = try fx.file.packed("linear_edges.weight")
+        let x = try fx.tensor("linear_edges", "x")
+        let first = x.linear(packedWeight: weight, halfKernel: kernel)
+        _ = Tensor.full([3, 50, 136], .nan)
+        let second = x.linear(packedWeight: weight, halfKernel: kernel)
+        #expect(second.maxAbsDifference(first) == 0)
+    }
+}
