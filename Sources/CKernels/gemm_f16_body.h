@@ -8,8 +8,46 @@
 // once, from their memory map, with no fp32 copy and no second packing pass.
 
 typedef float PK_G(vec) __attribute__((vector_size(W * 4), aligned(4)));
+typedef _Float16 PK_G(hvec) __attribute__((vector_size(W * 2), aligned(2)));
 #define VEC PK_G(vec)
 #define NR (NV * W)
+
+// Transposes the W × W block in r (row t = r[t]) in registers: for each bit h of the index, rows i and i + h swap
+// the lanes whose bit h is set in row i with the lanes whose bit h is clear in row i + h (log2 W stages of two-source
+// shuffles).
+#if W == 16
+#define PK_LANES(F) F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14), F(15)
+#else
+#define PK_LANES(F) F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7)
+#endif
+#define PK_LO(j) (((j) & PK_H) == 0 ? (j) : W + (j) - PK_H)
+#define PK_HI(j) (((j) & PK_H) == 0 ? (j) + PK_H : W + (j))
+#define PK_STAGE                                                                                                   \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < W; i++) if ((i & PK_H) == 0) {                          \
+        VEC lo = r[i], hi = r[i + PK_H];                                                                           \
+        r[i] = __builtin_shufflevector(lo, hi, PK_LANES(PK_LO));                                                   \
+        r[i + PK_H] = __builtin_shufflevector(lo, hi, PK_LANES(PK_HI));                                            \
+    }
+PK_G_TARGET static inline void PK_G(transpose)(VEC r[W]) {
+#if W == 16
+#define PK_H 8
+    PK_STAGE
+#undef PK_H
+#endif
+#define PK_H 4
+    PK_STAGE
+#undef PK_H
+#define PK_H 2
+    PK_STAGE
+#undef PK_H
+#define PK_H 1
+    PK_STAGE
+#undef PK_H
+}
+#undef PK_STAGE
+#undef PK_LO
+#undef PK_HI
+#undef PK_LANES
 
 // C[MR × NR] (rows ldc apart) = or += Ap·Bp over kc: Ap [MR][PK_GEMM_KC], Bp [kc][NR]. Accumulators stay in registers.
 PK_G_TARGET __attribute__((noinline))
@@ -61,6 +99,8 @@ static void PK_G(pack_a)(int mode, const void *a, size_t lda, size_t i0, size_t 
         } else {
             const float *src = (const float *)a + (i0 + i) * lda + k0;
             for (size_t k = 0; k < kc; k++) dst[k] = src[k];
+            if (i0 + MR + i < m1)
+                for (size_t k = 0; k < kc; k += 16) __builtin_prefetch(src + MR * lda + k);
         }
     }
 }
@@ -76,15 +116,28 @@ static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size
         float *strip = bp + s * PK_GEMM_KC * NR;
         size_t js = j0 + s * NR;
         if (mode == PK_GEMM_HALF_BT) {
-            float row[PK_GEMM_KC];
-            for (int jj = 0; jj < NR; jj++) {
-                if (js + jj < n1) {
-                    const _Float16 *src = (const _Float16 *)b + (js + jj) * ldb + k0;
-                    for (size_t k = 0; k < kc; k++) row[k] = (float)src[k];
-                } else {
-                    for (size_t k = 0; k < kc; k++) row[k] = 0.0f;
+            // W rows of W halves at a time, widened and transposed in registers; the last kc % W by element.
+            const _Float16 *w = (const _Float16 *)b;
+            size_t kv = kc / W * W;
+            for (int u = 0; u < NV; u++) {
+                size_t jv = js + u * W;
+                // The next W rows (a cold weight streams from memory; strided reads alone would wait on each line).
+                for (int t = 0; t < W; t++)
+                    if (jv + W + t < n1)
+                        for (size_t k = 0; k < kc; k += 32) __builtin_prefetch(w + (jv + W + t) * ldb + k0 + k);
+                for (size_t k = 0; k < kv; k += W) {
+                    VEC r[W];
+#pragma clang loop unroll(full)
+                    for (int t = 0; t < W; t++)
+                        r[t] = jv + t < n1 ? __builtin_convertvector(*(const PK_G(hvec) *)(w + (jv + t) * ldb + k0 + k), VEC)
+                                           : (VEC){0};
+                    PK_G(transpose)(r);
+#pragma clang loop unroll(full)
+                    for (int t = 0; t < W; t++) *(VEC *)(strip + (k + t) * NR + u * W) = r[t];
                 }
-                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = row[k];
+                for (int t = 0; t < W; t++)
+                    for (size_t k = kv; k < kc; k++)
+                        strip[k * NR + u * W + t] = jv + t < n1 ? (float)w[(jv + t) * ldb + k0 + k] : 0.0f;
             }
             continue;
         }

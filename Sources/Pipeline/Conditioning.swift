@@ -18,9 +18,9 @@ public struct CLIPConditioner: PromptConditioning {
         let condChunks = encoder.chunks(prompt)
         let uncondChunks = negative.map { encoder.chunks($0) } ?? []
         let count = max(condChunks.count, uncondChunks.count)
-        let cond = try encoder.encode(condChunks, clipSkip: clipSkip, minChunks: count)
-        let uncond = negative == nil ? nil : try encoder.encode(uncondChunks, clipSkip: clipSkip, minChunks: count)
-        return (cond, uncond)
+        let contexts = try encoder.encode(batch: negative == nil ? [condChunks] : [condChunks, uncondChunks],
+                                          clipSkip: clipSkip, minChunks: count)
+        return (contexts[0], negative == nil ? nil : contexts[1])
     }
 
     public func tokenCount(_ prompt: String) -> (used: Int, capacity: Int) {
@@ -37,7 +37,8 @@ public struct BertConditioner: PromptConditioning {
     public let model: BertModel
 
     public func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?) {
-        (try encode(prompt), try negative.map(encode))
+        let contexts = try encode(batch: negative.map { [prompt, $0] } ?? [prompt])
+        return (contexts[0], negative == nil ? nil : contexts[1])
     }
 
     func weightedTokens(_ prompt: String) -> (ids: [Int], weights: [Double]) {
@@ -51,12 +52,19 @@ public struct BertConditioner: PromptConditioning {
         return (ids, weights)
     }
 
-    public func encode(_ prompt: String) throws -> Tensor {
-        let (ids, weights) = weightedTokens(prompt)
-        let (row, length) = tokenizer.padded(ids)
-        let z = try model.encode([row], lengths: [length])
-        let rowWeights = [1] + weights.prefix(length - 2) + [Double](repeating: 1, count: row.count - length + 1)
-        return PromptEncoder.emphasized(z, weights: rowWeights)
+    public func encode(_ prompt: String) throws -> Tensor { try encode(batch: [prompt])[0] }
+
+    /// Several prompts in one batch through the text tower (one pass over its weights), a context each.
+    public func encode(batch prompts: [String]) throws -> [Tensor] {
+        let rows = prompts.map { prompt -> (row: [Int], length: Int, weights: [Double]) in
+            let (ids, weights) = weightedTokens(prompt)
+            let (row, length) = tokenizer.padded(ids)
+            return (row, length, [1] + weights.prefix(length - 2) + [Double](repeating: 1, count: row.count - length + 1))
+        }
+        let z = try model.encode(rows.map(\.row), lengths: rows.map(\.length))
+        return rows.indices.map { i in
+            PromptEncoder.emphasized(z.narrowed(0, start: i, length: 1).contiguous(), weights: rows[i].weights)
+        }
     }
 
     public func tokenCount(_ prompt: String) -> (used: Int, capacity: Int) {

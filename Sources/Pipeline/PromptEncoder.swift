@@ -69,13 +69,24 @@ public struct PromptEncoder {
 
     /// Encodes chunks made by `chunks(_:)`, padded to `minChunks` with the chunk of "".
     public func encode(_ chunks: [Chunk], clipSkip: Int, minChunks: Int = 1) throws -> Tensor {
-        var parts = chunks
+        try encode(batch: [chunks], clipSkip: clipSkip, minChunks: minChunks)[0]
+    }
+
+    /// Encodes several prompts' chunks (each list padded to `minChunks` with the chunk of "") in one batch through the
+    /// text encoder — one pass over its weights for a prompt and its negative — and returns one context per list.
+    public func encode(batch: [[Chunk]], clipSkip: Int, minChunks: Int = 1) throws -> [Tensor] {
         let empty = self.chunks("")[0]
-        while parts.count < minChunks { parts.append(empty) }
-        let encoded = try parts.map { chunk -> Tensor in
-            Self.emphasized(try textEncoder.encode([chunk.tokens], clipSkip: clipSkip), weights: chunk.weights)
+        let padded = batch.map { $0 + [Chunk](repeating: empty, count: max(0, minChunks - $0.count)) }
+        let all = padded.flatMap { $0 }
+        let states = try textEncoder.encode(all.map(\.tokens), clipSkip: clipSkip)
+        var row = 0
+        return padded.map { chunks in
+            let parts = chunks.map { chunk -> Tensor in
+                defer { row += 1 }
+                return Self.emphasized(states.narrowed(0, start: row, length: 1).contiguous(), weights: chunk.weights)
+            }
+            return parts.count == 1 ? parts[0] : Tensor.concat(parts, dim: 1)
         }
-        return encoded.count == 1 ? encoded[0] : Tensor.concat(encoded, dim: 1)
     }
 
     /// A1111's emphasis: hidden states [1, n, width] scaled per token, then rescaled so their mean is the original's.

@@ -30,9 +30,11 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
     /// C [m × n] (rows n apart) = or += X·Wᵀ for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a linear layer.
     func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, n: Int, c: UnsafeMutablePointer<Float>,
                 accumulate: Bool) {
-        // Workers split the weight's rows unless there are too few for two strips each (then the token rows).
+        // Workers split the token rows when there are more of them than weight rows, or too few weight rows for two
+        // strips each: each then packs its own rows of X once for all strips (weight rows split, every worker would
+        // pack all of X for half the strips). Otherwise the weight's rows: each widens only its part of W.
         let strips = (n + Int(pk_gemm_f16_columns(level)) - 1) / Int(pk_gemm_f16_columns(level))
-        run(mode: PK_GEMM_HALF_BT, m: m, n: n, k: k, splitRows: strips < 2 * Parallel.threadCount,
+        run(mode: PK_GEMM_HALF_BT, m: m, n: n, k: k, splitRows: m >= n || strips < 2 * Parallel.threadCount,
             a: UnsafeRawPointer(x), lda: k, b: weights, ldb: k, plane: n, bGroupStride: 0, c: c, ldc: n, cGroupStride: 0,
             accumulate: accumulate)
     }

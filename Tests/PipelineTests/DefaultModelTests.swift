@@ -52,7 +52,7 @@ import TestSupport
             (request.width, request.height, request.steps, request.cfgScale) = (128, 128, c.steps, c.cfg_scale)
             (request.sampler, request.schedule, request.seed) = ("euler", "normal", c.seed)
             var last: Tensor?
-            let image = try pipeline.generate(request) { _, _, latents, _ in last = latents; return true }
+            let image = try pipeline.generate(request, progress: { _, _, latents, _ in last = latents; return true })
             let latentError = scaledMaxError(try #require(last), try fx.file.tensor("case\(i)_latents"))
             #expect(latentError <= 1e-3, "\(c.prompt): latents \(latentError)")
             let expected = try fx.file.tensor("case\(i)_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
@@ -72,7 +72,7 @@ import TestSupport
         request.initImage = Fixtures.path("default_model/inpaint_image.png")
         request.mask = Fixtures.path("default_model/inpaint_mask.png")
         var last: Tensor?
-        let image = try pipeline.generate(request) { _, _, latents, _ in last = latents; return true }
+        let image = try pipeline.generate(request, progress: { _, _, latents, _ in last = latents; return true })
         let fx = try FixtureFile("default_model/expected.safetensors")
         let latentError = scaledMaxError(try #require(last), try fx.file.tensor("inpaint_latents"))
         #expect(latentError <= 1e-3, "latents \(latentError)")
@@ -89,7 +89,7 @@ import TestSupport
         var request = GenerationRequest(prompt: "a green square")
         (request.width, request.height, request.steps, request.cfgScale, request.sampler, request.schedule) = (128, 128, 4, 5, "euler", "normal")
         var preview: Tensor?
-        let image = try pipeline.generate(request) { _, _, _, denoised in preview = pipeline.previewImage(denoised); return true }
+        let image = try pipeline.generate(request, progress: { _, _, _, denoised in preview = pipeline.previewImage(denoised); return true })
         let p = try #require(preview)
         #expect(p.shape == [1, 3, 128, 128])
         // Euler's last step lands on its denoised estimate (σ = 0), so the last preview is the image itself.
