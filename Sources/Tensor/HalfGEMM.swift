@@ -17,6 +17,14 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
         getenv("PHOSPHOR_HALF_GEMM").flatMap { HalfWeightKernel(rawValue: String(cString: $0)) }
             .flatMap { available.contains($0) ? $0 : nil } ?? available[0]
 
+    /// Whether this kernel multiplies a weight with this many rows (output channels or features): `blas` never, and
+    /// a weight of fewer rows than a register tile spans (12 or 6 for convolutions, 32 or 16 for linear layers) goes to
+    /// sgemm too — the tile would mostly multiply padding (a VAE's 3-channel output convolution), and converting so
+    /// small a weight costs nothing.
+    func takes(weightRows: Int, linear: Bool) -> Bool {
+        self != .blas && weightRows >= Int(linear ? pk_gemm_f16_columns(level) : pk_gemm_f16_rows(level))
+    }
+
     /// C (rows ldc apart) = or += W·B for fp16 weights W [m × k] (rows k apart) and fp32 columns B: column j of group
     /// g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at c + g·cGroupStride + row·ldc + j % plane
     /// (a group per image: one product for a batch of images). Not for `blas`.

@@ -75,7 +75,7 @@ extension Tensor {
             return out
         }
         let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
-        if let half, halfKernel != .blas {
+        if let half, halfKernel.takes(weightRows: o, linear: false) {
             x.conv2dHalf(weights: half, kernel: halfKernel, size: (kh, kw), stride: (sh, sw), padding: (ph, pw),
                          accumulate: beta == 1, out: out)
             return out

@@ -75,7 +75,7 @@ extension Tensor {
                              beta: beta, c: out.pointer)
             return out
         }
-        if let half, halfKernel != .blas {
+        if let half, halfKernel.takes(weightRows: outFeatures, linear: true) {
             halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: half.raw, n: outFeatures, c: out.pointer,
                           accumulate: beta == 1)
             withExtendedLifetime(half.owner) {}

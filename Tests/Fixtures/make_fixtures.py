@@ -421,7 +421,7 @@ def half_weight_fixtures():
         ("conv3_batched", (2, 40, 5, 7), (50, 40, 3, 3), 1, 1, True, 4),
         ("conv3_stride2", (2, 24, 9, 11), (30, 24, 3, 3), 2, 1, True, 5),
         ("conv1", (2, 64, 6, 6), (70, 64, 1, 1), 1, 0, False, 6),
-        ("conv3_large_plane", (2, 64, 80, 80), (8, 64, 3, 3), 1, 1, True, 7),
+        ("conv3_large_plane", (2, 64, 64, 64), (14, 64, 3, 3), 1, 1, True, 7),
     ]
     for case, xs, ws, stride, padding, bias, seed in convs:
         x = fx.gen(case, "x", xs, 100 + seed)
