@@ -41,12 +41,15 @@ struct BenchSD: ParsableCommand {
         let say: (String) -> Void = { line in if !json { print(line) } }
         var report: [String: Any] = ["version": phosphorVersion, "blas": BLAS.configuration, "threads": Parallel.threadCount,
                                      "blas_threads": BLAS.threadCount, "architecture": "sd15", "weights": "random fp16",
-                                     "compute": BF16Compute.enabled ? "bf16" : "fp32"]
+                                     "compute": BF16Compute.enabled ? "bf16" : "fp32",
+                                     "attention_kernel": AttentionKernel.preferred.rawValue,
+                                     "half_weight_kernel": HalfWeightKernel.preferred.rawValue]
         // The fp32 sgemm peak, whatever the compute path: GFLOP/s figures stay comparable between both.
         let gemm = BF16Compute.with(false) { BenchOps.measureSGEMM(repeats: 3) }
         report["sgemm_gflops"] = gemm
         say("phosphor bench sd — SD 1.5 architecture, random fp16 weights, \(Parallel.threadCount) threads"
-            + (BF16Compute.enabled ? ", bf16 compute (\(BF16Compute.kernel?.rawValue ?? ""))" : ""))
+            + (BF16Compute.enabled ? ", bf16 compute (\(BF16Compute.kernel?.rawValue ?? ""))"
+                                   : ", fp16 weights: \(HalfWeightKernel.preferred.rawValue), attention: \(AttentionKernel.preferred.rawValue)"))
         say(String(format: "sgemm 2048³           %8.1f GFLOP/s", gemm))
 
         var path = checkpoint ?? ""
