@@ -89,11 +89,7 @@ extension Tensor {
             }
             return out
         }
-        // Tile output rows so the column buffer stays near 4 M floats (16 MB, cache-friendly for the GEMM that
-        // reads it) while each GEMM keeps at least 256 columns (measured best on 2 cores, bench ops).
-        let budgetFloats = 4 << 20
-        let minRows = (256 + wo - 1) / wo
-        let rowsPerTile = min(ho, max(minRows, budgetFloats / max(kdim * wo, 1)))
+        let rowsPerTile = Tensor.im2colRowsPerTile(outHeight: ho, outWidth: wo, kdim: kdim)
         let col = Tensor.empty([kdim, rowsPerTile * wo])
         for img in 0..<n {
             let src = x.pointer + img * c * h * w
@@ -114,9 +110,19 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// An im2col column buffer's size: near 4 M floats (16 MB, cache-friendly for the product that reads it).
+    static let im2colBudgetFloats = 4 << 20
+
+    /// Output rows per im2col tile: the column buffer stays near `budgetFloats` while each product keeps at least 256
+    /// columns (measured best on 2 cores, bench ops).
+    static func im2colRowsPerTile(outHeight ho: Int, outWidth wo: Int, kdim: Int, budgetFloats: Int = im2colBudgetFloats) -> Int {
+        min(ho, max((256 + wo - 1) / wo, budgetFloats / max(kdim * wo, 1)))
+    }
+
     /// A convolution with fp16 weights multiplied in place (`HalfWeightKernel`). 1×1 convolutions read the input as
-    /// it is; others build im2col columns — for all images at once while they fit in 4 M floats (small planes: the
-    /// 8² and 16² U-Net levels, where each weight then meets twice the columns), else per image in tiles of rows.
+    /// it is; others build im2col columns — for all images at once while they fit in `im2colBudgetFloats` (small
+    /// planes: SD's 8² level, and 16² at 256 px; each weight then meets the batch's columns at once), else per image
+    /// in tiles of rows.
     fileprivate func conv2dHalf(weights: PackedTensor, kernel: HalfWeightKernel, size: (Int, Int), stride: (Int, Int),
                                 padding: (Int, Int), accumulate: Bool, out: Tensor) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
@@ -129,8 +135,7 @@ extension Tensor {
                                accumulate: accumulate)
             return
         }
-        let budgetFloats = 4 << 20
-        if n * kdim * plane <= budgetFloats {
+        if n * kdim * plane <= Tensor.im2colBudgetFloats {
             let col = Tensor.empty([n, kdim, plane])
             for img in 0..<n {
                 im2col(src: pointer + img * c * h * w, channels: c, height: h, width: w, kh: size.0, kw: size.1,
@@ -142,7 +147,7 @@ extension Tensor {
                                cGroupStride: o * plane, accumulate: accumulate)
             return
         }
-        let rowsPerTile = min(ho, max((256 + wo - 1) / wo, budgetFloats / max(kdim * wo, 1)))
+        let rowsPerTile = Tensor.im2colRowsPerTile(outHeight: ho, outWidth: wo, kdim: kdim)
         let col = Tensor.empty([kdim, rowsPerTile * wo])
         for img in 0..<n {
             var y0 = 0
@@ -170,7 +175,7 @@ extension Tensor {
         let kdim = c * kernel.0 * kernel.1, plane = ho * wo
         if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * kdim * plane) }
         let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
-        let rowsPerTile = min(ho, max((256 + wo - 1) / wo, (8 << 20) / max(kdim * wo, 1)))
+        let rowsPerTile = Tensor.im2colRowsPerTile(outHeight: ho, outWidth: wo, kdim: kdim, budgetFloats: 2 * Tensor.im2colBudgetFloats)
         let columns = BF16Compute.bufferForB(n: rowsPerTile * wo, k: kdim)
         defer { BF16Compute.release(columns) }
         let xp = pointer, bp = columns.pointer
