@@ -89,23 +89,33 @@ extension Tensor {
             }
             return out
         }
+        x.forEachIm2colTile(size: (kh, kw), stride: (sh, sw), padding: (ph, pw), out: out) { col, cols, offset in
+            BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: kdim, a: wt.pointer, lda: kdim, b: col, ldb: cols,
+                       beta: beta, c: out.pointer + offset, ldc: plane)
+        }
+        return out
+    }
+
+    /// Each image's im2col columns in tiles of output rows (`im2colRowsPerTile`, one reused buffer), handed to
+    /// `multiply` with their count and where their outputs start in `out` (the image's plane, the tile's first row).
+    fileprivate func forEachIm2colTile(size: (Int, Int), stride: (Int, Int), padding: (Int, Int), out: Tensor,
+                                       _ multiply: (UnsafePointer<Float>, _ columns: Int, _ outOffset: Int) -> Void) {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
+        let kdim = c * size.0 * size.1
         let rowsPerTile = Tensor.im2colRowsPerTile(outHeight: ho, outWidth: wo, kdim: kdim)
         let col = Tensor.empty([kdim, rowsPerTile * wo])
         for img in 0..<n {
-            let src = x.pointer + img * c * h * w
             var y0 = 0
             while y0 < ho {
                 let rows = min(rowsPerTile, ho - y0)
-                let cols = rows * wo
-                im2col(src: src, channels: c, height: h, width: w, kh: kh, kw: kw, sh: sh, sw: sw, ph: ph, pw: pw,
-                       outWidth: wo, firstRow: y0, rows: rows, dst: col.pointer)
-                BLAS.sgemm(transA: false, transB: false, m: o, n: cols, k: kdim,
-                           a: wt.pointer, lda: kdim, b: col.pointer, ldb: cols,
-                           beta: beta, c: out.pointer + img * o * plane + y0 * wo, ldc: plane)
+                im2col(src: pointer + img * c * h * w, channels: c, height: h, width: w, kh: size.0, kw: size.1,
+                       sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1, outWidth: wo, firstRow: y0, rows: rows,
+                       dst: col.pointer)
+                multiply(col.pointer, rows * wo, img * o * ho * wo + y0 * wo)
                 y0 += rows
             }
         }
-        return out
     }
 }
 
@@ -147,20 +157,9 @@ extension Tensor {
                                cGroupStride: o * plane, accumulate: accumulate)
             return
         }
-        let rowsPerTile = Tensor.im2colRowsPerTile(outHeight: ho, outWidth: wo, kdim: kdim)
-        let col = Tensor.empty([kdim, rowsPerTile * wo])
-        for img in 0..<n {
-            var y0 = 0
-            while y0 < ho {
-                let rows = min(rowsPerTile, ho - y0), cols = rows * wo
-                im2col(src: pointer + img * c * h * w, channels: c, height: h, width: w, kh: size.0, kw: size.1,
-                       sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1, outWidth: wo, firstRow: y0, rows: rows,
-                       dst: col.pointer)
-                kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col.pointer, n: cols, ldb: cols,
-                                   plane: cols, bGroupStride: 0, c: out.pointer + img * o * plane + y0 * wo, ldc: plane,
-                                   cGroupStride: 0, accumulate: accumulate)
-                y0 += rows
-            }
+        forEachIm2colTile(size: size, stride: stride, padding: padding, out: out) { col, cols, offset in
+            kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col, n: cols, ldb: cols, plane: cols,
+                               bGroupStride: 0, c: out.pointer + offset, ldc: plane, cGroupStride: 0, accumulate: accumulate)
         }
     }
 
