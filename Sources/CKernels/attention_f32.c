@@ -70,12 +70,27 @@ size_t pk_attention_f32_scratch(int level, size_t nk, size_t d, size_t dv) {
     return pk_attention_f32_block_rows(level) * (d + dv + 2 + nk);
 }
 
-void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *k, size_t ks,
+static size_t pk_attention_key_tile(int level) { return level == 2 ? 12 : 5; }
+
+size_t pk_attention_f32_packed_keys(int level, size_t nk, size_t d) {
+    size_t kr = pk_attention_key_tile(level);
+    return (nk + kr - 1) / kr * kr * d;
+}
+
+void pk_attention_f32_pack_keys(int level, const float *k, size_t ks, size_t nk, size_t d, float *dst) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (level == 2) { pk_att512_pack_keys(k, ks, nk, d, dst); return; }
+    if (level == 1) { pk_att256_pack_keys(k, ks, nk, d, dst); return; }
+#endif
+    pk_att128_pack_keys(k, ks, nk, d, dst);
+}
+
+void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *kp,
                             const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
                             float *out, size_t ldo) {
 #if defined(__x86_64__) && defined(__clang__)
-    if (level == 2) { pk_att512_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
-    if (level == 1) { pk_att256_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
+    if (level == 2) { pk_att512_block(q, qs, rows, d, kp, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
+    if (level == 1) { pk_att256_block(q, qs, rows, d, kp, v, vs, nk, dv, alpha, scratch, out, ldo); return; }
 #endif
-    pk_att128_block(q, qs, rows, d, k, ks, v, vs, nk, dv, alpha, scratch, out, ldo);
+    pk_att128_block(q, qs, rows, d, kp, v, vs, nk, dv, alpha, scratch, out, ldo);
 }

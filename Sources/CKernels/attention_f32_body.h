@@ -11,37 +11,59 @@ typedef float PK_ATT(vec) __attribute__((vector_size(W * 4), aligned(4)));
 // Keys per pass of exp + E·V: the pass's Eᵀ rows (JC·QB floats) stay in L1 for every column tile.
 #define JC 64
 
-// Sᵀ[j][·] = alpha·k[j]·Qᵀ for the R keys from j0 (qp: Qᵀ packed [d][QB]); mx (QV vectors) takes the running max.
-#define PK_SCORE_TILE(R)                                                                                           \
-    PK_ATT_TARGET __attribute__((noinline))                                                                        \
-    static void PK_ATT(scores_##R)(const float *k, size_t ks, size_t j0, const float *qp, size_t d, float alpha,   \
-                                   float *st, VEC *mx) {                                                           \
-        const float *kr[R];                                                                                        \
-        for (int i = 0; i < R; i++) kr[i] = k + (j0 + i) * ks;                                                     \
-        VEC acc[R][QV];                                                                                            \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < R; i++)                                             \
-            _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) acc[i][u] = (VEC){0};                  \
-        for (size_t t = 0; t < d; t++) {                                                                           \
-            VEC qv[QV];                                                                                            \
-            _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) qv[u] = *(const VEC *)(qp + t * QB + u * W); \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < R; i++) {                                       \
-                float b = kr[i][t];                                                                                \
-                _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) acc[i][u] += b * qv[u];            \
-            }                                                                                                      \
-        }                                                                                                          \
-        VEC m[QV];                                                                                                 \
-        _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) m[u] = mx[u];                              \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < R; i++)                                             \
-            _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) {                                      \
-                VEC x = acc[i][u] * alpha;                                                                         \
-                *(VEC *)(st + (j0 + i) * QB + u * W) = x;                                                          \
-                m[u] = __builtin_elementwise_max(m[u], x);                                                         \
-            }                                                                                                      \
-        _Pragma("clang loop unroll(full)") for (int u = 0; u < QV; u++) mx[u] = m[u];                              \
+// Sᵀ[j][·] = alpha·k[j]·Qᵀ for the `valid` (≤ KR) keys from j0, read from their packed tile kt ([d][KR]: one
+// sequential stream); qp: Qᵀ packed [d][QB]; mx (QV vectors) takes the running max. A partial last tile (zero keys
+// past nk) is multiplied whole and stored only for its valid keys.
+PK_ATT_TARGET __attribute__((noinline))
+static void PK_ATT(scores)(const float *kt, size_t valid, size_t j0, const float *qp, size_t d, float alpha, float *st,
+                           VEC *mx) {
+    VEC acc[KR][QV];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < KR; i++)
+#pragma clang loop unroll(full)
+        for (int u = 0; u < QV; u++) acc[i][u] = (VEC){0};
+    for (size_t t = 0; t < d; t++) {
+        VEC qv[QV];
+#pragma clang loop unroll(full)
+        for (int u = 0; u < QV; u++) qv[u] = *(const VEC *)(qp + t * QB + u * W);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < KR; i++) {
+            float b = kt[t * KR + i];
+#pragma clang loop unroll(full)
+            for (int u = 0; u < QV; u++) acc[i][u] += b * qv[u];
+        }
     }
-PK_SCORE_TILE(KR)
-PK_SCORE_TILE(1)
-#undef PK_SCORE_TILE
+    VEC m[QV];
+#pragma clang loop unroll(full)
+    for (int u = 0; u < QV; u++) m[u] = mx[u];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < KR; i++)
+        if (i < (int)valid) {
+#pragma clang loop unroll(full)
+            for (int u = 0; u < QV; u++) {
+                VEC x = acc[i][u] * alpha;
+                *(VEC *)(st + (j0 + i) * QB + u * W) = x;
+                m[u] = __builtin_elementwise_max(m[u], x);
+            }
+        }
+#pragma clang loop unroll(full)
+    for (int u = 0; u < QV; u++) mx[u] = m[u];
+}
+
+// K (nk rows ks apart, d wide) as tiles of KR keys, [tile][d][KR], the last tile zero-padded.
+PK_ATT_TARGET __attribute__((noinline))
+static void PK_ATT(pack_keys)(const float *k, size_t ks, size_t nk, size_t d, float *dst) {
+    for (size_t j0 = 0; j0 < nk; j0 += KR) {
+        float *tile = dst + j0 * d;
+        for (int i = 0; i < KR; i++) {
+            const float *row = k + (j0 + i) * ks;
+            if (j0 + i < nk)
+                for (size_t t = 0; t < d; t++) tile[t * KR + i] = row[t];
+            else
+                for (size_t t = 0; t < d; t++) tile[t * KR + i] = 0.0f;
+        }
+    }
+}
 
 // oᵀ[c0 + c][·] (+)= Σ_{j0 ≤ j < j1} v[j][c0 + c]·Eᵀ[j][·] for the C columns from c0; `first` starts from zero.
 #define PK_PV_TILE(C)                                                                                              \
@@ -102,20 +124,17 @@ static void PK_ATT(exp_keys)(float *st, size_t j0, size_t j1, const float *mx, f
 #endif
 }
 
-// One block of up to QB queries (q rows qs apart) against all nk keys of one head (k, v rows ks, vs apart);
-// scratch: pk_attention_f32_scratch floats, 64-byte aligned.
+// One block of up to QB queries (q rows qs apart) against all nk keys of one head (kp: packed by pack_keys; v rows
+// vs apart); scratch: pk_attention_f32_scratch floats, 64-byte aligned.
 PK_ATT_TARGET __attribute__((noinline))
-static void PK_ATT(block)(const float *q, size_t qs, size_t rows, size_t d, const float *k, size_t ks,
-                          const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
-                          float *out, size_t ldo) {
+static void PK_ATT(block)(const float *q, size_t qs, size_t rows, size_t d, const float *kp, const float *v, size_t vs,
+                          size_t nk, size_t dv, float alpha, float *scratch, float *out, size_t ldo) {
     float *qp = scratch, *ot = qp + d * QB, *mx = ot + dv * QB, *sum = mx + QB, *st = sum + QB;
     for (size_t t = 0; t < d; t++)
         for (size_t r = 0; r < QB; r++) qp[t * QB + r] = r < rows ? q[r * qs + t] : 0.0f;
     VEC m[QV];
     for (int u = 0; u < QV; u++) m[u] = (VEC){0} - INFINITY;
-    size_t j = 0;
-    for (; j + KR <= nk; j += KR) PK_ATT(scores_KR)(k, ks, j, qp, d, alpha, st, m);
-    for (; j < nk; j++) PK_ATT(scores_1)(k, ks, j, qp, d, alpha, st, m);
+    for (size_t j = 0; j < nk; j += KR) PK_ATT(scores)(kp + j * d, nk - j < KR ? nk - j : KR, j, qp, d, alpha, st, m);
     memcpy(mx, m, sizeof m);
     for (int l = 0; l < QB; l++) sum[l] = 0.0f;
     for (size_t j0 = 0; j0 < nk; j0 += JC) {

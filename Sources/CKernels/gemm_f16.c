@@ -42,12 +42,12 @@ size_t pk_gemm_f16_scratch(int level) { return PK_GEMM_KC * PK_GEMM_NC + pk_gemm
 
 void pk_gemm_f16(int level, int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t k, const void *a, size_t lda,
                  const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs, int accumulate,
-                 float *scratch) {
+                 const float *bias, float *scratch) {
     if (m0 >= m1 || n0 >= n1) return;
 #if defined(__x86_64__) && defined(__clang__)
-    if (level == 2) { pk_g512_gemm(mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bgs, c, ldc, cgs, accumulate, scratch); return; }
-    if (level == 1) { pk_g256_gemm(mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bgs, c, ldc, cgs, accumulate, scratch); return; }
+    if (level == 2) { pk_g512_gemm(mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bgs, c, ldc, cgs, accumulate, bias, scratch); return; }
+    if (level == 1) { pk_g256_gemm(mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bgs, c, ldc, cgs, accumulate, bias, scratch); return; }
 #endif
     (void)level; (void)mode; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)plane; (void)bgs; (void)c; (void)ldc;
-    (void)cgs; (void)accumulate; (void)scratch;
+    (void)cgs; (void)accumulate; (void)bias; (void)scratch;
 }

@@ -50,8 +50,10 @@ PK_G_TARGET static inline void PK_G(transpose)(VEC r[W]) {
 #undef PK_LANES
 
 // C[MR × NR] (rows ldc apart) = or += Ap·Bp over kc: Ap [MR][PK_GEMM_KC], Bp [kc][NR]. Accumulators stay in registers.
+// When storing (accumulate 0), rb (MR values, one per row) or cb (NR values, one per column) is added if given.
 PK_G_TARGET __attribute__((noinline))
-static void PK_G(micro)(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, int accumulate) {
+static void PK_G(micro)(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, int accumulate,
+                        const float *rb, const float *cb) {
     VEC acc[MR][NV];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
@@ -73,13 +75,33 @@ static void PK_G(micro)(size_t kc, const float *ap, const float *bp, float *c, s
             for (int u = 0; u < NV; u++) acc[i][u] += a * b[u];
         }
     }
+    if (accumulate) {
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++)
+        for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
-        for (int u = 0; u < NV; u++) {
-            VEC *p = (VEC *)(c + i * ldc + u * W);
-            *p = accumulate ? *p + acc[i][u] : acc[i][u];
-        }
+            for (int u = 0; u < NV; u++) {
+                VEC *p = (VEC *)(c + i * ldc + u * W);
+                *p = *p + acc[i][u];
+            }
+    } else if (rb) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < NV; u++) *(VEC *)(c + i * ldc + u * W) = rb[i] + acc[i][u];
+    } else if (cb) {
+        VEC bias[NV];
+#pragma clang loop unroll(full)
+        for (int u = 0; u < NV; u++) bias[u] = *(const VEC *)(cb + u * W);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < NV; u++) *(VEC *)(c + i * ldc + u * W) = bias[u] + acc[i][u];
+    } else {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < NV; u++) *(VEC *)(c + i * ldc + u * W) = acc[i][u];
+    }
 }
 
 // Packs rows [i0, i0 + MR) of A, inner range [k0, k0 + kc), into ap [MR][PK_GEMM_KC] (rows past m1 are zeros).
@@ -165,7 +187,7 @@ static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size
 PK_G_TARGET __attribute__((noinline))
 static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t K, const void *a, size_t lda,
                        const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs,
-                       int accumulate, float *scratch) {
+                       int accumulate, const float *bias, float *scratch) {
     float *bp = scratch, *ap = scratch + PK_GEMM_KC * PK_GEMM_NC;
     float tile[MR * NR];
     for (size_t j0 = n0; j0 < n1; j0 += PK_GEMM_NC) {
@@ -176,6 +198,9 @@ static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, siz
         for (size_t k0 = 0; k0 < K; k0 += step) {
             size_t kc = K - k0 < step ? K - k0 : step;
             int add = accumulate || k0 > 0;
+            // The bias is added with the first inner block's results: per row of C (convolution weights are A), or
+            // per column (linear weights are Bᵀ).
+            const float *rb = mode == PK_GEMM_HALF_A ? bias : NULL, *cb = mode == PK_GEMM_HALF_BT ? bias : NULL;
             PK_G(pack_b)(mode, b, ldb, plane, bgs, j0, nc, n1, k0, kc, bp);
             for (size_t i0 = m0; i0 < m1; i0 += MR) {
                 PK_G(pack_a)(mode, a, lda, i0, m1, k0, kc, ap);
@@ -185,15 +210,18 @@ static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, siz
                     size_t cols = n1 - js < NR ? n1 - js : NR;
                     const float *strip = bp + s * PK_GEMM_KC * NR;
                     if (rows == MR && cols == NR && p + NR <= plane) {
-                        PK_G(micro)(kc, ap, strip, c + (js / plane) * cgs + i0 * ldc + p, ldc, add);
+                        PK_G(micro)(kc, ap, strip, c + (js / plane) * cgs + i0 * ldc + p, ldc, add, rb ? rb + i0 : NULL,
+                                    cb ? cb + js : NULL);
                         continue;
                     }
-                    PK_G(micro)(kc, ap, strip, tile, NR, 0);
+                    PK_G(micro)(kc, ap, strip, tile, NR, 0, NULL, NULL);
                     for (size_t jj = 0; jj < cols; jj++) {
                         size_t j = js + jj;
                         float *col = c + (j / plane) * cgs + i0 * ldc + j % plane;
-                        for (size_t i = 0; i < rows; i++)
-                            col[i * ldc] = add ? col[i * ldc] + tile[i * NR + jj] : tile[i * NR + jj];
+                        for (size_t i = 0; i < rows; i++) {
+                            float t = tile[i * NR + jj];
+                            col[i * ldc] = add ? col[i * ldc] + t : rb ? rb[i0 + i] + t : cb ? cb[j] + t : t;
+                        }
                     }
                 }
             }

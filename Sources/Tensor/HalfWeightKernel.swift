@@ -25,31 +25,32 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
         self != .blas && weightRows >= Int(linear ? pk_gemm_f16_columns(level) : pk_gemm_f16_rows(level))
     }
 
-    /// C (rows ldc apart) = or += W·B for fp16 weights W [m × k] (rows k apart) and fp32 columns B: column j of group
-    /// g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at c + g·cGroupStride + row·ldc + j % plane
-    /// (a group per image: one product for a batch of images). Not for `blas`.
+    /// C (rows ldc apart) = W·B (+ bias, one value per row of W) for fp16 weights W [m × k] (rows k apart) and fp32
+    /// columns B: column j of group g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at
+    /// c + g·cGroupStride + row·ldc + j % plane (a group per image: one product for a batch of images). Not for `blas`.
     func convolution(weights: UnsafeRawPointer, m: Int, k: Int, columns b: UnsafePointer<Float>, n: Int, ldb: Int,
                      plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cGroupStride: Int,
-                     accumulate: Bool) {
+                     bias: UnsafePointer<Float>?) {
         run(mode: PK_GEMM_HALF_A, m: m, n: n, k: k, splitRows: true, a: weights, lda: k, b: UnsafeRawPointer(b), ldb: ldb,
-            plane: plane, bGroupStride: bGroupStride, c: c, ldc: ldc, cGroupStride: cGroupStride, accumulate: accumulate)
+            plane: plane, bGroupStride: bGroupStride, c: c, ldc: ldc, cGroupStride: cGroupStride, bias: bias)
     }
 
-    /// C [m × n] (rows n apart) = or += X·Wᵀ for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a linear layer.
+    /// C [m × n] (rows n apart) = X·Wᵀ (+ bias, n values) for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a
+    /// linear layer. The bias is added as each tile is stored (no pass over C to fill it in first).
     func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, n: Int, c: UnsafeMutablePointer<Float>,
-                accumulate: Bool) {
+                bias: UnsafePointer<Float>?) {
         // Workers split the token rows when there are more of them than weight rows, or too few weight rows for two
         // strips each: each then packs its own rows of X once for all strips (weight rows split, every worker would
         // pack all of X for half the strips). Otherwise the weight's rows: each widens only its part of W.
         let strips = (n + Int(pk_gemm_f16_columns(level)) - 1) / Int(pk_gemm_f16_columns(level))
         run(mode: PK_GEMM_HALF_BT, m: m, n: n, k: k, splitRows: m >= n || strips < 2 * Parallel.threadCount,
             a: UnsafeRawPointer(x), lda: k, b: weights, ldb: k, plane: n, bGroupStride: 0, c: c, ldc: n, cGroupStride: 0,
-            accumulate: accumulate)
+            bias: bias)
     }
 
     private func run(mode: Int32, m: Int, n: Int, k: Int, splitRows: Bool, a: UnsafeRawPointer, lda: Int,
                      b: UnsafeRawPointer, ldb: Int, plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                     cGroupStride: Int, accumulate: Bool) {
+                     cGroupStride: Int, bias: UnsafePointer<Float>?) {
         precondition(self != .blas, "the blas kernel converts weights and calls sgemm instead")
         guard m > 0 && n > 0 else { return }
         if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * m * n * k) }
@@ -67,7 +68,7 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
                 let first = units * slot / workers * unit, last = min(units * (slot + 1) / workers * unit, splitRows ? m : n)
                 let (m0, m1, n0, n1) = splitRows ? (first, last, 0, n) : (0, m, first, last)
                 pk_gemm_f16(level, mode, m0, m1, n0, n1, k, a, lda, b, ldb, plane, bGroupStride, cp, ldc, cGroupStride,
-                            accumulate ? 1 : 0, sp + slot * perWorker)
+                            0, bias, sp + slot * perWorker)
             }
         }
         withExtendedLifetime(scratch) {}

@@ -74,12 +74,13 @@ extension Tensor {
             x.winogradConv3x3(weight: weight(), bias: bias, out: out)
             return out
         }
-        let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
         if let half, halfKernel.takes(weightRows: o, linear: false) {
+            if let bias { precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs") }
             x.conv2dHalf(weights: half, kernel: halfKernel, size: (kh, kw), stride: (sh, sw), padding: (ph, pw),
-                         accumulate: beta == 1, out: out)
+                         bias: bias?.contiguous(), out: out)
             return out
         }
+        let beta: Float = out.fillWithBias(bias, channels: o, plane: plane) ? 1 : 0
         let wt = weight()
         if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
             for img in 0..<n {
@@ -134,15 +135,16 @@ extension Tensor {
     /// planes: SD's 8² level, and 16² at 256 px; each weight then meets the batch's columns at once), else per image
     /// in tiles of rows.
     fileprivate func conv2dHalf(weights: PackedTensor, kernel: HalfWeightKernel, size: (Int, Int), stride: (Int, Int),
-                                padding: (Int, Int), accumulate: Bool, out: Tensor) {
+                                padding: (Int, Int), bias: Tensor?, out: Tensor) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
         let kdim = c * size.0 * size.1, plane = ho * wo
-        defer { withExtendedLifetime(weights.owner) {} }
+        defer { withExtendedLifetime((weights.owner, bias)) {} }
+        let bp = bias.map { UnsafePointer($0.pointer) }
         if size == (1, 1) && stride == (1, 1) && padding == (0, 0) {
             kernel.convolution(weights: weights.raw, m: o, k: c, columns: pointer, n: n * plane, ldb: plane, plane: plane,
                                bGroupStride: c * plane, c: out.pointer, ldc: plane, cGroupStride: o * plane,
-                               accumulate: accumulate)
+                               bias: bp)
             return
         }
         if n * kdim * plane <= Tensor.im2colBudgetFloats {
@@ -154,12 +156,12 @@ extension Tensor {
             }
             kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col.pointer, n: n * plane, ldb: plane,
                                plane: plane, bGroupStride: kdim * plane, c: out.pointer, ldc: plane,
-                               cGroupStride: o * plane, accumulate: accumulate)
+                               cGroupStride: o * plane, bias: bp)
             return
         }
         forEachIm2colTile(size: size, stride: stride, padding: padding, out: out) { col, cols, offset in
             kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col, n: cols, ldb: cols, plane: cols,
-                               bGroupStride: 0, c: out.pointer + offset, ldc: plane, cGroupStride: 0, accumulate: accumulate)
+                               bGroupStride: 0, c: out.pointer + offset, ldc: plane, cGroupStride: 0, bias: bp)
         }
     }
 

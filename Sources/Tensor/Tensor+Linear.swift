@@ -59,9 +59,16 @@ extension Tensor {
         let x = contiguous()
         let rows = count / max(inFeatures, 1)
         let out = Tensor.empty(Array(shape.dropLast()) + [outFeatures])
+        if let bias { precondition(bias.count == outFeatures, "linear bias \(bias.shape) for \(outFeatures) outputs") }
+        if let half, !BF16Compute.takes(m: rows, n: outFeatures, k: inFeatures), halfKernel.takes(weightRows: outFeatures, linear: true) {
+            let bc = bias?.contiguous()
+            halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: half.raw, n: outFeatures, c: out.pointer,
+                              bias: bc.map { UnsafePointer($0.pointer) })
+            withExtendedLifetime((half.owner, bc)) {}
+            return out
+        }
         var beta: Float = 0
         if let bias {
-            precondition(bias.count == outFeatures, "linear bias \(bias.shape) for \(outFeatures) outputs")
             let bc = bias.contiguous()
             let o = out.pointer, bp = bc.pointer
             Parallel.forRanges(rows, minChunk: max(1, 16384 / max(outFeatures, 1))) { r in
@@ -73,12 +80,6 @@ extension Tensor {
             if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * rows * outFeatures * inFeatures) }
             BF16Compute.gemm(halfTransposedB: half.raw, owner: half.owner, m: rows, n: outFeatures, k: inFeatures, a: x.pointer,
                              beta: beta, c: out.pointer)
-            return out
-        }
-        if let half, halfKernel.takes(weightRows: outFeatures, linear: true) {
-            halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: half.raw, n: outFeatures, c: out.pointer,
-                          accumulate: beta == 1)
-            withExtendedLifetime(half.owner) {}
             return out
         }
         let w = weight()

@@ -115,11 +115,12 @@ struct BenchOps: ParsableCommand {
             let w = PackedTensor.half(Tensor.randomUniform(linear ? [outputs, inputs] : [outputs, inputs, size, size],
                                                            seed: 7, scale: 0.05))
             let options = Conv2dOptions(stride: 1, padding: size / 2)
+            let bias = Tensor.randomUniform([outputs], seed: 8)
             func product(_ kernel: HalfWeightKernel) -> Tensor {
                 BF16Compute.with(false) {
                     Tensor.withWinograd(false) {
-                        linear ? x.linear(packedWeight: w, halfKernel: kernel)
-                               : x.conv2d(packedWeight: w, options: options, halfKernel: kernel)
+                        linear ? x.linear(packedWeight: w, bias: bias, halfKernel: kernel)
+                               : x.conv2d(packedWeight: w, bias: bias, options: options, halfKernel: kernel)
                     }
                 }
             }
@@ -142,11 +143,12 @@ struct BenchOps: ParsableCommand {
         report["half_weight_products"] = halfReport
 
         var attentionFlops = 0.0
-        // Blocked attention: SD1.5 at 512 px, batch 2 × 8 heads × 4096 tokens × 40.
+        // Blocked attention: SD1.5 at 512 px, batch 2 × 8 heads × 4096 tokens × 40, as the U-Net passes them: head
+        // views of [batch, tokens, heads × 40] projections (rows 320 floats apart).
         let (batch, heads, tokens, dim) = (2, 8, 4096, 40)
-        let q = Tensor.randomUniform([batch, heads, tokens, dim], seed: 6)
-        let k = Tensor.randomUniform([batch, heads, tokens, dim], seed: 7)
-        let v = Tensor.randomUniform([batch, heads, tokens, dim], seed: 8)
+        let q = Tensor.randomUniform([batch, tokens, heads, dim], seed: 6).transposed(1, 2)
+        let k = Tensor.randomUniform([batch, tokens, heads, dim], seed: 7).transposed(1, 2)
+        let v = Tensor.randomUniform([batch, tokens, heads, dim], seed: 8).transposed(1, 2)
         var attentionSeconds = Double.infinity
         var extraBytes = 0
         BF16Compute.with(false) {

@@ -30,7 +30,7 @@ import TestSupport
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) with \(kernel)")
     }
 
-    /// The direct kernels accumulate onto a bias and overwrite whatever the output held before (stale values in
+    /// The direct kernels add the bias as they store and overwrite whatever the output held before (stale values in
     /// reused buffers must not leak in): a product computed twice into recycled memory gives the same result.
     @Test(arguments: HalfWeightKernel.available.filter { $0 != .blas })
     func repeatableOnReusedMemory(kernel: HalfWeightKernel) throws {

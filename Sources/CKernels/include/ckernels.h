@@ -100,17 +100,22 @@ void pk_release_free_memory(void);
 
 // fp32 attention (attention_f32.c) for one head: softmax(alpha·Q·Kᵀ)·V without masks. `level` picks the vector
 // width: 2 AVX-512, 1 AVX2+FMA, 0 baseline (pk_attention_f32_best_level: the best this CPU runs). One call takes a
-// block of up to pk_attention_f32_block_rows queries (q rows qs apart) against all nk keys (k, v rows ks, vs apart)
-// and writes their outputs (rows ldo apart); scratch: pk_attention_f32_scratch floats, 64-byte aligned.
+// block of up to pk_attention_f32_block_rows queries (q rows qs apart) against all nk keys (kp: the head's keys as
+// pk_attention_f32_pack_keys wrote them; v rows vs apart) and writes their outputs (rows ldo apart); scratch:
+// pk_attention_f32_scratch floats, 64-byte aligned. pk_attention_f32_pack_keys copies K (rows ks apart) into
+// pk_attention_f32_packed_keys floats: tiles of the keys one score tile reads, in the order it reads them.
 int pk_attention_f32_best_level(void);
 size_t pk_attention_f32_block_rows(int level);
 size_t pk_attention_f32_scratch(int level, size_t nk, size_t d, size_t dv);
-void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *k, size_t ks,
+size_t pk_attention_f32_packed_keys(int level, size_t nk, size_t d);
+void pk_attention_f32_pack_keys(int level, const float *k, size_t ks, size_t nk, size_t d, float *dst);
+void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, size_t d, const float *kp,
                             const float *v, size_t vs, size_t nk, size_t dv, float alpha, float *scratch,
                             float *out, size_t ldo);
 
 // fp32 GEMM with an IEEE-half operand (gemm_f16.c): C = A·B (accumulate 0) or C += A·B (1), over rows [m0, m1) and
-// columns [n0, n1) of C (workers split one dimension), inner dimension k.
+// columns [n0, n1) of C (workers split one dimension), inner dimension k. With accumulate 0, bias (or NULL) holds one
+// value per row of the fp16 operand (C's rows in PK_GEMM_HALF_A, its columns in PK_GEMM_HALF_BT), added to C.
 //   PK_GEMM_HALF_A (convolutions): A fp16 [M × K] rows lda apart; B fp32 [K × N].
 //   PK_GEMM_HALF_BT (linear layers): A fp32 [M × K] rows lda apart; B = Wᵀ for an fp16 W [N × K], rows ldb apart.
 // Columns come in groups of `plane` (one per image; plane = N for one group): fp32 B's column j of group
@@ -125,6 +130,6 @@ size_t pk_gemm_f16_columns(int level);
 size_t pk_gemm_f16_scratch(int level);
 void pk_gemm_f16(int level, int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t k, const void *a, size_t lda,
                  const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs, int accumulate,
-                 float *scratch);
+                 const float *bias, float *scratch);
 
 #endif
