@@ -144,15 +144,22 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
     }
 
 PK_CLONES
-void pk_wino43_weights(const float *w, size_t C, size_t o0, size_t o1, size_t O, float *U) {
+void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, size_t O, float *U) {
     const size_t plane = O * C;
     float g[9 * PK_WL], t[18 * PK_WL], u[36 * PK_WL];
     for (size_t o = o0; o < o1; o++) {
         for (size_t c0 = 0; c0 < C; c0 += PK_WL) {
             const size_t lanes = C - c0 < PK_WL ? C - c0 : PK_WL;
-            const float *src = w + (o * C + c0) * 9;
-            for (int k = 0; k < 9; k++)
-                for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
+            const size_t first = (o * C + c0) * 9;
+            if (half) {
+                const _Float16 *src = (const _Float16 *)w + first;
+                for (int k = 0; k < 9; k++)
+                    for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? (float)src[l * 9 + k] : 0.0f;
+            } else {
+                const float *src = (const float *)w + first;
+                for (int k = 0; k < 9; k++)
+                    for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
+            }
             // G g: along the kernel's rows for each of its 3 columns → t[6][3]; then · Gᵀ along columns → u[6][6].
             for (int j = 0; j < 3; j++) { const float *z = g + j * PK_WL; float *r = t + j * PK_WL; PK_G(z, r, 3 * PK_WL) }
             for (int i = 0; i < 6; i++) { const float *z = t + i * 3 * PK_WL; float *r = u + i * 6 * PK_WL; PK_G(z, r, PK_WL) }

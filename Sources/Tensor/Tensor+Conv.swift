@@ -26,8 +26,8 @@ extension Tensor {
 
     /// conv2d with the weight still in its stored type: on the bf16 path (`BF16Compute`) fp16 weights are packed
     /// straight to tiles, without the fp32 copy `unpacked()` makes.
-    /// In fp32, fp16 weights are multiplied in place by `halfKernel` (`HalfWeightKernel`; `blas` converts them first)
-    /// unless the convolution takes the Winograd path.
+    /// In fp32, fp16 weights are multiplied in place by `halfKernel` (`HalfWeightKernel`; `blas` converts them first),
+    /// or widened inside the weight transform where the convolution takes the Winograd path.
     public func conv2d(packedWeight: PackedTensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions(),
                        halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         convolve(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
@@ -71,7 +71,14 @@ extension Tensor {
             return out
         }
         if winograd {
-            x.winogradConv3x3(weight: weight(), bias: bias, out: out)
+            if let half {
+                x.winogradConv3x3(weights: half.raw, half: true, bias: bias, out: out)
+                withExtendedLifetime(half.owner) {}
+            } else {
+                let wt = weight()
+                x.winogradConv3x3(weights: UnsafeRawPointer(wt.pointer), half: false, bias: bias, out: out)
+                withExtendedLifetime(wt) {}
+            }
             return out
         }
         if let half, halfKernel.takes(weightRows: o, linear: false) {

@@ -104,7 +104,7 @@ struct BenchOps: ParsableCommand {
         let halfCases: [(String, Int, Int, Int, Int)] = [  // kind, rows or batch, inputs, outputs, plane side
             ("linear", 8192, 320, 320, 0), ("linear", 8192, 320, 2560, 0), ("linear", 8192, 1280, 320, 0),
             ("linear", 2048, 640, 5120, 0), ("linear", 512, 1280, 1280, 0), ("linear", 128, 1280, 1280, 0),
-            ("linear", 154, 768, 768, 0), ("conv3", 2, 1280, 1280, 16), ("conv3", 2, 1280, 1280, 8),
+            ("linear", 154, 768, 768, 0), ("conv3", 2, 1280, 1280, 16), ("conv3", 2, 2560, 1280, 16), ("conv3", 2, 1280, 1280, 8),
             ("conv3", 2, 1280, 1280, 4), ("conv1", 2, 320, 320, 64), ("conv1", 2, 1280, 1280, 8),
         ]
         for (kind, batch, inputs, outputs, side) in halfCases {
@@ -134,6 +134,13 @@ struct BenchOps: ParsableCommand {
                 entry[kernel.rawValue] = ["seconds": seconds, "gflops": flop / seconds / 1e9, "relative_difference": Double(difference)]
                 line.append(String(format: "%@ %.4f s %4.0f GFLOP/s", kernel.rawValue, seconds, flop / seconds / 1e9)
                             + (kernel == .blas ? "" : String(format: " (%.0e)", difference)))
+            }
+            if kind == "conv3" {
+                // The Winograd path on the same fp16 weights (widened inside its weight transform).
+                let seconds = best(repeats) { _ = x.conv2dWinograd3x3(packedWeight: w, bias: bias) }
+                let difference = x.conv2dWinograd3x3(packedWeight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
+                entry["winograd"] = ["seconds": seconds, "gflops": flop / seconds / 1e9, "relative_difference": Double(difference)]
+                line.append(String(format: "Winograd %.4f s %4.0f GFLOP/s (%.0e)", seconds, flop / seconds / 1e9, difference))
             }
             halfReport.append(entry)
             let shape = linear ? "linear \(batch)×\(inputs) → \(outputs)"

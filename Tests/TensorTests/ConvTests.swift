@@ -33,11 +33,14 @@ import TestSupport
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
     }
 
-    /// The opt-in Winograd F(2×2, 3×3) path against torch's conv2d on the same fixtures: even and odd sizes, partial
-    /// tiles, a long row of tiles, 64 to 1280 channels.
-    @Test(arguments: ["unet_320", "unet_320_640", "unet_1280", "winograd_odd", "winograd_wide", "k3s1p1"])
-    func winogradMatchesTorch(_ name: String) throws {
-        let out = try fx.tensor(name, "x").conv2dWinograd3x3(weight: fx.tensor(name, "weight"), bias: try? fx.tensor(name, "bias"))
-        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name)")
+    /// The Winograd F(4×4, 3×3) path against torch's conv2d on the same fixtures: even and odd sizes, partial
+    /// tiles, a long row of tiles, 64 to 1280 channels (1280 outputs: many blocks of output channels, the last partial).
+    /// Both ways of transforming the weights: whole, and by blocks of output channels (0: every weight blocked).
+    @Test(arguments: ["unet_320", "unet_320_640", "unet_1280", "winograd_odd", "winograd_wide", "k3s1p1"],
+          [Tensor.winogradWholeWeightFloats, 0])
+    func winogradMatchesTorch(_ name: String, wholeWeightFloats: Int) throws {
+        let out = try fx.tensor(name, "x").conv2dWinograd3x3(weight: fx.tensor(name, "weight"), bias: try? fx.tensor(name, "bias"),
+                                                             wholeWeightFloats: wholeWeightFloats)
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(wholeWeightFloats)")
     }
 }

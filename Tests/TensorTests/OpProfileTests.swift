@@ -3,7 +3,7 @@ import Tensor
 
 @Suite struct OpProfileTests {
     /// The profile names each outermost op's kind once (nested ops count towards the outer one), and 3×3 convolutions
-    /// take the Winograd path from 64 tiles on, im2col below.
+    /// take the Winograd path from 32 tiles on (`winogradMinTiles`), im2col below.
     @Test func kindsAndWinogradChoice() {
         let w = Tensor.randomUniform([32, 32, 3, 3], seed: 1, scale: 0.1)
         let small = Tensor.randomUniform([1, 32, 16, 16], seed: 2)     // 16 tiles of 4×4

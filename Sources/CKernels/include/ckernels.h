@@ -33,7 +33,7 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 // V[36][C][ldv] = Bᵀ d B of the 6×6 input tiles (column = tile − t0) for channels c0..<c1 and tiles t0..<t0+count
 // of an N×C×H×W input (tiles of 4×4 outputs numbered image by image, row by row; zero padding outside);
 // y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M[36][O][ldm]; partial tiles clipped).
-void pk_wino43_weights(const float *w, size_t C, size_t o0, size_t o1, size_t O, float *U);
+void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, size_t O, float *U);
 void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
                      size_t t0, size_t count, float *V, size_t ldv);
 void pk_wino43_output(const float *M, size_t O, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
