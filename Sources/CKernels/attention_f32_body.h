@@ -1,8 +1,10 @@
 // One instruction set's fp32 attention kernels, included by attention_f32.c once per vector width. Before including:
 // W (floats per vector), QV (query vectors per block: a block is QB = QV·W queries), KR (keys per score tile),
 // CC (output columns per E·V tile), PK_ATT(name) (name with the set's suffix), PK_ATT_TARGET (the attribute selecting
-// the set), optionally PK_ATT_VEXP (a vector exp); all of them undefined again at the end. Queries run along the vector lanes throughout — scores are kept transposed, Sᵀ[key][query] — so the
-// softmax's max and sum are lane-wise, K and V are read in place (broadcast elements) and no tile is padded.
+// the set), optionally PK_ATT_VEXP (a vector exp); all of them undefined again at the end. Queries run along the
+// vector lanes throughout — scores are kept transposed, Sᵀ[key][query] — so the softmax's max and sum are lane-wise,
+// K and V elements are broadcast (K from tiles packed once per head in the order a score tile reads them, V rows as
+// they are) and only the last key tile is padded.
 // Accumulators stay in registers: constant trip counts, fully unrolled.
 
 typedef float PK_ATT(vec) __attribute__((vector_size(W * 4), aligned(4)));

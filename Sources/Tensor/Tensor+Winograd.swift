@@ -5,11 +5,12 @@ import Foundation
 /// padding 1 convolutions: each 4×4 output tile from a 6×6 input tile with 36 multiplies instead of 144, done as 36
 /// GEMMs [O × C]·[C × tiles] between the transforms V = Bᵀ d B (input), U = G g Gᵀ (weights) and Y = Aᵀ M A
 /// (output), written in C (`pk_wino43_*`, vectorised over 16 tiles, one clone per SIMD level). 4× fewer
-/// multiply-adds than direct convolution; the weight transform is redone per call, block by block of output channels
-/// (36·O·C values: caching it would cost 8× an fp16 model's weights), so small images (few tiles) keep the im2col GEMM. Tiles of all images in the
-/// batch share the GEMMs, processed in chunks that bound the scratch memory. The FLOP counter is given the
-/// direct-convolution count, so effective GFLOP/s stay comparable. Error against direct convolution: see
-/// `phosphor bench ops` (max |Winograd − direct| ÷ max |direct|: 7e-6 to 1.3e-5 at U-Net and VAE shapes) and the torch fixtures.
+/// multiply-adds than direct convolution; the weight transform is redone per call, for big weights block by block of
+/// output channels (36·O·C values: caching it would cost 8× an fp16 model's weights), so small images (few tiles)
+/// keep the im2col GEMM. Tiles of all images in the batch share the GEMMs, processed in chunks that bound the scratch
+/// memory. The FLOP counter is given the direct-convolution count, so effective GFLOP/s stay comparable. Error against
+/// direct convolution: see `phosphor bench ops` (max |Winograd − direct| ÷ max |direct|: 7e-6 to 1.3e-5 at U-Net and
+/// VAE shapes) and the torch fixtures.
 extension Tensor {
     /// Whether conv2d takes the Winograd path: 3×3, stride 1, padding 1, at least 32 channels both ways and at least
     /// `winogradMinTiles` (32) 4×4 output tiles in the batch — `phosphor bench ops` on 2 cores: about 2× faster than
