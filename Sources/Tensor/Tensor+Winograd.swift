@@ -49,14 +49,10 @@ extension Tensor {
     /// The Winograd F(4×4, 3×3) convolution itself (3×3, stride 1, padding 1), whatever `conv2d` would choose.
     /// `wholeWeightFloats` (tests): where the weight transform goes whole or by blocks (`winogradWholeWeightFloats`).
     public func conv2dWinograd3x3(weight: Tensor, bias: Tensor? = nil, wholeWeightFloats: Int = winogradWholeWeightFloats) -> Tensor {
-        precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1] && weight.shape[2] == 3 && weight.shape[3] == 3,
-                     "Winograd 3×3 needs NCHW input and O×C×3×3 weight, got \(shape), \(weight.shape)")
-        let out = Tensor.empty([shape[0], weight.shape[0], shape[2], shape[3]])
         let w = weight.contiguous()
-        contiguous().winogradConv3x3(weights: UnsafeRawPointer(w.pointer), half: false, bias: bias, out: out,
-                                     wholeWeightFloats: wholeWeightFloats)
-        withExtendedLifetime(w) {}
-        return out
+        defer { withExtendedLifetime(w) {} }
+        return winograd3x3(weightShape: w.shape, weights: UnsafeRawPointer(w.pointer), half: false, bias: bias,
+                           wholeWeightFloats: wholeWeightFloats)
     }
 
     /// The Winograd convolution with the weight as stored: fp16 weights widened inside the weight transform.
@@ -65,13 +61,18 @@ extension Tensor {
         guard packedWeight.dtype == .f16 else {
             return conv2dWinograd3x3(weight: packedWeight.unpacked(), bias: bias, wholeWeightFloats: wholeWeightFloats)
         }
-        let ws = packedWeight.shape
+        defer { withExtendedLifetime(packedWeight.owner) {} }
+        return winograd3x3(weightShape: packedWeight.shape, weights: packedWeight.raw, half: true, bias: bias,
+                           wholeWeightFloats: wholeWeightFloats)
+    }
+
+    /// The two public entry points' shared checks and output.
+    private func winograd3x3(weightShape ws: [Int], weights: UnsafeRawPointer, half: Bool, bias: Tensor?,
+                             wholeWeightFloats: Int) -> Tensor {
         precondition(rank == 4 && ws.count == 4 && ws[1] == shape[1] && ws[2] == 3 && ws[3] == 3,
                      "Winograd 3×3 needs NCHW input and O×C×3×3 weight, got \(shape), \(ws)")
         let out = Tensor.empty([shape[0], ws[0], shape[2], shape[3]])
-        contiguous().winogradConv3x3(weights: packedWeight.raw, half: true, bias: bias, out: out,
-                                     wholeWeightFloats: wholeWeightFloats)
-        withExtendedLifetime(packedWeight.owner) {}
+        contiguous().winogradConv3x3(weights: weights, half: half, bias: bias, out: out, wholeWeightFloats: wholeWeightFloats)
         return out
     }
 
