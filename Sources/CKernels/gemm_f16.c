@@ -38,6 +38,7 @@ int pk_gemm_f16_best_level(void) {
 
 size_t pk_gemm_f16_rows(int level) { return level == 2 ? 12 : 6; }
 size_t pk_gemm_f16_columns(int level) { return level == 2 ? 32 : 16; }
+size_t pk_gemm_f16_inner_block(void) { return PK_GEMM_KC; }
 size_t pk_gemm_f16_scratch(int level) { return PK_GEMM_KC * PK_GEMM_NC + pk_gemm_f16_rows(level) * PK_GEMM_KC; }
 
 void pk_gemm_f16(int level, int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t k, const void *a, size_t lda,
@@ -50,4 +51,15 @@ void pk_gemm_f16(int level, int mode, size_t m0, size_t m1, size_t n0, size_t n1
 #endif
     (void)level; (void)mode; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)plane; (void)bgs; (void)c; (void)ldc;
     (void)cgs; (void)accumulate; (void)bias; (void)scratch;
+}
+
+void pk_wino_products(int level, size_t k0, size_t k1, size_t panels, size_t strips, size_t kc, const float *u,
+                      size_t ukstride, const float *v, size_t vkstride, size_t vsstride, float *m, size_t mkstride,
+                      size_t ldm, int accumulate) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (level == 2) { pk_g512_wino(k0, k1, panels, strips, kc, u, ukstride, v, vkstride, vsstride, m, mkstride, ldm, accumulate); return; }
+    if (level == 1) { pk_g256_wino(k0, k1, panels, strips, kc, u, ukstride, v, vkstride, vsstride, m, mkstride, ldm, accumulate); return; }
+#endif
+    (void)level; (void)k0; (void)k1; (void)panels; (void)strips; (void)kc; (void)u; (void)ukstride; (void)v;
+    (void)vkstride; (void)vsstride; (void)m; (void)mkstride; (void)ldm; (void)accumulate;
 }

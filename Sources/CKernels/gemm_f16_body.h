@@ -184,6 +184,24 @@ static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size
     }
 }
 
+// Winograd's products on operands its transforms wrote in this kernel's layouts, so nothing is packed here: for the
+// points k0 ≤ k < k1, M_k[o][t] (+)= Σ_c U_k[o][c]·V_k[c][t] over one block of kc input channels. U: panel p of point
+// k at u + k·ukstride + p·MR·PK_GEMM_KC ([MR][PK_GEMM_KC], as pack_a writes it); V: strip s of point k at
+// v + k·vkstride + s·vsstride ([kc][NR], as pack_b writes it); M: row o of point k at m + k·mkstride + o·ldm, every
+// tile whole (the caller pads M to `panels`·MR rows and `strips`·NR columns).
+PK_G_TARGET __attribute__((noinline))
+static void PK_G(wino)(size_t k0, size_t k1, size_t panels, size_t strips, size_t kc, const float *u, size_t ukstride,
+                       const float *v, size_t vkstride, size_t vsstride, float *m, size_t mkstride, size_t ldm,
+                       int accumulate) {
+    for (size_t k = k0; k < k1; k++)
+        for (size_t p = 0; p < panels; p++) {
+            const float *ap = u + k * ukstride + p * MR * PK_GEMM_KC;
+            for (size_t s = 0; s < strips; s++)
+                PK_G(micro)(kc, ap, v + k * vkstride + s * vsstride, m + k * mkstride + p * MR * ldm + s * NR, ldm,
+                            accumulate, NULL, NULL);
+        }
+}
+
 PK_G_TARGET __attribute__((noinline))
 static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, size_t K, const void *a, size_t lda,
                        const void *b, size_t ldb, size_t plane, size_t bgs, float *c, size_t ldc, size_t cgs,

@@ -182,6 +182,48 @@ void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, 
     free(wide);
 }
 
+// The same transform written as pk_wino_products' U operand (panels of mr rows, rows kc apart) for one block of input
+// channels; rows past o1 − o0 up to `rows` zeroed.
+PK_CLONES
+void pk_wino43_weights_packed(const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
+                              size_t mr, size_t kc, size_t rows, float *U, size_t kstride) {
+    const size_t width = c1 - c0;
+    float g[9 * PK_WL], t[18 * PK_WL], u[36 * PK_WL];
+    float *wide = half ? malloc(width * 9 * sizeof(float)) : NULL;
+    for (size_t r = 0; r < rows; r++) {
+        float *base = U + r / mr * mr * kc + r % mr * kc;
+        if (o0 + r >= o1) {
+            for (int k = 0; k < 36; k++) memset(base + k * kstride, 0, width * sizeof(float));
+            continue;
+        }
+        const size_t o = o0 + r;
+        if (half) {
+            const _Float16 *h = (const _Float16 *)w + (o * C + c0) * 9;
+            for (size_t i = 0; i < width * 9; i++) wide[i] = (float)h[i];
+        }
+        for (size_t cc = 0; cc < width; cc += PK_WL) {
+            const size_t lanes = width - cc < PK_WL ? width - cc : PK_WL;
+            const float *src = half ? wide + cc * 9 : (const float *)w + (o * C + c0 + cc) * 9;
+            if (lanes == PK_WL) {
+                for (int k = 0; k < 9; k++)
+                    for (int l = 0; l < PK_WL; l++) g[k * PK_WL + l] = src[l * 9 + k];
+            } else {
+                for (int k = 0; k < 9; k++)
+                    for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
+            }
+            for (int j = 0; j < 3; j++) { const float *z = g + j * PK_WL; float *q = t + j * PK_WL; PK_G(z, q, 3 * PK_WL) }
+            for (int i = 0; i < 6; i++) { const float *z = t + i * 3 * PK_WL; float *q = u + i * 6 * PK_WL; PK_G(z, q, PK_WL) }
+            for (int k = 0; k < 36; k++) {
+                float *row = base + k * kstride + cc;
+                const float *v = u + k * PK_WL;
+                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = v[l]; }
+                else { for (size_t l = 0; l < lanes; l++) row[l] = v[l]; }
+            }
+        }
+    }
+    free(wide);
+}
+
 // Bᵀ z for six lane vectors z[0..5] (stride s floats apart), written to r[0..5] (stride s).
 #define PK_BT(z, r, s)                                                                          \
     for (int l = 0; l < PK_WL; l++) {                                                           \
@@ -197,13 +239,15 @@ void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, 
 
 PK_CLONES
 void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
-                     size_t t0, size_t count, float *V, size_t ldv) {
+                     size_t t0, size_t count, float *V, size_t ldv, size_t nr) {
     const size_t th = (H + 3) / 4, tw = (W + 3) / 4, per_image = th * tw;
     const size_t plane36 = C * ldv;
+    // In strips, every column of the last strip is written (zeros past count): the products multiply whole strips.
+    const size_t end = nr < ldv ? (count + nr - 1) / nr * nr : count;
     float d[36 * PK_WL], e[36 * PK_WL];
     for (size_t c = c0; c < c1; c++) {
-        for (size_t g = 0; g < count; g += PK_WL) {
-            const size_t lanes = count - g < PK_WL ? count - g : PK_WL;
+        for (size_t g = 0; g < end; g += PK_WL) {
+            const size_t lanes = g >= count ? 0 : count - g < PK_WL ? count - g : PK_WL;
             for (size_t l = 0; l < PK_WL; l++) {
                 if (l >= lanes) { for (int k = 0; k < 36; k++) d[k * PK_WL + l] = 0; continue; }
                 const size_t t = t0 + g + l, img = t / per_image, r = t % per_image;
@@ -228,12 +272,13 @@ void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, si
             // Bᵀ d: along i (rows) for each column j; then · B: along j for each row.
             for (int j = 0; j < 6; j++) { const float *z = d + j * PK_WL; float *r = e + j * PK_WL; PK_BT(z, r, 6 * PK_WL) }
             for (int i = 0; i < 6; i++) { const float *z = e + i * 6 * PK_WL; float *r = d + i * 6 * PK_WL; PK_BT(z, r, PK_WL) }
-            float *dst = V + c * ldv + g;
+            float *dst = V + g / nr * C * nr + c * nr + g % nr;
+            const size_t stored = nr < ldv ? PK_WL : lanes;
             for (int k = 0; k < 36; k++) {
                 float *row = dst + k * plane36;
                 const float *src = d + k * PK_WL;
-                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = src[l]; }
-                else { for (size_t l = 0; l < lanes; l++) row[l] = src[l]; }
+                if (stored == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = src[l]; }
+                else { for (size_t l = 0; l < stored; l++) row[l] = src[l]; }
             }
         }
     }
@@ -252,10 +297,10 @@ void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, si
     }
 
 PK_CLONES
-void pk_wino43_output(const float *M, size_t O, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
+void pk_wino43_output(const float *M, size_t O, size_t mo, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
                       const float *bias, float *y, size_t H, size_t W) {
     const size_t th = (H + 3) / 4, tw = (W + 3) / 4, per_image = th * tw;
-    const size_t plane36 = O * ldm;
+    const size_t plane36 = mo * ldm;
     float m[36 * PK_WL], e[36 * PK_WL], q[16 * PK_WL];
     for (size_t o = o0; o < o1; o++) {
         const float b = bias ? bias[o] : 0.0f;

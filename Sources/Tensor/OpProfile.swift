@@ -11,17 +11,20 @@ public enum OpProfile {
     nonisolated(unsafe) private static var depth = 0
     nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
 
-    /// Starts a fresh profile on the calling thread.
-    public static func start() {
+    /// One profile at a time in the process: a second thread's `record` waits for the first (tests run side by side).
+    private static let session = NSLock()
+
+    /// Runs `body` on the calling thread under a fresh profile and returns seconds and call counts per kind, largest
+    /// first.
+    public static func record(_ body: () throws -> Void) rethrows -> [(kind: String, seconds: Double, calls: Int)] {
+        session.lock()
+        defer { session.unlock() }
         owner = pthread_self()
         depth = 0
         totals = [:]
         enabled = true
-    }
-
-    /// Stops and returns seconds and call counts per kind, largest first.
-    public static func stop() -> [(kind: String, seconds: Double, calls: Int)] {
-        enabled = false
+        defer { enabled = false }
+        try body()
         return totals.map { ($0.key, $0.value.seconds, $0.value.calls) }.sorted { $0.seconds > $1.seconds }
     }
 

@@ -44,35 +44,46 @@ extension Tensor {
         return try body()
     }
 
+    /// The kernel of Winograd's products: the fp16 GEMM's register tiles where the CPU has them
+    /// (`HalfWeightKernel.preferred`), else OpenBLAS; `PHOSPHOR_WINOGRAD_GEMM=blas|avx512|avx2` picks one (A/B runs).
+    public static let winogradProducts: HalfWeightKernel =
+        getenv("PHOSPHOR_WINOGRAD_GEMM").flatMap { HalfWeightKernel(rawValue: String(cString: $0)) }
+            .flatMap { HalfWeightKernel.available.contains($0) ? $0 : nil } ?? .preferred
+
     static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""
 
     /// The Winograd F(4×4, 3×3) convolution itself (3×3, stride 1, padding 1), whatever `conv2d` would choose.
-    /// `wholeWeightFloats` (tests): where the weight transform goes whole or by blocks (`winogradWholeWeightFloats`).
-    public func conv2dWinograd3x3(weight: Tensor, bias: Tensor? = nil, wholeWeightFloats: Int = winogradWholeWeightFloats) -> Tensor {
+    /// `weightTransform` (tests): whole or by blocks of output channels (`WinogradWeights`); `products`: the
+    /// products' kernel (`winogradConv3x3`).
+    public func conv2dWinograd3x3(weight: Tensor, bias: Tensor? = nil, weightTransform: WinogradWeights = .automatic,
+                                  products: HalfWeightKernel = winogradProducts) -> Tensor {
         let w = weight.contiguous()
         defer { withExtendedLifetime(w) {} }
         return winograd3x3(weightShape: w.shape, weights: UnsafeRawPointer(w.pointer), half: false, bias: bias,
-                           wholeWeightFloats: wholeWeightFloats)
+                           weightTransform: weightTransform, products: products)
     }
 
     /// The Winograd convolution with the weight as stored: fp16 weights widened inside the weight transform.
     public func conv2dWinograd3x3(packedWeight: PackedTensor, bias: Tensor? = nil,
-                                  wholeWeightFloats: Int = winogradWholeWeightFloats) -> Tensor {
+                                  weightTransform: WinogradWeights = .automatic,
+                                  products: HalfWeightKernel = winogradProducts) -> Tensor {
         guard packedWeight.dtype == .f16 else {
-            return conv2dWinograd3x3(weight: packedWeight.unpacked(), bias: bias, wholeWeightFloats: wholeWeightFloats)
+            return conv2dWinograd3x3(weight: packedWeight.unpacked(), bias: bias, weightTransform: weightTransform,
+                                     products: products)
         }
         defer { withExtendedLifetime(packedWeight.owner) {} }
         return winograd3x3(weightShape: packedWeight.shape, weights: packedWeight.raw, half: true, bias: bias,
-                           wholeWeightFloats: wholeWeightFloats)
+                           weightTransform: weightTransform, products: products)
     }
 
     /// The two public entry points' shared checks and output.
     private func winograd3x3(weightShape ws: [Int], weights: UnsafeRawPointer, half: Bool, bias: Tensor?,
-                             wholeWeightFloats: Int) -> Tensor {
+                             weightTransform: WinogradWeights, products: HalfWeightKernel) -> Tensor {
         precondition(rank == 4 && ws.count == 4 && ws[1] == shape[1] && ws[2] == 3 && ws[3] == 3,
                      "Winograd 3×3 needs NCHW input and O×C×3×3 weight, got \(shape), \(ws)")
         let out = Tensor.empty([shape[0], ws[0], shape[2], shape[3]])
-        contiguous().winogradConv3x3(weights: weights, half: half, bias: bias, out: out, wholeWeightFloats: wholeWeightFloats)
+        contiguous().winogradConv3x3(weights: weights, half: half, bias: bias, out: out, weightTransform: weightTransform,
+                                     products: products)
         return out
     }
 
@@ -83,37 +94,159 @@ extension Tensor {
         return min(o, ((o + wanted - 1) / wanted + 15) / 16 * 16)
     }
 
-    /// Transformed weights (36·O·C floats) up to which `winogradConv3x3` transforms them whole and multiplies with
-    /// all workers in each of the 36 products: 12 M floats (48 MB; SD's 320- and VAE's 512-channel layers). Above it,
-    /// by blocks of output channels, one per worker.
-    public static let winogradWholeWeightFloats = 12 << 20
+    /// Whether the weight transform goes whole (36·O·C floats held at once, then the 36 products, each over all tiles)
+    /// or by blocks of output channels, one block per worker at a time (transform, 36 products, output transform).
+    public enum WinogradWeights: Sendable {
+        /// The measured choice for the products' kernel (`winogradTransformsWhole`).
+        case automatic
+        case whole, blocked
+    }
 
-    /// `weights`: O×C×3×3, IEEE half (`half`, widened inside the transform) or fp32, O = out's channels. Small weights
-    /// (`winogradWholeWeightFloats`) are transformed whole and each product uses every worker (many tiles: the
-    /// products' shared operand is packed once). Larger ones go in blocks of output channels (`winogradOutputBlock`),
-    /// one per worker at a time: the worker transforms its block's weights into its own buffer, multiplies the 36
-    /// products single-threaded and transforms the block's outputs, so the whole transformed weight is never held
-    /// (236 MB for a 1280→1280 layer, on fresh pages every call: `phosphor bench ops` 1280 channels at 8² 2.3× faster,
-    /// at 16² 1.2×).
+    /// The automatic choice. OpenBLAS: whole up to 12 M transformed floats (48 MB; SD's 320- and VAE's 512-channel
+    /// layers), each product using all workers. Register tiles: whole only with many tiles (≥ 256) and up to 16 M
+    /// floats (SD's 64² level, the VAE) — with few tiles, blocks whose weights stay in cache were faster even for
+    /// small weights (`phosphor bench ops`, 640 channels at 32² 15–20 %).
+    static func winogradTransformsWhole(_ choice: WinogradWeights, products: HalfWeightKernel, inChannels c: Int,
+                                        outChannels o: Int, tiles: Int) -> Bool {
+        switch choice {
+        case .whole: return true
+        case .blocked: return false
+        case .automatic: return products == .blas ? 36 * o * c <= 12 << 20 : tiles >= 256 && 36 * o * c <= 16 << 20
+        }
+    }
+
+    /// `weights`: O×C×3×3, IEEE half (`half`, widened inside the transform) or fp32, O = out's channels. `products`:
+    /// the kernel of the 36 products — the fp16 GEMM's register tiles (`winogradPacked`, AVX-512 or AVX2) or OpenBLAS's
+    /// sgemm (`blas`, and CPUs with neither).
     func winogradConv3x3(weights: UnsafeRawPointer, half: Bool, bias: Tensor?, out: Tensor,
-                         wholeWeightFloats: Int = winogradWholeWeightFloats) {
+                         weightTransform: WinogradWeights = .automatic, products: HalfWeightKernel = winogradProducts) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let o = out.shape[1]
+        let whole = Tensor.winogradTransformsWhole(weightTransform, products: products, inChannels: c, outChannels: o,
+                                                   tiles: n * ((h + 3) / 4) * ((w + 3) / 4))
         if FLOPCounter.enabled && FLOPCounter.countsHere { FLOPCounter.add(2 * n * o * c * 9 * h * w) }
+        let biasTensor = bias?.contiguous()
+        if let biasTensor { precondition(biasTensor.count == o, "conv2d bias \(biasTensor.shape) for \(o) outputs") }
+        let bp = biasTensor.map { UnsafePointer($0.pointer) }
+        if products == .blas {
+            winogradBLAS(weights: weights, half: half, bias: bp, out: out, whole: whole)
+        } else {
+            winogradPacked(weights: weights, half: half, bias: bp, out: out, whole: whole, level: products.level)
+        }
+        withExtendedLifetime(biasTensor) {}
+    }
+
+    /// Output channels per block of `winogradPacked`'s blocked path: a multiple of both kernels' register rows (12 and
+    /// 6); 24 to 96 measured within noise of each other at SD's shapes.
+    static let winogradBlockRows = 48
+
+    /// The products on the fp16 GEMM's micro-kernel (`pk_wino_products`), fed directly: the transforms write U as its
+    /// A panels ([12 rows][384]) and V as its B strips ([C][32 tiles]), so nothing is repacked (OpenBLAS copied both
+    /// operands of every product: a third of its time in a 512 px U-Net step). Whole: the weights transformed at once,
+    /// the workers split the 36 points. Blocked: blocks of 48 output channels, one per worker at a time, in steps of at
+    /// most 384 input channels: transform that part of the weights (36·48·384 floats, 2.6 MB), multiply it with all 36
+    /// points, accumulate; then the block's output transform.
+    private func winogradPacked(weights: UnsafeRawPointer, half: Bool, bias: UnsafePointer<Float>?, out: Tensor,
+                                whole: Bool, level: Int32) {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let o = out.shape[1]
+        let mr = Int(pk_gemm_f16_rows(level)), nr = Int(pk_gemm_f16_columns(level)), kc = Int(pk_gemm_f16_inner_block())
+        let tiles = n * ((h + 3) / 4) * ((w + 3) / 4)
+        // Chunk of tiles (whole strips) so V and M (36·(C + O)·chunk floats) stay near 12 M floats (48 MB).
+        let chunk = (min(tiles, max(64, (12 << 20) / (36 * (c + o)))) + nr - 1) / nr * nr
+        let strips = chunk / nr
+        let panels = (o + mr - 1) / mr, rowsM = panels * mr
+        let v = Tensor.empty([36, c, chunk]), m = Tensor.empty([36, rowsM, chunk])
+        let workers = Parallel.threadCount
+        let vp = v.pointer, mp = m.pointer, xp = pointer, yp = out.pointer
+        let halfFlag: Int32 = half ? 1 : 0
+        // Input-channel blocks: equal, at most kc wide.
+        let cBlocks = (c + kc - 1) / kc, cStep = (c + cBlocks - 1) / cBlocks
+        let panelFloats = mr * kc
+        if whole {
+            // U: [36][c block][panel][mr][kc].
+            let kStride = cBlocks * panels * panelFloats
+            let u = Tensor.empty([36 * kStride])
+            let up = u.pointer
+            for cb in 0..<cBlocks {
+                let c0 = cb * cStep, c1 = min(c, c0 + cStep)
+                Parallel.forRanges(panels, minChunk: max(1, 4096 / max(c * mr, 1))) { r in
+                    pk_wino43_weights_packed(weights, halfFlag, c, r.lowerBound * mr, min(o, r.upperBound * mr), c0, c1,
+                                             mr, kc, r.count * mr, up + (cb * panels + r.lowerBound) * panelFloats, kStride)
+                }
+            }
+            var t0 = 0
+            while t0 < tiles {
+                let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
+                Parallel.forRanges(c, minChunk: 1) { r in
+                    pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
+                }
+                Parallel.forRanges(36, minChunk: 1) { r in
+                    for cb in 0..<cBlocks {
+                        let c0 = cb * cStep, width = min(c, c0 + cStep) - c0
+                        pk_wino_products(level, r.lowerBound, r.upperBound, panels, used, width,
+                                         up + cb * panels * panelFloats, kStride, vp + c0 * nr, c * chunk, c * nr,
+                                         mp, rowsM * chunk, chunk, cb > 0 ? 1 : 0)
+                    }
+                }
+                Parallel.forRanges(o, minChunk: 1) { r in
+                    pk_wino43_output(mp, o, rowsM, chunk, r.lowerBound, r.upperBound, t0, count, bias, yp, h, w)
+                }
+                t0 += count
+            }
+            withExtendedLifetime(u) {}
+        } else {
+            let rows = Tensor.winogradBlockRows, blocks = (o + rows - 1) / rows
+            let blockPanels = rows / mr, kStride = blockPanels * panelFloats
+            let slotsUsed = min(workers, blocks)
+            let u = Tensor.empty([slotsUsed, 36 * kStride])
+            let slots = SlotPool(count: slotsUsed)
+            let up = u.pointer
+            var t0 = 0
+            while t0 < tiles {
+                let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
+                Parallel.forRanges(c, minChunk: 1) { r in
+                    pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
+                }
+                Parallel.forEach(blocks) { b in
+                    let slot = slots.acquire()
+                    defer { slots.release(slot) }
+                    let o0 = b * rows, o1 = min(o, o0 + rows), bp = (o1 - o0 + mr - 1) / mr
+                    let ub = up + slot * 36 * kStride
+                    for cb in 0..<cBlocks {
+                        let c0 = cb * cStep, c1 = min(c, c0 + cStep)
+                        pk_wino43_weights_packed(weights, halfFlag, c, o0, o1, c0, c1, mr, kc, bp * mr, ub, kStride)
+                        pk_wino_products(level, 0, 36, bp, used, c1 - c0, ub, kStride, vp + c0 * nr, c * chunk, c * nr,
+                                         mp + o0 * chunk, rowsM * chunk, chunk, cb > 0 ? 1 : 0)
+                    }
+                    pk_wino43_output(mp, o, rowsM, chunk, o0, o1, t0, count, bias, yp, h, w)
+                }
+                t0 += count
+            }
+            withExtendedLifetime(u) {}
+        }
+        withExtendedLifetime((v, m)) {}
+    }
+
+    /// The products on OpenBLAS: small weights (`winogradWholeWeightFloats`) are transformed whole and each product
+    /// uses every worker (many tiles: the products' shared operand is packed once). Larger ones go in blocks of
+    /// output channels (`winogradOutputBlock`), one per worker at a time: the worker transforms its block's weights into
+    /// its own buffer, multiplies the 36 products single-threaded and transforms the block's outputs, so the whole
+    /// transformed weight is never held (236 MB for a 1280→1280 layer, on fresh pages every call).
+    private func winogradBLAS(weights: UnsafeRawPointer, half: Bool, bias bp: UnsafePointer<Float>?, out: Tensor,
+                              whole: Bool) {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let o = out.shape[1]
         let tiles = n * ((h + 3) / 4) * ((w + 3) / 4)
         // Chunk of tiles so V and M (36·(C + O)·chunk floats) stay near 12 M floats (48 MB).
         let chunk = min(tiles, max(64, (12 << 20) / (36 * (c + o))))
         let v = Tensor.empty([36, c, chunk]), m = Tensor.empty([36, o, chunk])
-        let whole = 36 * o * c <= wholeWeightFloats
         let workers = Parallel.threadCount
         let block = whole ? o : Tensor.winogradOutputBlock(outChannels: o, inChannels: c, workers: workers)
         let blocks = (o + block - 1) / block
         let u = Tensor.empty([whole ? 1 : min(workers, blocks), 36 * block * c])
         let slots = SlotPool(count: min(workers, blocks))
         let vp = v.pointer, mp = m.pointer, up = u.pointer, xp = pointer, yp = out.pointer
-        let biasTensor = bias?.contiguous()
-        if let biasTensor { precondition(biasTensor.count == o, "conv2d bias \(biasTensor.shape) for \(o) outputs") }
-        let bp = biasTensor.map { UnsafePointer($0.pointer) }
         let halfFlag: Int32 = half ? 1 : 0
         let weightBytes = half ? 2 : 4
         if whole {
@@ -125,7 +258,7 @@ extension Tensor {
         while t0 < tiles {
             let count = min(chunk, tiles - t0)
             Parallel.forRanges(c, minChunk: 1) { r in
-                pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk)
+                pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, chunk)
             }
             if whole {
                 for k in 0..<36 {
@@ -133,7 +266,7 @@ extension Tensor {
                                         c: mp + k * o * chunk, ldc: chunk)
                 }
                 Parallel.forRanges(o, minChunk: 1) { r in
-                    pk_wino43_output(mp, o, chunk, r.lowerBound, r.upperBound, t0, count, bp, yp, h, w)
+                    pk_wino43_output(mp, o, o, chunk, r.lowerBound, r.upperBound, t0, count, bp, yp, h, w)
                 }
             } else {
                 BLAS.singleThreaded {
@@ -147,12 +280,12 @@ extension Tensor {
                             BLAS.sgemmUncounted(m: rows, n: count, k: c, a: ub + k * rows * c, lda: c, b: vp + k * c * chunk,
                                                 ldb: chunk, c: mp + (k * o + o0) * chunk, ldc: chunk)
                         }
-                        pk_wino43_output(mp, o, chunk, o0, o0 + rows, t0, count, bp, yp, h, w)
+                        pk_wino43_output(mp, o, o, chunk, o0, o0 + rows, t0, count, bp, yp, h, w)
                     }
                 }
             }
             t0 += count
         }
-        withExtendedLifetime((u, v, m, biasTensor)) {}
+        withExtendedLifetime((u, v, m)) {}
     }
 }

@@ -134,9 +134,7 @@ struct BenchSD: ParsableCommand {
     /// Runs `body` once under OpProfile, prints the split and returns it as seconds per kind.
     func profiled(_ say: (String) -> Void, _ body: () -> Void) -> [String: Double] {
         let start = DispatchTime.now()
-        OpProfile.start()
-        body()
-        let kinds = OpProfile.stop()
+        let kinds = OpProfile.record(body)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         var out: [String: Double] = ["total": total]
         let other = total - kinds.reduce(0) { $0 + $1.seconds }

@@ -92,9 +92,7 @@ import Tensor
             let options = Conv2dOptions(stride: 1, padding: 1)
             func kinds(_ bf16: Bool) -> [String] {
                 BF16Compute.with(bf16) {
-                    OpProfile.start()
-                    _ = x.conv2d(weight: w, options: options)
-                    return OpProfile.stop().map(\.kind)
+                    OpProfile.record { _ = x.conv2d(weight: w, options: options) }.map(\.kind)
                 }
             }
             #expect(kinds(false) == ["conv 3×3 Winograd"])

@@ -8,11 +8,11 @@ import Tensor
         let w = Tensor.randomUniform([32, 32, 3, 3], seed: 1, scale: 0.1)
         let small = Tensor.randomUniform([1, 32, 16, 16], seed: 2)     // 16 tiles of 4×4
         let large = Tensor.randomUniform([1, 32, 32, 32], seed: 3)     // 64 tiles
-        OpProfile.start()
-        _ = small.conv2d(weight: w, options: Conv2dOptions(stride: 1, padding: 1))
-        _ = large.conv2d(weight: w, options: Conv2dOptions(stride: 1, padding: 1))
-        _ = large.permuted([0, 2, 3, 1]).silu()                        // silu of a non-contiguous view: copy nested
-        let kinds = OpProfile.stop()
+        let kinds = OpProfile.record {
+            _ = small.conv2d(weight: w, options: Conv2dOptions(stride: 1, padding: 1))
+            _ = large.conv2d(weight: w, options: Conv2dOptions(stride: 1, padding: 1))
+            _ = large.permuted([0, 2, 3, 1]).silu()                    // silu of a non-contiguous view: copy nested
+        }
         let calls = Dictionary(uniqueKeysWithValues: kinds.map { ($0.kind, $0.calls) })
         #expect(calls == ["conv 3×3 im2col": 1, "conv 3×3 Winograd": 1, "elementwise": 1])
         #expect(kinds.allSatisfy { $0.seconds >= 0 })
