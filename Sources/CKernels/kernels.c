@@ -245,9 +245,11 @@ void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, si
     // In strips, every column of the last strip is written (zeros past count): the products multiply whole strips.
     const size_t end = nr < ldv ? (count + nr - 1) / nr * nr : count;
     float d[36 * PK_WL], e[36 * PK_WL];
-    for (size_t c = c0; c < c1; c++) {
-        for (size_t g = 0; g < end; g += PK_WL) {
-            const size_t lanes = g >= count ? 0 : count - g < PK_WL ? count - g : PK_WL;
+    // Channels innermost: in strips, consecutive channels' values are adjacent (36 sequential write streams; tiles
+    // innermost would touch a new page per strip and point).
+    for (size_t g = 0; g < end; g += PK_WL) {
+        const size_t lanes = g >= count ? 0 : count - g < PK_WL ? count - g : PK_WL;
+        for (size_t c = c0; c < c1; c++) {
             for (size_t l = 0; l < PK_WL; l++) {
                 if (l >= lanes) { for (int k = 0; k < 36; k++) d[k * PK_WL + l] = 0; continue; }
                 const size_t t = t0 + g + l, img = t / per_image, r = t % per_image;
