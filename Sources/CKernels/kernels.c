@@ -129,20 +129,21 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
 // groups of PK_WL lanes so every transform is a loop over lanes the compiler vectorises.
 #define PK_WL 16
 
-// G z for three lane vectors z[0..2] (stride s) into six (stride s); multiplications by the reciprocals (a division
-// per value made this transform slower than the GEMMs it feeds).
-#define PK_G(z, r, s)                                                                           \
+// G z for three lane vectors z[0..2] (zs floats apart) into six (rs apart); multiplications by the reciprocals (a
+// division per value made this transform slower than the GEMMs it feeds).
+#define PK_G2(z, zs, r, rs)                                                                     \
     for (int l = 0; l < PK_WL; l++) {                                                           \
-        float g0 = z[0 * s + l], g1 = z[1 * s + l], g2 = z[2 * s + l];                          \
+        float g0 = z[0 * zs + l], g1 = z[1 * zs + l], g2 = z[2 * zs + l];                       \
         float a = (g0 + g2) * (1.0f / 6.0f), b = g1 * (1.0f / 6.0f);                            \
         float c = g0 * (1.0f / 24.0f) + g2 * (1.0f / 6.0f), d = g1 * (1.0f / 12.0f);            \
-        r[0 * s + l] = g0 * 0.25f;                                                              \
-        r[1 * s + l] = -a - b;                                                                  \
-        r[2 * s + l] = -a + b;                                                                  \
-        r[3 * s + l] = c + d;                                                                   \
-        r[4 * s + l] = c - d;                                                                   \
-        r[5 * s + l] = g2;                                                                      \
+        r[0 * rs + l] = g0 * 0.25f;                                                             \
+        r[1 * rs + l] = -a - b;                                                                 \
+        r[2 * rs + l] = -a + b;                                                                 \
+        r[3 * rs + l] = c + d;                                                                  \
+        r[4 * rs + l] = c - d;                                                                  \
+        r[5 * rs + l] = g2;                                                                     \
     }
+#define PK_G(z, r, s) PK_G2(z, s, r, s)
 
 PK_CLONES
 void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, size_t O, float *U) {
@@ -212,12 +213,19 @@ void pk_wino43_weights_packed(const void *w, int half, size_t C, size_t o0, size
                     for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
             }
             for (int j = 0; j < 3; j++) { const float *z = g + j * PK_WL; float *q = t + j * PK_WL; PK_G(z, q, 3 * PK_WL) }
+            if (lanes == PK_WL) {  // whole groups: the second pass writes the destination rows itself
+                for (int i = 0; i < 6; i++) {
+                    const float *z = t + i * 3 * PK_WL;
+                    float *q = base + i * 6 * kstride + cc;
+                    PK_G2(z, PK_WL, q, kstride)
+                }
+                continue;
+            }
             for (int i = 0; i < 6; i++) { const float *z = t + i * 3 * PK_WL; float *q = u + i * 6 * PK_WL; PK_G(z, q, PK_WL) }
             for (int k = 0; k < 36; k++) {
                 float *row = base + k * kstride + cc;
                 const float *v = u + k * PK_WL;
-                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = v[l]; }
-                else { for (size_t l = 0; l < lanes; l++) row[l] = v[l]; }
+                for (size_t l = 0; l < lanes; l++) row[l] = v[l];
             }
         }
     }
