@@ -4,7 +4,9 @@ import Foundation
 /// Winograd F(4×4, 3×3) (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks") for 3×3, stride 1,
 /// padding 1 convolutions: each 4×4 output tile from a 6×6 input tile with 36 multiplies instead of 144, done as 36
 /// GEMMs [O × C]·[C × tiles] between the transforms V = Bᵀ d B (input), U = G g Gᵀ (weights) and Y = Aᵀ M A
-/// (output), written in C (`pk_wino43_*`, vectorised over 16 tiles, one clone per SIMD level). 4× fewer
+/// (output), written in C (`pk_wino43_*`, vectorised over 16 tiles or channels, one clone per SIMD level). The GEMMs
+/// run on the fp32 register-tile kernel of `gemm_f16.c` with U and V written straight into its packed layouts
+/// (`winogradPacked`), or on OpenBLAS (`winogradBLAS`: CPUs without AVX2, `PHOSPHOR_WINOGRAD_GEMM=blas`). 4× fewer
 /// multiply-adds than direct convolution; the weight transform is redone per call, for big weights block by block of
 /// output channels (36·O·C values: caching it would cost 8× an fp16 model's weights), so small images (few tiles)
 /// keep the im2col GEMM. Tiles of all images in the batch share the GEMMs, processed in chunks that bound the scratch
@@ -87,13 +89,6 @@ extension Tensor {
         return out
     }
 
-    /// Output channels per block of `winogradConv3x3`: each block's transformed weights (36·block·C floats) stay near
-    /// 2 M floats (8 MB), in at least two blocks per worker, multiples of 16.
-    static func winogradOutputBlock(outChannels o: Int, inChannels c: Int, workers: Int) -> Int {
-        let wanted = max(2 * workers, (36 * o * c + (2 << 20) - 1) / (2 << 20))
-        return min(o, ((o + wanted - 1) / wanted + 15) / 16 * 16)
-    }
-
     /// Whether the weight transform goes whole (36·O·C floats held at once, then the 36 products, each over all tiles)
     /// or by blocks of output channels, one block per worker at a time (transform, 36 products, output transform).
     public enum WinogradWeights: Sendable {
@@ -105,7 +100,9 @@ extension Tensor {
     /// The automatic choice. OpenBLAS: whole up to 12 M transformed floats (48 MB; SD's 320- and VAE's 512-channel
     /// layers), each product using all workers. Register tiles: whole only with many tiles (≥ 256) and up to 16 M
     /// floats (SD's 64² level, the VAE) — with few tiles, blocks whose weights stay in cache were faster even for
-    /// small weights (`phosphor bench ops`, 640 channels at 32² 15–20 %).
+    /// small weights (variants alternated in one process: 640→640 at 32²×2 0.026–0.028 s blocked, 0.033 s whole;
+    /// 1280→1280 at 16²×2 0.030–0.038 s against 0.058–0.066 s), with many whole was (640→640 at 64²×2 0.111 s
+    /// against 0.131–0.139 s).
     static func winogradTransformsWhole(_ choice: WinogradWeights, products: HalfWeightKernel, inChannels c: Int,
                                         outChannels o: Int, tiles: Int) -> Bool {
         switch choice {
@@ -228,7 +225,14 @@ extension Tensor {
         withExtendedLifetime((v, m)) {}
     }
 
-    /// The products on OpenBLAS: small weights (`winogradWholeWeightFloats`) are transformed whole and each product
+    /// Output channels per block of `winogradBLAS`: each block's transformed weights (36·block·C floats) stay near
+    /// 2 M floats (8 MB), in at least two blocks per worker, multiples of 16.
+    static func winogradOutputBlock(outChannels o: Int, inChannels c: Int, workers: Int) -> Int {
+        let wanted = max(2 * workers, (36 * o * c + (2 << 20) - 1) / (2 << 20))
+        return min(o, ((o + wanted - 1) / wanted + 15) / 16 * 16)
+    }
+
+    /// The products on OpenBLAS: small weights (`winogradTransformsWhole`) are transformed whole and each product
     /// uses every worker (many tiles: the products' shared operand is packed once). Larger ones go in blocks of
     /// output channels (`winogradOutputBlock`), one per worker at a time: the worker transforms its block's weights into
     /// its own buffer, multiplies the 36 products single-threaded and transforms the block's outputs, so the whole

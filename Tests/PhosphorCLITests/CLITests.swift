@@ -63,6 +63,17 @@ struct CLI {
         #expect(named.stdout.contains("fp16 weights in fp32 products: blas (of "), "\(named.stdout)")
     }
 
+    /// Winograd's products follow the fp16-weight kernel (its register tiles) unless PHOSPHOR_WINOGRAD_GEMM names
+    /// another this CPU runs; an unknown name is ignored.
+    @Test func winogradProductsChoice() throws {
+        let chosen = try CLI.run(["info"], environment: ["PHOSPHOR_HALF_GEMM": "blas"])
+        #expect(chosen.stdout.contains("Winograd products: blas (of "), "\(chosen.stdout)")
+        let named = try CLI.run(["info"], environment: ["PHOSPHOR_WINOGRAD_GEMM": "blas"])
+        #expect(named.stdout.contains("Winograd products: blas (of "), "\(named.stdout)")
+        let unknown = try CLI.run(["info"], environment: ["PHOSPHOR_WINOGRAD_GEMM": "fast"])
+        #expect(unknown.stdout.contains("Winograd products: \(HalfWeightKernel.available[0].rawValue) (of "), "\(unknown.stdout)")
+    }
+
     @Test func userChosenBLASCoreIsRespected() throws {
         let r = try CLI.run(["info"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
         #expect(r.status == 0)
