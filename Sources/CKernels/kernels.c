@@ -145,46 +145,11 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n) {
     }
 #define PK_G(z, r, s) PK_G2(z, s, r, s)
 
-PK_CLONES
-void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, size_t O, float *U) {
-    const size_t plane = O * C;
-    float g[9 * PK_WL], t[18 * PK_WL], u[36 * PK_WL];
-    // fp16 weights: each output channel's C·9 halves widened in one vector loop before the gathers below read them
-    // (element by element they were a scalar conversion each, 7 % of a 512 px U-Net step; widened per 16 lanes just
-    // before, the gathers' loads waited on the stores).
-    float *wide = half ? malloc(C * 9 * sizeof(float)) : NULL;
-    for (size_t o = o0; o < o1; o++) {
-        if (half) {
-            const _Float16 *h = (const _Float16 *)w + o * C * 9;
-            for (size_t i = 0; i < C * 9; i++) wide[i] = (float)h[i];
-        }
-        for (size_t c0 = 0; c0 < C; c0 += PK_WL) {
-            const size_t lanes = C - c0 < PK_WL ? C - c0 : PK_WL;
-            const float *src = half ? wide + c0 * 9 : (const float *)w + (o * C + c0) * 9;
-            if (lanes == PK_WL) {  // whole groups without the lane test: ~12 % less time in this function (perf)
-                for (int k = 0; k < 9; k++)
-                    for (int l = 0; l < PK_WL; l++) g[k * PK_WL + l] = src[l * 9 + k];
-            } else {
-                for (int k = 0; k < 9; k++)
-                    for (size_t l = 0; l < PK_WL; l++) g[k * PK_WL + l] = l < lanes ? src[l * 9 + k] : 0.0f;
-            }
-            // G g: along the kernel's rows for each of its 3 columns → t[6][3]; then · Gᵀ along columns → u[6][6].
-            for (int j = 0; j < 3; j++) { const float *z = g + j * PK_WL; float *r = t + j * PK_WL; PK_G(z, r, 3 * PK_WL) }
-            for (int i = 0; i < 6; i++) { const float *z = t + i * 3 * PK_WL; float *r = u + i * 6 * PK_WL; PK_G(z, r, PK_WL) }
-            float *dst = U + o * C + c0;
-            for (int k = 0; k < 36; k++) {
-                float *row = dst + k * plane;
-                const float *v = u + k * PK_WL;
-                if (lanes == PK_WL) { for (int l = 0; l < PK_WL; l++) row[l] = v[l]; }
-                else { for (size_t l = 0; l < lanes; l++) row[l] = v[l]; }
-            }
-        }
-    }
-    free(wide);
-}
-
-// The same transform written as pk_wino_products' U operand (panels of mr rows, rows kc apart) for one block of input
-// channels; rows past o1 − o0 up to `rows` zeroed.
+// U = G g Gᵀ for output channels o0..<o1 and input channels c0..<c1, in panels of mr rows kc apart (pk_wino_products'
+// U operand; one panel of o1 − o0 rows C apart is the plain [O][C] layout); rows past o1 − o0 up to `rows` zeroed.
+// fp16 weights: each output channel's halves widened in one vector loop before the gathers below read them (element
+// by element they were a scalar conversion each, 7 % of a 512 px U-Net step; widened per 16 lanes just before, the
+// gathers' loads waited on the stores).
 PK_CLONES
 void pk_wino43_weights_packed(const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
                               size_t mr, size_t kc, size_t rows, float *U, size_t kstride) {

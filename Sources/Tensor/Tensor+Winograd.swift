@@ -252,10 +252,10 @@ extension Tensor {
         let slots = SlotPool(count: min(workers, blocks))
         let vp = v.pointer, mp = m.pointer, up = u.pointer, xp = pointer, yp = out.pointer
         let halfFlag: Int32 = half ? 1 : 0
-        let weightBytes = half ? 2 : 4
         if whole {
             Parallel.forRanges(o, minChunk: max(1, 4096 / max(c, 1))) { r in
-                pk_wino43_weights(weights, halfFlag, c, r.lowerBound, r.upperBound, o, up)
+                pk_wino43_weights_packed(weights, halfFlag, c, r.lowerBound, r.upperBound, 0, c, r.count, c, r.count,
+                                         up + r.lowerBound * c, o * c)
             }
         }
         var t0 = 0
@@ -279,7 +279,7 @@ extension Tensor {
                         defer { slots.release(slot) }
                         let o0 = b * block, rows = min(block, o - o0)
                         let ub = up + slot * 36 * block * c
-                        pk_wino43_weights(weights + o0 * c * 9 * weightBytes, halfFlag, c, 0, rows, rows, ub)
+                        pk_wino43_weights_packed(weights, halfFlag, c, o0, o0 + rows, 0, c, rows, c, rows, ub, rows * c)
                         for k in 0..<36 {
                             BLAS.sgemmUncounted(m: rows, n: count, k: c, a: ub + k * rows * c, lda: c, b: vp + k * c * chunk,
                                                 ldb: chunk, c: mp + (k * o + o0) * chunk, ldc: chunk)

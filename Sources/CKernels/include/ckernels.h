@@ -29,17 +29,16 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 
 // Winograd F(4×4, 3×3) for 3×3, stride-1, padding-1 convolutions, in three steps around 36 GEMMs
 // M[k] = U[k]·V[k] (k = 6·i + j, the 6×6 transformed position):
-// U[36][O][C] = G g Gᵀ of the weights w[O][C][3][3], for output channels o0..<o1;
+// U = G g Gᵀ of the weights w[O][C][3][3] (fp32, or IEEE half when `half`), for output channels o0..<o1 and input
+// channels c0..<c1: value (k, o, c) at U + k·kstride + r / mr·mr·kc + r % mr·kc + c − c0 (r = o − o0), rows r from
+// o1 − o0 up to `rows` zeros — panels of mr rows as pk_wino_products reads them, or with mr = rows = o1 − o0 and
+// kc = C the plain [36][O][C] layout (kstride = O·C);
 // V[36][C][ldv] = Bᵀ d B of the 6×6 input tiles (column = tile − t0) for channels c0..<c1 and tiles t0..<t0+count
 // of an N×C×H×W input (tiles of 4×4 outputs numbered image by image, row by row; zero padding outside);
 // y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M[36][O][ldm]; partial tiles clipped).
 // With nr < ldv, V is laid out in strips of nr tiles as the fp16 GEMM's B operand (pk_wino_products): element
 // (k, c, t) at V + k·C·ldv + (t / nr)·C·nr + c·nr + t % nr, the strips' columns past `count` zeros; nr = ldv is the
 // plain [36][C][ldv] layout (only `count` columns written). M holds mo ≥ O rows per point.
-// pk_wino43_weights_packed: the weights of output channels o0..<o1 and input channels c0..<c1 as pk_wino_products'
-// U operand: value (k, o, c) at U + k·kstride + r / mr·mr·kc + r % mr·kc + c − c0 (r = o − o0); rows r from o1 − o0 up
-// to `rows` are zeros.
-void pk_wino43_weights(const void *w, int half, size_t C, size_t o0, size_t o1, size_t O, float *U);
 void pk_wino43_weights_packed(const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
                               size_t mr, size_t kc, size_t rows, float *U, size_t kstride);
 void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
