@@ -52,13 +52,35 @@ extension Tensor {
         getenv("PHOSPHOR_WINOGRAD_GEMM").flatMap { HalfWeightKernel(rawValue: String(cString: $0)) }
             .flatMap { HalfWeightKernel.available.contains($0) ? $0 : nil } ?? .preferred
 
+    /// The products' kernel on this thread: `winogradProducts` unless inside `withWinogradProducts`.
+    public static var currentWinogradProducts: HalfWeightKernel {
+        guard let index = pthread_getspecific(winogradProductsKey) else { return winogradProducts }
+        return HalfWeightKernel.allCases[Int(bitPattern: index) - 1]
+    }
+
+    private static let winogradProductsKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Runs `body` with this thread's Winograd products on `kernel` (one of `HalfWeightKernel.available`), e.g. to
+    /// alternate kernels in one process (`phosphor bench sd --alternate winograd-blas`).
+    public static func withWinogradProducts<T>(_ kernel: HalfWeightKernel, _ body: () throws -> T) rethrows -> T {
+        precondition(HalfWeightKernel.available.contains(kernel), "\(kernel) does not run on this CPU")
+        let saved = pthread_getspecific(winogradProductsKey)
+        pthread_setspecific(winogradProductsKey, UnsafeRawPointer(bitPattern: HalfWeightKernel.allCases.firstIndex(of: kernel)! + 1))
+        defer { pthread_setspecific(winogradProductsKey, saved) }
+        return try body()
+    }
+
     static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""
 
     /// The Winograd F(4×4, 3×3) convolution itself (3×3, stride 1, padding 1), whatever `conv2d` would choose.
     /// `weightTransform` (tests): whole or by blocks of output channels (`WinogradWeights`); `products`: the
-    /// products' kernel (`winogradConv3x3`).
+    /// products' kernel (`winogradConv3x3`; default `currentWinogradProducts`).
     public func conv2dWinograd3x3(weight: Tensor, bias: Tensor? = nil, weightTransform: WinogradWeights = .automatic,
-                                  products: HalfWeightKernel = winogradProducts) -> Tensor {
+                                  products: HalfWeightKernel? = nil) -> Tensor {
         let w = weight.contiguous()
         defer { withExtendedLifetime(w) {} }
         return winograd3x3(weightShape: w.shape, weights: UnsafeRawPointer(w.pointer), half: false, bias: bias,
@@ -68,7 +90,7 @@ extension Tensor {
     /// The Winograd convolution with the weight as stored: fp16 weights widened inside the weight transform.
     public func conv2dWinograd3x3(packedWeight: PackedTensor, bias: Tensor? = nil,
                                   weightTransform: WinogradWeights = .automatic,
-                                  products: HalfWeightKernel = winogradProducts) -> Tensor {
+                                  products: HalfWeightKernel? = nil) -> Tensor {
         guard packedWeight.dtype == .f16 else {
             return conv2dWinograd3x3(weight: packedWeight.unpacked(), bias: bias, weightTransform: weightTransform,
                                      products: products)
@@ -80,7 +102,7 @@ extension Tensor {
 
     /// The two public entry points' shared checks and output.
     private func winograd3x3(weightShape ws: [Int], weights: UnsafeRawPointer, half: Bool, bias: Tensor?,
-                             weightTransform: WinogradWeights, products: HalfWeightKernel) -> Tensor {
+                             weightTransform: WinogradWeights, products: HalfWeightKernel?) -> Tensor {
         precondition(rank == 4 && ws.count == 4 && ws[1] == shape[1] && ws[2] == 3 && ws[3] == 3,
                      "Winograd 3×3 needs NCHW input and O×C×3×3 weight, got \(shape), \(ws)")
         let out = Tensor.empty([shape[0], ws[0], shape[2], shape[3]])
@@ -112,11 +134,12 @@ extension Tensor {
         }
     }
 
-    /// `weights`: O×C×3×3, IEEE half (`half`, widened inside the transform) or fp32, O = out's channels. `products`:
-    /// the kernel of the 36 products — the fp16 GEMM's register tiles (`winogradPacked`, AVX-512 or AVX2) or OpenBLAS's
+    /// `weights`: O×C×3×3, IEEE half (`half`, widened inside the transform) or fp32, O = out's channels. `products`
+    /// (default: `currentWinogradProducts`): the kernel of the 36 products — the fp16 GEMM's register tiles (`winogradPacked`, AVX-512 or AVX2) or OpenBLAS's
     /// sgemm (`blas`, and CPUs with neither).
     func winogradConv3x3(weights: UnsafeRawPointer, half: Bool, bias: Tensor?, out: Tensor,
-                         weightTransform: WinogradWeights = .automatic, products: HalfWeightKernel = winogradProducts) {
+                         weightTransform: WinogradWeights = .automatic, products chosen: HalfWeightKernel? = nil) {
+        let products = chosen ?? Tensor.currentWinogradProducts
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let o = out.shape[1]
         let whole = Tensor.winogradTransformsWhole(weightTransform, products: products, inChannels: c, outChannels: o,

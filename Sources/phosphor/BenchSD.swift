@@ -26,9 +26,15 @@ struct BenchSD: ParsableCommand {
     @Flag(help: "After the timed runs, one more U-Net step and decode per size with the time split by operation kind (conv 3×3 Winograd/im2col, 1×1, attention, norms, …).")
     var profile = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col).",
+                               discussion: "On a shared machine whose speed swings by a third within minutes, runs of two binaries one after the other cannot see a 5–10 % change; alternating step by step can."))
+    var alternate: BenchVariant?
 
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if alternate == .winogradBLAS && !HalfWeightKernel.available.contains(.blas) {
+            throw ValidationError("--alternate winograd-blas needs the OpenBLAS kernel")
+        }
         if parsedSizes.isEmpty || parsedSizes.contains(where: { $0 < 64 || $0 % 64 != 0 }) {
             throw ValidationError("--sizes must be multiples of 64, e.g. 256,512; got \(sizes)")
         }
@@ -93,12 +99,13 @@ struct BenchSD: ParsableCommand {
             for size in parsedSizes where timed.contains("unet") {
                 let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
                 var flops = 0
-                let seconds = best { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+                let (seconds, variant) = timedRuns { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
                 let rate = Double(flops) / seconds / 1e9
                 unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
                                  "fraction_of_sgemm": rate / gemm])
                 say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                            size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+                if let variant { unetRows[unetRows.count - 1]["alternate"] = variant.report(say) }
                 if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
             }
         }
@@ -106,11 +113,12 @@ struct BenchSD: ParsableCommand {
         for size in parsedSizes where timed.contains("vae") {
             let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 4)
             var flops = 0
-            let seconds = best { flops = FLOPCounter.count { _ = decode(latents) } }
+            let (seconds, variant) = timedRuns { flops = FLOPCounter.count { _ = decode(latents) } }
             let rate = Double(flops) / seconds / 1e9
             vaeRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate])
             say(String(format: "VAE decode %4d px\(vaeTiling ? "(t)" : "   ")  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                        size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
+            if let variant { vaeRows[vaeRows.count - 1]["alternate"] = variant.report(say) }
             if profile { vaeRows[vaeRows.count - 1]["profile"] = profiled(say) { _ = decode(latents) } }
         }
         report["unet_step"] = unetRows
@@ -146,6 +154,24 @@ struct BenchSD: ParsableCommand {
         return out
     }
 
+    /// The best of `repeats` timed runs of `body`; with `--alternate`, each run is followed by one with the variant,
+    /// and both series come back too.
+    func timedRuns(_ body: () throws -> Void) rethrows -> (Double, AlternatedTimes?) {
+        guard let alternate else { return (try best(body), nil) }
+        var times = AlternatedTimes(variant: alternate)
+        for _ in 0..<repeats {
+            times.standard.append(try seconds(body))
+            times.alternate.append(try alternate.apply { try seconds(body) })
+        }
+        return (times.standard.min()!, times)
+    }
+
+    func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let t = DispatchTime.now()
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9
+    }
+
     func best(_ body: () throws -> Void) rethrows -> Double {
         var result = Double.infinity
         for _ in 0..<repeats {
@@ -154,5 +180,35 @@ struct BenchSD: ParsableCommand {
             result = min(result, Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9)
         }
         return result
+    }
+}
+
+/// A variant `bench sd --alternate` times against the standard path.
+enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
+    case winogradBLAS = "winograd-blas", noWinograd = "no-winograd"
+
+    func apply<T>(_ body: () throws -> T) rethrows -> T {
+        switch self {
+        case .winogradBLAS: try Tensor.withWinogradProducts(.blas, body)
+        case .noWinograd: try Tensor.withWinograd(false, body)
+        }
+    }
+}
+
+/// Both series of an alternated stage, in the order they ran.
+struct AlternatedTimes {
+    let variant: BenchVariant
+    var standard: [Double] = [], alternate: [Double] = []
+
+    /// Prints the means, bests and the ratio of the means (variant ÷ standard: above 1 = the standard path faster);
+    /// returns them for --json.
+    func report(_ say: (String) -> Void) -> [String: Any] {
+        let mean = { (x: [Double]) in x.reduce(0, +) / Double(max(x.count, 1)) }
+        let ratio = mean(alternate) / mean(standard)
+        say(String(format: "    alternated ×%d: standard mean %.3f s (best %.3f), %@ mean %.3f s (best %.3f): %@ ÷ standard %.3f",
+                   standard.count, mean(standard), standard.min() ?? 0, variant.rawValue, mean(alternate),
+                   alternate.min() ?? 0, variant.rawValue, ratio))
+        return ["variant": variant.rawValue, "standard_seconds": standard, "variant_seconds": alternate,
+                "ratio_of_means": ratio]
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Tensor
 import TestSupport
@@ -45,6 +46,26 @@ import TestSupport
                                                              products: variant.products)
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(variant)")
     }
+}
+
+/// `withWinogradProducts` (what `bench sd --alternate winograd-blas` switches) holds on the calling thread only, nests,
+/// and restores the previous choice.
+@Test func winogradProductsOverride() {
+    let standard = Tensor.currentWinogradProducts
+    #expect(standard == Tensor.winogradProducts)
+    Tensor.withWinogradProducts(.blas) {
+        #expect(Tensor.currentWinogradProducts == .blas)
+        Tensor.withWinogradProducts(HalfWeightKernel.available[0]) {
+            #expect(Tensor.currentWinogradProducts == HalfWeightKernel.available[0])
+        }
+        #expect(Tensor.currentWinogradProducts == .blas)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var elsewhere: HalfWeightKernel?
+        Thread.detachNewThread { elsewhere = Tensor.currentWinogradProducts; done.signal() }
+        done.wait()
+        #expect(elsewhere == standard)
+    }
+    #expect(Tensor.currentWinogradProducts == standard)
 }
 
 /// One way through the Winograd convolution: weights transformed whole or by blocks, and the products' kernel.
