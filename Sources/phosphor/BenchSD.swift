@@ -32,9 +32,6 @@ struct BenchSD: ParsableCommand {
 
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if alternate == .winogradBLAS && !HalfWeightKernel.available.contains(.blas) {
-            throw ValidationError("--alternate winograd-blas needs the OpenBLAS kernel")
-        }
         if parsedSizes.isEmpty || parsedSizes.contains(where: { $0 < 64 || $0 % 64 != 0 }) {
             throw ValidationError("--sizes must be multiples of 64, e.g. 256,512; got \(sizes)")
         }
