@@ -135,8 +135,8 @@ extension Tensor {
     }
 
     /// `weights`: O×C×3×3, IEEE half (`half`, widened inside the transform) or fp32, O = out's channels. `products`
-    /// (default: `currentWinogradProducts`): the kernel of the 36 products — the fp16 GEMM's register tiles (`winogradPacked`, AVX-512 or AVX2) or OpenBLAS's
-    /// sgemm (`blas`, and CPUs with neither).
+    /// (default: `currentWinogradProducts`): the kernel of the 36 products — the fp16 GEMM's register tiles
+    /// (`winogradPacked`, AVX-512 or AVX2) or OpenBLAS's sgemm (`blas`, and CPUs with neither).
     func winogradConv3x3(weights: UnsafeRawPointer, half: Bool, bias: Tensor?, out: Tensor,
                          weightTransform: WinogradWeights = .automatic, products chosen: HalfWeightKernel? = nil) {
         let products = chosen ?? Tensor.currentWinogradProducts
@@ -174,20 +174,22 @@ extension Tensor {
         let tiles = n * ((h + 3) / 4) * ((w + 3) / 4)
         // Chunk of tiles (whole strips) so V and M (36·(C + O)·chunk floats) stay near 12 M floats (48 MB).
         let chunk = (min(tiles, max(64, (12 << 20) / (36 * (c + o)))) + nr - 1) / nr * nr
-        let strips = chunk / nr
         let panels = (o + mr - 1) / mr, rowsM = panels * mr
         let v = Tensor.empty([36, c, chunk]), m = Tensor.empty([36, rowsM, chunk])
-        let workers = Parallel.threadCount
         let vp = v.pointer, mp = m.pointer, xp = pointer, yp = out.pointer
         let halfFlag: Int32 = half ? 1 : 0
         // Input-channel blocks: equal, at most kc wide.
         let cBlocks = (c + kc - 1) / kc, cStep = (c + cBlocks - 1) / cBlocks
         let panelFloats = mr * kc
+        // Whole: U [36][c block][panel][mr][kc], transformed once here. Blocked: one [36][panel][mr][kc] buffer per
+        // worker for its block's panels, refilled per block and input-channel block.
+        let rows = Tensor.winogradBlockRows, blocks = (o + rows - 1) / rows
+        let slotCount = whole ? 1 : min(Parallel.threadCount, blocks)
+        let kStride = (whole ? cBlocks * panels : rows / mr) * panelFloats
+        let u = Tensor.empty([slotCount, 36 * kStride])
+        let slots = SlotPool(count: slotCount)
+        let up = u.pointer
         if whole {
-            // U: [36][c block][panel][mr][kc].
-            let kStride = cBlocks * panels * panelFloats
-            let u = Tensor.empty([36 * kStride])
-            let up = u.pointer
             for cb in 0..<cBlocks {
                 let c0 = cb * cStep, c1 = min(c, c0 + cStep)
                 Parallel.forRanges(panels, minChunk: max(1, 4096 / max(c * mr, 1))) { r in
@@ -195,12 +197,14 @@ extension Tensor {
                                              mr, kc, r.count * mr, up + (cb * panels + r.lowerBound) * panelFloats, kStride)
                 }
             }
-            var t0 = 0
-            while t0 < tiles {
-                let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
-                Parallel.forRanges(c, minChunk: 1) { r in
-                    pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
-                }
+        }
+        var t0 = 0
+        while t0 < tiles {
+            let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
+            Parallel.forRanges(c, minChunk: 1) { r in
+                pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
+            }
+            if whole {
                 Parallel.forRanges(36, minChunk: 1) { r in
                     for cb in 0..<cBlocks {
                         let c0 = cb * cStep, width = min(c, c0 + cStep) - c0
@@ -212,22 +216,7 @@ extension Tensor {
                 Parallel.forRanges(o, minChunk: 1) { r in
                     pk_wino43_output(mp, o, rowsM, chunk, r.lowerBound, r.upperBound, t0, count, bias, yp, h, w)
                 }
-                t0 += count
-            }
-            withExtendedLifetime(u) {}
-        } else {
-            let rows = Tensor.winogradBlockRows, blocks = (o + rows - 1) / rows
-            let blockPanels = rows / mr, kStride = blockPanels * panelFloats
-            let slotsUsed = min(workers, blocks)
-            let u = Tensor.empty([slotsUsed, 36 * kStride])
-            let slots = SlotPool(count: slotsUsed)
-            let up = u.pointer
-            var t0 = 0
-            while t0 < tiles {
-                let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
-                Parallel.forRanges(c, minChunk: 1) { r in
-                    pk_wino43_input(xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
-                }
+            } else {
                 Parallel.forEach(blocks) { b in
                     let slot = slots.acquire()
                     defer { slots.release(slot) }
@@ -241,11 +230,10 @@ extension Tensor {
                     }
                     pk_wino43_output(mp, o, rowsM, chunk, o0, o1, t0, count, bias, yp, h, w)
                 }
-                t0 += count
             }
-            withExtendedLifetime(u) {}
+            t0 += count
         }
-        withExtendedLifetime((v, m)) {}
+        withExtendedLifetime((u, v, m)) {}
     }
 
     /// Output channels per block of `winogradBLAS`: each block's transformed weights (36·block·C floats) stay near

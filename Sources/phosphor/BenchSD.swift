@@ -171,11 +171,7 @@ struct BenchSD: ParsableCommand {
 
     func best(_ body: () throws -> Void) rethrows -> Double {
         var result = Double.infinity
-        for _ in 0..<repeats {
-            let t = DispatchTime.now()
-            try body()
-            result = min(result, Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9)
-        }
+        for _ in 0..<repeats { result = min(result, try seconds(body)) }
         return result
     }
 }
