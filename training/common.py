@@ -54,11 +54,29 @@ class TextTower:
                                                add_pooling_layer=False).to(device).eval()
         self.model.requires_grad_(False)
         self.device = device
+        # A text tower unpacked by gpu_pack.py holds only the embedding rows of tokens that captions produce:
+        # any other token is counted and reported (its row is zero there).
+        self.kept, self.misses = None, 0
+        kept = os.path.join(root, "text_encoder", "kept_token_ids.json")
+        if os.path.exists(kept):
+            with open(kept) as f:
+                info = json.load(f)
+            self.kept = torch.zeros(info["rows"], dtype=torch.bool)
+            self.kept[torch.tensor(info["ids"])] = True
 
     @torch.no_grad()
     def __call__(self, captions):
-        t = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=MAX_TOKENS,
-                           return_tensors="pt").to(self.device)
+        captions = list(captions)
+        t = self.tokenizer(captions, padding="max_length", truncation=True, max_length=MAX_TOKENS,
+                           return_tensors="pt")
+        if self.kept is not None:
+            missing = ~self.kept[t.input_ids]
+            if missing.any():
+                self.misses += int(missing.sum())
+                if self.misses <= 20:
+                    rows = missing.any(1).nonzero().flatten().tolist()
+                    print(f"text tower: tokens outside the packed rows in {[captions[i] for i in rows]}", flush=True)
+        t = t.to(self.device)
         states = self.model(input_ids=t.input_ids, attention_mask=t.attention_mask).last_hidden_state
         mask = t.attention_mask[..., None].float()
         pooled = (states * mask).sum(1) / mask.sum(1)

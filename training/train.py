@@ -22,13 +22,15 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VQ_CONFIG, TextTower, autocast,  # noqa: E402
+from common import (CLIP_VISION_CONFIG, DEFAULT_MODEL, SCHEDULER_CONFIG, UNET_CONFIG, VQ_CONFIG, TextTower, autocast,  # noqa: E402
                     pick_device, save_json)
 from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES, SceneSampler, noun_phrase,  # noqa: E402
                     plural, render)
 
 
 class Stage:
+    profile = None
+
     def __init__(self, args):
         self.args = args
         self.device = pick_device(args.device)
@@ -57,7 +59,24 @@ class Stage:
         return scenes, torch.cat(images)
 
     def lr(self, base, warmup=200):
-        return base * min(1.0, (self.step + 1) / warmup)
+        """Linear warm-up; with --cosine, then a half cosine down to a tenth by the end of the run (--steps, or
+        --seconds by the clock: a run bounded by time is then not bit-reproducible)."""
+        scale = min(1.0, (self.step + 1) / warmup)
+        if self.args.cosine:
+            progress = min(1.0, max(self.step / self.args.steps, (time.time() - self.started) / self.args.seconds))
+            scale *= 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+        return base * scale
+
+    def tick(self, name):
+        """Phase timing of a few steps (--profile-steps): synchronises the device, so only on those steps."""
+        if self.profile is None:
+            return
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        if name != "start":
+            self.profile[name] = self.profile.get(name, 0.0) + now - self.last_tick
+        self.last_tick = now
 
     def save_state(self, extra):
         state = {"step": self.step, "sampler": self.sampler.rng.getstate(), "jitter": self.jitter.getstate(),
@@ -82,15 +101,25 @@ class Stage:
         return state
 
     def run(self):
-        start = time.time()
+        start = self.started = time.time()
         last_log = last_save = start
+        first = self.step
         while self.step < self.args.steps and time.time() - start < self.args.seconds:
+            timed = first + 20 <= self.step < first + 20 + self.args.profile_steps
+            self.profile = (self.profile or {}) if timed else None
+            self.tick("start")
             logs = self.train_step()
+            self.tick("rest")
+            if self.step == first + 19 + self.args.profile_steps and self.args.profile_steps:
+                total = sum(self.profile.values())
+                print(f"[{self.name}] {total / self.args.profile_steps * 1000:.0f} ms a step: " + ", ".join(
+                    f"{k} {v / total:.0%}" for k, v in self.profile.items()), flush=True)
             self.step += 1
             now = time.time()
-            if now - last_log > self.args.log_every or self.step == 1:
-                print(f"[{self.name}] step {self.step} {now - start:.0f}s " +
-                      " ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
+            if now - last_log > self.args.log_every or self.step == first + 1:
+                # Values stay on the device between logs (no synchronisation every step).
+                print(f"[{self.name}] step {self.step} {now - start:.0f}s lr {self.lr(self.args.lr):.2e} " +
+                      " ".join(f"{k} {float(v):.4f}" for k, v in logs.items()), flush=True)
                 last_log = now
             if now - last_save > self.args.save_every:
                 self.save()
@@ -99,10 +128,36 @@ class Stage:
         print(f"[{self.name}] done: {self.step} steps in {time.time() - start:.0f}s", flush=True)
 
 
-def save_weights(module, path, config, out):
+def save_weights(module, path, config, out, fp16_dir=None, name=None):
+    """fp32 weights and config.json into `out`; with fp16_dir (--export-fp16) also an fp16 copy there, split into
+    files of at most 15 MiB (`NAME.fp16.partK.safetensors`, the device tool's size limit) beside NAME.config.json."""
     weights = {k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(weights, os.path.join(out, path), metadata={"format": "pt"})
     save_json(config, os.path.join(out, "config.json"))
+    if fp16_dir:
+        os.makedirs(fp16_dir, exist_ok=True)
+        parts, size = [{}], 0
+        for k, v in weights.items():
+            if size + 2 * v.numel() > 15 * 2**20 and parts[-1]:
+                parts.append({})
+                size = 0
+            parts[-1][k] = v.half()
+            size += 2 * v.numel()
+        for i, part in enumerate(parts):
+            tmp = os.path.join(fp16_dir, f"{name}.fp16.part{i}.safetensors.tmp")
+            save_file(part, tmp, metadata={"format": "pt"})
+            os.replace(tmp, tmp[:-4])
+        save_json(config, os.path.join(fp16_dir, f"{name}.config.json"))
+
+
+def load_part(folder):
+    """(state dict in fp32, config) of a stage's output folder (weights.safetensors) or of an exported model part
+    (diffusers layout: diffusion_pytorch_model.safetensors / model.safetensors)."""
+    for name in ("weights.safetensors", "diffusion_pytorch_model.safetensors", "model.safetensors"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            return {k: v.float() for k, v in load_file(path).items()}, load_config(os.path.join(folder, "config.json"))
+    raise SystemExit(f"no weights in {folder}")
 
 
 # ------------------------------------------------------------------ VQ autoencoder
@@ -148,8 +203,8 @@ class VQStage(Stage):
         self.opt.step()
         if not warm and self.step % 200 == 199:
             self.restart_dead_codes(h)
-        psnr = -10 * math.log10(F.mse_loss(y.detach().clamp(-1, 1), x).item() / 4 + 1e-12)
-        return {"loss": loss.item(), "qloss": qloss.item(), "psnr": psnr}
+        psnr = -10 * torch.log10(F.mse_loss(y.detach().clamp(-1, 1), x) / 4 + 1e-12)
+        return {"loss": loss.detach(), "qloss": qloss.detach(), "psnr": psnr}
 
     @torch.no_grad()
     def init_codebook(self, h):
@@ -174,7 +229,7 @@ class VQStage(Stage):
         std = self.model.encode(x).latents.float().std().item()
         self.model.train()
         config = dict(VQ_CONFIG, _class_name="VQModel", scaling_factor=round(1.0 / std, 5))
-        save_weights(self.model, "weights.safetensors", config, self.args.out)
+        save_weights(self.model, "weights.safetensors", config, self.args.out, self.args.export_fp16, "vq")
         self.save_state({"model": self.model.state_dict(), "opt": self.opt.state_dict()})
 
 
@@ -204,13 +259,20 @@ class UNetStage(Stage):
     def __init__(self, args):
         super().__init__(args)
         from diffusers import UNet2DConditionModel, VQModel
-        vq_config = load_config(os.path.join(args.vq, "config.json"))
+        vq_weights, vq_config = load_part(args.vq)
         self.scaling = vq_config["scaling_factor"]
         self.vq = VQModel(**{k: v for k, v in vq_config.items() if not k.startswith("_")}).to(self.device).eval()
-        self.vq.load_state_dict(load_file(os.path.join(args.vq, "weights.safetensors")))
+        self.vq.load_state_dict(vq_weights)
         self.vq.requires_grad_(False)
-        self.text = TextTower(self.device)
+        self.text = TextTower(self.device, args.model)
         self.model = UNet2DConditionModel(**UNET_CONFIG).to(self.device)
+        if args.init:
+            # Continue from an exported U-Net (assets/default/unet: fp16 EMA weights; fresh optimizer).
+            weights, config = load_part(args.init)
+            if any(config.get(k) != v for k, v in UNET_CONFIG.items()):
+                raise SystemExit(f"--init {args.init}: its configuration differs from UNET_CONFIG")
+            self.model.load_state_dict(weights)
+        self.zero_latents = None
         self.ema = UNet2DConditionModel(**UNET_CONFIG).to(self.device).eval()
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
@@ -233,10 +295,20 @@ class UNetStage(Stage):
         n = x.shape[0]
         captions = [s["caption"] if torch.rand((), generator=self.gen) >= 0.1 else "" for s in scenes]
         masks = random_masks(n, x.shape[-1], self.device, self.gen)
+        self.tick("data")
         with torch.no_grad(), autocast(self.device):
             states, _ = self.text(captions)
+            self.tick("text")
             lat = self.vq.encode(x).latents.float() * self.scaling
-            masked = self.vq.encode(x * (masks < 0.5)).latents.float() * self.scaling
+            # An all-ones mask (text-to-image, half the batch) masks the whole image: its masked-image latents are
+            # those of an all-zero image, encoded once; only the partly masked rows go through the encoder.
+            if self.zero_latents is None:
+                self.zero_latents = self.vq.encode(torch.zeros_like(x[:1])).latents.float() * self.scaling
+            partial = (masks.amin(dim=(1, 2, 3)) < 0.5).nonzero().flatten()
+            masked = self.zero_latents.expand_as(lat).clone()
+            if partial.numel():
+                masked[partial] = self.vq.encode(x[partial] * (masks[partial] < 0.5)).latents.float() * self.scaling
+            self.tick("vq encode")
         mask_lat = F.interpolate(masks, size=lat.shape[-2:])
         t = torch.randint(0, 1000, (n,), generator=self.gen).to(self.device)
         noise = torch.randn(lat.shape, generator=self.gen).to(self.device)
@@ -251,15 +323,15 @@ class UNetStage(Stage):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
+        self.tick("unet")
         decay = min(self.args.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
-                pe.lerp_(pm, 1 - decay)
-        return {"loss": loss.item()}
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.parameters()), 1 - decay)
+        return {"loss": loss.detach()}
 
     def save(self):
         config = dict(UNET_CONFIG, _class_name="UNet2DConditionModel")
-        save_weights(self.ema, "weights.safetensors", config, self.args.out)
+        save_weights(self.ema, "weights.safetensors", config, self.args.out, self.args.export_fp16, "unet")
         self.save_state({"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                          "opt": self.opt.state_dict(), "gen": self.gen.get_state()})
 
@@ -362,7 +434,7 @@ class CLIPStage(Stage):
     def __init__(self, args):
         super().__init__(args)
         from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-        self.text = TextTower(self.device)
+        self.text = TextTower(self.device, self.args.model)
         self.model = CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_VISION_CONFIG)).to(self.device)
         self.text_projection = torch.nn.Linear(384, 384, bias=False).to(self.device)
         torch.nn.init.eye_(self.text_projection.weight)
@@ -420,7 +492,7 @@ class CLIPStage(Stage):
 
     def save(self):
         config = dict(CLIP_VISION_CONFIG, _class_name="CLIPVisionModelWithProjection")
-        save_weights(self.model, "weights.safetensors", config, self.args.out)
+        save_weights(self.model, "weights.safetensors", config, self.args.out, self.args.export_fp16, "clip")
         save_file({"text_projection.weight": self.text_projection.weight.detach().cpu().contiguous(),
                    "logit_scale": self.logit_scale.detach().cpu().reshape(1)},
                   os.path.join(self.args.out, "text_projection.safetensors"), metadata={"format": "pt"})
@@ -451,7 +523,13 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--log-every", type=float, default=20)
     ap.add_argument("--save-every", type=float, default=600)
-    ap.add_argument("--init", help="clip: fine-tune from an exported image_encoder folder (e.g. assets/default/image_encoder)")
+    ap.add_argument("--init", help="clip: fine-tune from an exported image_encoder folder (e.g. assets/default/image_encoder);"
+                                   " unet: continue from an exported unet folder (assets/default/unet)")
+    ap.add_argument("--model", default=None, help="model folder whose text_encoder/ and tokenizer/ are the text tower"
+                                                  " (default assets/default; gpu_pack.py unpack makes one)")
+    ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to a tenth over the run")
+    ap.add_argument("--profile-steps", type=int, default=0, help="time the phases of this many steps (from step 20)")
+    ap.add_argument("--export-fp16", help="also write fp16 weights, in parts of at most 15 MiB, here at every save")
     ap.add_argument("--region-crops", type=float, default=0.0,
                     help="clip: share of the batch replaced by crops around objects, captioned with what they hold")
     ap.add_argument("--hard-negatives", action="store_true",
@@ -462,6 +540,7 @@ def main():
     defaults = {"vq": (32, 4e-4), "unet": (64, 3e-4), "clip": (128, 5e-4)}[args.stage]
     args.batch = args.batch or defaults[0]
     args.lr = args.lr or defaults[1]
+    args.model = args.model or DEFAULT_MODEL
     if pick_device(args.device) == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

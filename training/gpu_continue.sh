@@ -1,0 +1,26 @@
+#!/bin/bash
+# One GPU session that continues the shipped U-Net (assets/default/unet) on scenes + emoji: milestone 2 of issue 10.
+# The device tool sends at most 64 MiB, and the repository (assets, fixtures) is over twice that, so the session
+# runs from a packed folder and a trimmed working tree:
+#   here:  python training/gpu_pack.py pack gpu             # text tower trimmed to the captions' tokens, U-Net, VQ, emoji
+#          python3 -m pip download --no-deps --only-binary=:all: -d .whl diffusers==0.42.1 importlib_metadata
+#          (gpu/ and .whl/ in .git/info/exclude; assets/ and Tests/Fixtures/ untracked for the call: git rm -r --cached,
+#           excluded, and `git reset` afterwards)
+#   there: OUT=... bash training/gpu_continue.sh [unet_seconds]     with gpu and .whl carried
+# fp16 weights land in $OUT at every save (parts ≤ 15 MiB), so a run cut short still returns its last snapshot.
+set -u
+UNET_S=${1:-400}; EMOJI=${EMOJI:-0.25}; BATCH=${BATCH:-256}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+$PY -c "import torch, transformers, diffusers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'diffusers', diffusers.__version__)" || exit 1
+$PY training/gpu_pack.py unpack gpu /tmp/model || exit 1
+mkdir -p /tmp/run/unet && cp gpu/emoji_tiles.npz /tmp/run/unet/
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 30 > $OUT/smi.log 2>&1 &
+set -o pipefail
+timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model --init /tmp/model/unet \
+    --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --cosine \
+    --profile-steps 10 --save-every 90 --export-fp16 $OUT --log-every 20 2>&1 \
+    | grep --line-buffered -v -i "unexpected\|load report\|^$\|Loading weights\|Key  \|^---\|Notes:\|pooler\|can be ignored" \
+    | tee $OUT/unet.log
+echo "exit $?"; kill %1 2>/dev/null; ls -la $OUT
