@@ -19,7 +19,7 @@ mkdir -p /tmp/run/unet && cp gpu/emoji_tiles.npz /tmp/run/unet/
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 30 > $OUT/smi.log 2>&1 &
 set -o pipefail
 timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model --init /tmp/model/unet \
-    --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --cosine \
+    --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --lr ${LR:-3e-4} --cosine \
     --profile-steps 10 --save-every 90 --export-fp16 $OUT --log-every 20 2>&1 \
     | grep --line-buffered -v -i "unexpected\|load report\|^$\|Loading weights\|Key  \|^---\|Notes:\|pooler\|can be ignored" \
     | tee $OUT/unet.log
