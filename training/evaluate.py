@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DEFAULT_MODEL  # noqa: E402
 from scenes import COLOURS, HELD_OUT, SHAPES, SceneSampler, noun_phrase, plural, render, to_uint8  # noqa: E402
 
 NAMES = list(COLOURS)
@@ -239,8 +240,33 @@ def score(args):
     summary = summarize(results)
     for k, (acc, n) in summary.items():
         print(f"{k:28s} {acc * 100:5.1f}%  ({n})")
+    clip = clip_scores(images, [p for p in prompts for _ in range(args.n)], args.model or DEFAULT_MODEL)
+    print(f"{'mean CLIP score':28s} {clip.mean():5.2f}   ({len(clip)} images; 100 · cosine, the model's own CLIP)")
     if args.json:
-        json.dump({k: {"accuracy": a, "count": n} for k, (a, n) in summary.items()}, open(args.json, "w"), indent=1)
+        out = {k: {"accuracy": a, "count": n} for k, (a, n) in summary.items()}
+        out["mean CLIP score"] = float(clip.mean())
+        json.dump(out, open(args.json, "w"), indent=1)
+
+
+def clip_scores(images, prompts, root):
+    """CLIP score of each image (H×W×3 uint8) against its prompt with the model's image tower and text projection:
+    100 · cosine of the unit embeddings, pixels in [-1, 1] — the same quantity as `phosphor score`."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import CLIPVisionModelWithProjection
+    from common import TextTower
+    tower = CLIPVisionModelWithProjection.from_pretrained(os.path.join(root, "image_encoder"), dtype=torch.float32).eval()
+    proj = load_file(os.path.join(root, "image_encoder", "text_projection.safetensors"))["text_projection.weight"].float()
+    text = TextTower("cpu", root)
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            x = torch.from_numpy(np.stack(images[start:start + 64])).permute(0, 3, 1, 2).float() / 127.5 - 1
+            img = torch.nn.functional.normalize(tower(pixel_values=x).image_embeds, dim=-1)
+            _, pooled = text(prompts[start:start + 64])
+            txt = torch.nn.functional.normalize(pooled @ proj.T, dim=-1)
+            scores.append(100 * (img * txt).sum(-1))
+    return torch.cat(scores).numpy()
 
 
 def parts(args):
