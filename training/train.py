@@ -12,9 +12,11 @@ Each stage runs for --steps or --seconds (whichever ends first), saves a resumab
 import argparse
 import math
 import os
+import queue
 import random
 import re
 import sys
+import threading
 import time
 
 import torch
@@ -30,6 +32,8 @@ from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES,
 
 class Stage:
     profile = None
+    prefetched = None
+    resume_data = None
 
     def __init__(self, args):
         self.args = args
@@ -58,6 +62,37 @@ class Stage:
             scenes += extra
         return scenes, torch.cat(images)
 
+    def data_state(self):
+        state = {"sampler": self.sampler.rng.getstate(), "jitter": self.jitter.getstate()}
+        if self.emoji:
+            state["emoji"] = self.emoji.rng.getstate()
+        return state
+
+    def next_batch(self, n):
+        """The next training batch. With --prefetch a thread makes the following two while the device trains (on a
+        GPU, making the data had been a quarter of each step); the batches are the same either way, and
+        `resume_data` (the data generators' state after the batch handed out) is what a checkpoint stores."""
+        if not self.args.prefetch:
+            batch = self.batch(n)
+            self.resume_data = self.data_state()
+            return batch
+        if self.prefetched is None:
+            self.prefetched = queue.Queue(maxsize=2)
+
+            def work():
+                try:
+                    while True:
+                        batch = self.batch(n)
+                        self.prefetched.put((batch, self.data_state()))
+                except BaseException as error:           # handed to the training thread, which re-raises it
+                    self.prefetched.put((error, None))
+            threading.Thread(target=work, daemon=True).start()
+        batch, state = self.prefetched.get()
+        if state is None:
+            raise RuntimeError("making training data failed") from batch
+        self.resume_data = state
+        return batch
+
     def lr(self, base, warmup=200):
         """Linear warm-up; with --cosine, then a half cosine down to a tenth by the end of the run (--steps, or
         --seconds by the clock: a run bounded by time is then not bit-reproducible)."""
@@ -79,10 +114,7 @@ class Stage:
         self.last_tick = now
 
     def save_state(self, extra):
-        state = {"step": self.step, "sampler": self.sampler.rng.getstate(), "jitter": self.jitter.getstate(),
-                 "torch_rng": torch.get_rng_state(), **extra}
-        if self.emoji:
-            state["emoji"] = self.emoji.rng.getstate()
+        state = {"step": self.step, **(self.resume_data or self.data_state()), "torch_rng": torch.get_rng_state(), **extra}
         tmp = os.path.join(self.args.out, "state.pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, os.path.join(self.args.out, "state.pt"))
@@ -180,7 +212,7 @@ class VQStage(Stage):
     def train_step(self):
         for g in self.opt.param_groups:
             g["lr"] = self.lr(self.args.lr)
-        _, x = self.batch(self.args.batch)
+        _, x = self.next_batch(self.args.batch)
         warm = self.step < self.args.warmup
         with autocast(self.device):
             h = self.model.encode(x).latents
@@ -225,7 +257,8 @@ class VQStage(Stage):
     @torch.no_grad()
     def save(self):
         self.model.eval()
-        _, x = self.batch(min(64, 4 * self.args.batch))
+        # Fresh scenes of their own (the training generators may be in a prefetching thread's hands).
+        x = render([SceneSampler(self.args.seed + 99).sample() for _ in range(min(64, 4 * self.args.batch))], self.device)
         std = self.model.encode(x).latents.float().std().item()
         self.model.train()
         config = dict(VQ_CONFIG, _class_name="VQModel", scaling_factor=round(1.0 / std, 5))
@@ -236,8 +269,10 @@ class VQStage(Stage):
 # ------------------------------------------------------------------ U-Net (7-channel: latents, mask, masked latents)
 
 def random_masks(n, size, device, gen):
-    """Half the batch all-ones (plain text-to-image), the rest one to three rectangles or ellipses (1 = repaint)."""
-    full = torch.rand(n, generator=gen) < 0.5
+    """Half the batch all-ones (plain text-to-image), the rest one to three rectangles or ellipses (1 = repaint).
+    Exactly half, so the partly masked rows the VQ encodes are a batch of constant size (cuDNN's tuned algorithms)."""
+    full = torch.zeros(n, dtype=torch.bool)
+    full[torch.randperm(n, generator=gen)[:n // 2]] = True
     count = torch.randint(1, 4, (n,), generator=gen)
     centre = torch.rand(n, 3, 2, generator=gen) * 1.6 - 0.8
     radius = torch.rand(n, 3, 2, generator=gen) * 0.5 + 0.15
@@ -291,7 +326,7 @@ class UNetStage(Stage):
     def train_step(self):
         for g in self.opt.param_groups:
             g["lr"] = self.lr(self.args.lr)
-        scenes, x = self.batch(self.args.batch)
+        scenes, x = self.next_batch(self.args.batch)
         n = x.shape[0]
         captions = [s["caption"] if torch.rand((), generator=self.gen) >= 0.1 else "" for s in scenes]
         masks = random_masks(n, x.shape[-1], self.device, self.gen)
@@ -460,7 +495,7 @@ class CLIPStage(Stage):
     def train_step(self):
         for g in self.opt.param_groups:
             g["lr"] = self.lr(self.args.lr)
-        scenes, x = self.batch(self.args.batch)
+        scenes, x = self.next_batch(self.args.batch)
         captions = [s["caption"] for s in scenes]
         if self.args.region_crops > 0:
             x, captions = region_crops(scenes, x, captions, self.args.region_crops, self.crops)
@@ -528,6 +563,8 @@ def main():
     ap.add_argument("--model", default=None, help="model folder whose text_encoder/ and tokenizer/ are the text tower"
                                                   " (default assets/default; gpu_pack.py unpack makes one)")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to a tenth over the run")
+    ap.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=None,
+                    help="make batches in a thread while the device trains (default: on with --device cuda)")
     ap.add_argument("--profile-steps", type=int, default=0, help="time the phases of this many steps (from step 20)")
     ap.add_argument("--export-fp16", help="also write fp16 weights, in parts of at most 15 MiB, here at every save")
     ap.add_argument("--region-crops", type=float, default=0.0,
@@ -541,9 +578,12 @@ def main():
     args.batch = args.batch or defaults[0]
     args.lr = args.lr or defaults[1]
     args.model = args.model or DEFAULT_MODEL
+    if args.prefetch is None:
+        args.prefetch = pick_device(args.device) == "cuda"
     if pick_device(args.device) == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True      # every step has the same shapes
     {"vq": VQStage, "unet": UNetStage, "clip": CLIPStage}[args.stage](args).run()
 
 
