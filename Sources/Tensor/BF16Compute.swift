@@ -38,23 +38,14 @@ public enum BF16Compute {
 
     nonisolated(unsafe) private static var requested: Bool = getenv("PHOSPHOR_BF16").map { String(cString: $0) == "1" } ?? false
 
-    private static func makeKey() -> pthread_key_t {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }
-    /// This thread's choices from `with` (1 off, 2 on) and `using` (a kernel's index + 1), over the process-wide ones.
-    private static let overrideKey = makeKey(), kernelKey = makeKey()
+    /// This thread's choices from `with` and `using`, over the process-wide ones.
+    private static let onOverride = ThreadOverride<Bool>(), kernelOverride = ThreadOverride<Kernel>()
 
     /// The kernel GEMMs on this thread use, nil when the bf16 path is off here: requested (process-wide, or by `with`
     /// on this thread) and available. Read where a GEMM, convolution or attention starts, on the calling thread.
     static var currentKernel: Kernel? {
-        let on = pthread_getspecific(overrideKey).map { Int(bitPattern: $0) == 2 } ?? requested
-        guard on else { return nil }
-        if let index = pthread_getspecific(kernelKey).map({ Int(bitPattern: $0) - 1 }) {
-            let chosen = Kernel.allCases[index]
-            return kernels.contains(chosen) ? chosen : nil
-        }
+        guard onOverride.value ?? requested else { return nil }
+        if let chosen = kernelOverride.value { return kernels.contains(chosen) ? chosen : nil }
         return kernel
     }
 
@@ -67,18 +58,12 @@ public enum BF16Compute {
     /// Runs `body` with the bf16 path on or off (where available) on this thread only, restoring the previous choice:
     /// other threads keep theirs (tests comparing both paths run side by side).
     public static func with<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = pthread_getspecific(overrideKey)
-        pthread_setspecific(overrideKey, UnsafeRawPointer(bitPattern: on ? 2 : 1))
-        defer { pthread_setspecific(overrideKey, saved) }
-        return try body()
+        try onOverride.with(on, body)
     }
 
     /// Runs `body` with this thread's bf16 products on `kernel` (one of `kernels`), e.g. to test or time each.
     public static func using<T>(_ kernel: Kernel, _ body: () throws -> T) rethrows -> T {
-        let saved = pthread_getspecific(kernelKey)
-        pthread_setspecific(kernelKey, UnsafeRawPointer(bitPattern: Kernel.allCases.firstIndex(of: kernel)! + 1))
-        defer { pthread_setspecific(kernelKey, saved) }
-        return try body()
+        try kernelOverride.with(kernel, body)
     }
 
     /// Whether a product of this size goes to the tiles: big enough to amortise packing (16×16×32 tiles).
@@ -162,27 +147,22 @@ public enum BF16Compute {
     /// Only IEEE-half weights are cached (fp32 and bf16 checkpoints convert per call, at a new address each time).
     public static func cachingWeights<T>(_ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
-        let saved = pthread_getspecific(cachingKey)
-        pthread_setspecific(cachingKey, UnsafeRawPointer(bitPattern: 1))
         weightCache.enter()
-        defer {
-            pthread_setspecific(cachingKey, saved)
-            weightCache.leave()
-        }
-        return try body()
+        defer { weightCache.leave() }
+        return try caching.with(true, body)
     }
 
     /// Bytes of packed weights held now.
     public static var cachedWeightBytes: Int { weightCache.bytes }
 
-    private static let cachingKey = makeKey()
+    private static let caching = ThreadOverride<Bool>()
     private static let weightCache = WeightCache()
 
     /// A weight packed by `pack` into `elements` bf16 values: from this thread's cache scope (packed on first use),
     /// or into a pooled buffer outside one. `source` (`sourceBytes` long) is the weight as stored, alive with `owner`.
     static func packedWeight(_ source: UnsafeRawPointer, owner: AnyObject, layout: WeightLayout, elements: Int, sourceBytes: Int,
                              pack: (UnsafeMutablePointer<UInt16>) -> Void) -> BufferPool.Buffer {
-        guard pthread_getspecific(cachingKey) != nil else {
+        guard caching.value == true else {
             let buffer = packBuffers.take(elements)
             pack(buffer.pointer)
             return buffer

@@ -114,24 +114,17 @@ public enum FLOPCounter {
     nonisolated(unsafe) public private(set) static var enabled = false
     nonisolated(unsafe) private static var total = 0
     private static let lock = NSLock()
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let mark = ThreadOverride<Bool>()
 
     static func add(_ n: Int) { lock.lock(); total += n; lock.unlock() }
 
     /// Whether this thread's GEMMs count (the counting thread, and `Parallel` workers running its work).
-    static var countsHere: Bool { pthread_getspecific(key) != nil }
+    static var countsHere: Bool { mark.value == true }
 
     /// Runs `body` with this thread's GEMMs counted or not.
     static func marking<T>(_ counting: Bool, _ body: () throws -> T) rethrows -> T {
         guard counting else { return try body() }
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
-        defer { pthread_setspecific(key, previous) }
-        return try body()
+        return try mark.with(true, body)
     }
 
     /// Runs `body` and returns its GEMM FLOPs (not reentrant: one count at a time).

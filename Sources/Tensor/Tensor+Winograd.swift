@@ -20,7 +20,7 @@ extension Tensor {
     /// kernel since the weight transform goes by blocks; slower at 8 (where the weight transform outweighs the savings).
     /// `PHOSPHOR_WINOGRAD=0` turns it off, `=1` ignores the tile minimum; `PHOSPHOR_WINOGRAD_TILES` sets the minimum.
     static func useWinograd(n: Int, c: Int, o: Int, h: Int, w: Int, kh: Int, kw: Int, options: Conv2dOptions) -> Bool {
-        if pthread_getspecific(winogradOffKey) != nil { return false }
+        if winogradAllowed.value == false { return false }
         // In bf16 the transforms' rounding compounds: 4–6 % of the output's range (bench ops) against ~0.3 % direct.
         if BF16Compute.enabled { return false }
         guard winogradMode != "0", kh == 3 && kw == 3 && options.stride == (1, 1) && options.padding == (1, 1),
@@ -30,20 +30,13 @@ extension Tensor {
 
     static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 32
 
-    /// Set on a thread inside `withWinograd(false)`.
-    private static let winogradOffKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    /// This thread's `withWinograd` choice.
+    private static let winogradAllowed = ThreadOverride<Bool>()
 
     /// Runs `body` with the Winograd path allowed (as configured) or turned off on this thread, e.g. to time the
     /// im2col GEMM (other threads keep their choice).
     public static func withWinograd<T>(_ allowed: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = pthread_getspecific(winogradOffKey)
-        pthread_setspecific(winogradOffKey, allowed ? nil : UnsafeRawPointer(bitPattern: 1))
-        defer { pthread_setspecific(winogradOffKey, saved) }
-        return try body()
+        try winogradAllowed.with(allowed, body)
     }
 
     /// The kernel of Winograd's products: the fp16 GEMM's register tiles where the CPU has them
@@ -54,24 +47,16 @@ extension Tensor {
 
     /// The products' kernel on this thread: `winogradProducts` unless inside `withWinogradProducts`.
     public static var currentWinogradProducts: HalfWeightKernel {
-        guard let index = pthread_getspecific(winogradProductsKey) else { return winogradProducts }
-        return HalfWeightKernel.allCases[Int(bitPattern: index) - 1]
+        winogradProductsOverride.value ?? winogradProducts
     }
 
-    private static let winogradProductsKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let winogradProductsOverride = ThreadOverride<HalfWeightKernel>()
 
     /// Runs `body` with this thread's Winograd products on `kernel` (one of `HalfWeightKernel.available`), e.g. to
     /// alternate kernels in one process (`phosphor bench sd --alternate winograd-blas`).
     public static func withWinogradProducts<T>(_ kernel: HalfWeightKernel, _ body: () throws -> T) rethrows -> T {
         precondition(HalfWeightKernel.available.contains(kernel), "\(kernel) does not run on this CPU")
-        let saved = pthread_getspecific(winogradProductsKey)
-        pthread_setspecific(winogradProductsKey, UnsafeRawPointer(bitPattern: HalfWeightKernel.allCases.firstIndex(of: kernel)! + 1))
-        defer { pthread_setspecific(winogradProductsKey, saved) }
-        return try body()
+        return try winogradProductsOverride.with(kernel, body)
     }
 
     static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""

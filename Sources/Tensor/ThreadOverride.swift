@@ -1,0 +1,40 @@
+import Foundation
+
+/// A choice one thread can override for the length of a closure, over the process-wide default: `value` is nil outside
+/// `with`, the innermost `with`'s value inside it. Other threads keep theirs (tests comparing two paths run side by
+/// side; `bench sd --alternate` switches within one process). `Parallel` workers do not inherit it: overridden choices
+/// are read where an operation starts, on the calling thread (`FLOPCounter`'s mark is handed on explicitly).
+/// Values are stored as their index in `cases` (+1) in one pthread key.
+final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
+    private let key: pthread_key_t
+    private let cases: [Value]
+
+    init(_ cases: [Value]) {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        self.key = key
+        self.cases = cases
+    }
+
+    /// This thread's override, nil where none is in force.
+    var value: Value? {
+        pthread_getspecific(key).map { cases[Int(bitPattern: $0) - 1] }
+    }
+
+    /// Runs `body` with this thread's override set to `value` (nil: none), restoring the previous one after.
+    func with<T>(_ value: Value?, _ body: () throws -> T) rethrows -> T {
+        let saved = pthread_getspecific(key)
+        let index = value.map { v in cases.firstIndex { $0 == v }! + 1 }
+        pthread_setspecific(key, index.flatMap { UnsafeRawPointer(bitPattern: $0) })
+        defer { pthread_setspecific(key, saved) }
+        return try body()
+    }
+}
+
+extension ThreadOverride where Value: CaseIterable, Value.AllCases == [Value] {
+    convenience init() { self.init(Value.allCases) }
+}
+
+extension ThreadOverride where Value == Bool {
+    convenience init() { self.init([false, true]) }
+}
