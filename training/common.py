@@ -21,6 +21,13 @@ UNET_CONFIG = dict(
     block_out_channels=[64, 128, 160], layers_per_block=1, cross_attention_dim=384,
     attention_head_dim=4, norm_num_groups=32,
 )
+# U-Net variants (train.py unet --unet-config NAME). "attn32" adds cross- and self-attention at the 32² level too
+# (1,024 tokens of 64 channels, 4 heads), where two objects of a scene are still several latent pixels apart: for
+# colour–shape–position binding, which milestone 2 lacks. Phosphor runs either (its U-Net is built from config.json).
+UNET_CONFIGS = {
+    "m1": UNET_CONFIG,
+    "attn32": dict(UNET_CONFIG, down_block_types=["CrossAttnDownBlock2D"] * 3, up_block_types=["CrossAttnUpBlock2D"] * 3),
+}
 CLIP_VISION_CONFIG = dict(
     image_size=128, patch_size=16, hidden_size=256, intermediate_size=1024,
     num_hidden_layers=4, num_attention_heads=4, projection_dim=384, hidden_act="quick_gelu",

@@ -8,8 +8,11 @@
 #           excluded, and `git reset` afterwards)
 #   there: OUT=... bash training/gpu_continue.sh [unet_seconds]     with gpu and .whl carried
 # fp16 weights land in $OUT at every save (parts ≤ 15 MiB), so a run cut short still returns its last snapshot.
+# From scratch instead (e.g. the attn32 variant, attention at 32² too): INIT=none UNET_CONFIG=attn32 bash ... 600
 set -u
 UNET_S=${1:-400}; EMOJI=${EMOJI:-0.25}; BATCH=${BATCH:-256}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
+INIT=${INIT:-/tmp/model/unet}; UNET_CONFIG=${UNET_CONFIG:-m1}
+if [ "$INIT" = none ]; then INIT_ARGS=""; else INIT_ARGS="--init $INIT"; fi
 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -18,7 +21,7 @@ $PY training/gpu_pack.py unpack gpu /tmp/model || exit 1
 mkdir -p /tmp/run/unet && cp gpu/emoji_tiles.npz /tmp/run/unet/
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 30 > $OUT/smi.log 2>&1 &
 set -o pipefail
-timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model --init /tmp/model/unet \
+timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model $INIT_ARGS --unet-config $UNET_CONFIG \
     --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --lr ${LR:-3e-4} --cosine \
     --profile-steps 10 --save-every 90 --export-fp16 $OUT --log-every 20 2>&1 \
     | grep --line-buffered -v -i "unexpected\|load report\|^$\|Loading weights\|Key  \|^---\|Notes:\|pooler\|can be ignored" \

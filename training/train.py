@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CLIP_VISION_CONFIG, DEFAULT_MODEL, SCHEDULER_CONFIG, UNET_CONFIG, VQ_CONFIG, TextTower, autocast,  # noqa: E402
+from common import (CLIP_VISION_CONFIG, DEFAULT_MODEL, SCHEDULER_CONFIG, UNET_CONFIGS, VQ_CONFIG, TextTower, autocast,  # noqa: E402
                     pick_device, save_json)
 from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES, SceneSampler, noun_phrase,  # noqa: E402
                     plural, render)
@@ -300,15 +300,16 @@ class UNetStage(Stage):
         self.vq.load_state_dict(vq_weights)
         self.vq.requires_grad_(False)
         self.text = TextTower(self.device, args.model)
-        self.model = UNet2DConditionModel(**UNET_CONFIG).to(self.device)
+        self.config = UNET_CONFIGS[args.unet_config]
+        self.model = UNet2DConditionModel(**self.config).to(self.device)
         if args.init:
             # Continue from an exported U-Net (assets/default/unet: fp16 EMA weights; fresh optimizer).
             weights, config = load_part(args.init)
-            if any(config.get(k) != v for k, v in UNET_CONFIG.items()):
-                raise SystemExit(f"--init {args.init}: its configuration differs from UNET_CONFIG")
+            if any(config.get(k) != v for k, v in self.config.items()):
+                raise SystemExit(f"--init {args.init}: its configuration differs from --unet-config {args.unet_config}")
             self.model.load_state_dict(weights)
         self.zero_latents = None
-        self.ema = UNet2DConditionModel(**UNET_CONFIG).to(self.device).eval()
+        self.ema = UNet2DConditionModel(**self.config).to(self.device).eval()
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -365,7 +366,7 @@ class UNetStage(Stage):
         return {"loss": loss.detach()}
 
     def save(self):
-        config = dict(UNET_CONFIG, _class_name="UNet2DConditionModel")
+        config = dict(self.config, _class_name="UNet2DConditionModel")
         save_weights(self.ema, "weights.safetensors", config, self.args.out, self.args.export_fp16, "unet")
         self.save_state({"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                          "opt": self.opt.state_dict(), "gen": self.gen.get_state()})
@@ -562,6 +563,8 @@ def main():
                                    " unet: continue from an exported unet folder (assets/default/unet)")
     ap.add_argument("--model", default=None, help="model folder whose text_encoder/ and tokenizer/ are the text tower"
                                                   " (default assets/default; gpu_pack.py unpack makes one)")
+    ap.add_argument("--unet-config", default="m1", choices=sorted(UNET_CONFIGS),
+                    help="unet: the architecture (common.py's UNET_CONFIGS; m1 is the shipped one)")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to a tenth over the run")
     ap.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=None,
                     help="make batches in a thread while the device trains (default: on with --device cuda)")
