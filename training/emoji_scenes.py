@@ -94,13 +94,15 @@ class EmojiSampler:
         self.rng = random.Random(seed)
         self.usable = [i for i, n in enumerate(index.names) if not (holdout and n in HELD_OUT_NAMES)]
 
-    def name(self, i):
+    def name(self, i, rng=None):
         options = [self.index.names[i]] + self.index.synonyms[i]
-        return self.rng.choice(options)
+        return (rng or self.rng).choice(options)
 
-    def phrase(self, i):
-        name = self.name(i)
-        return self.rng.choice(EMOJI_TEMPLATES).format(a=article(name), name=name)
+    def phrase(self, i, rng=None):
+        """A caption for emoji i, drawn with `rng` (default: the sampler's own, which only the data maker may use)."""
+        rng = rng or self.rng
+        name = self.name(i, rng)
+        return rng.choice(EMOJI_TEMPLATES).format(a=article(name), name=name)
 
     def sample(self):
         if self.rng.random() < 0.6:

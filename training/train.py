@@ -505,7 +505,7 @@ class CLIPStage(Stage):
             # One caption per image with an attribute changed or two objects' colours swapped: columns the image
             # must score below its own caption (image→text side only).
             # Emoji scenes: the caption of another emoji.
-            texts += [self.emoji.phrase(self.crops.choice(self.emoji.usable)) if s.get("kind") == "emoji"
+            texts += [self.emoji.phrase(self.crops.choice(self.emoji.usable), self.crops) if s.get("kind") == "emoji"
                       else hard_negative(s, c, self.crops) for s, c in zip(scenes, captions)]
         _, pooled = self.text(texts)
         with autocast(self.device):
