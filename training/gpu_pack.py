@@ -7,8 +7,9 @@ The text tower is the big part (45 MB fp16), and half of it is the word-embeddin
 few thousand WordPiece tokens, so `pack` keeps only the rows of tokens that some caption can produce: every token of
 400,000 sampled scene and emoji captions, of every emoji name and alias, and the special tokens. `unpack` writes the
 full-size table back with zero rows elsewhere and `kept_token_ids.json` beside it, and `TextTower` counts any token
-outside that list (a caption the sampling missed) and reports it, so a gap cannot go unnoticed. The U-Net, VQ and
-image tower are copied as they are (fp16), the rendered emoji from training/cache.
+outside that list (a caption the sampling missed) and reports it, so a gap cannot go unnoticed. The U-Net and VQ
+(and with --clip the image tower) are copied as they are (fp16), the rendered emoji from training/cache (made by
+`emoji_scenes.py --cache training/cache/emoji_tiles.npz`).
 """
 import json
 import os
@@ -68,6 +69,8 @@ def pack(out, model=DEFAULT_MODEL, clip=False):
     cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "emoji_tiles.npz")
     if os.path.exists(cache):
         shutil.copy(cache, out)
+    else:
+        print(f"no {cache}: the packed folder has no emoji (train with --emoji 0, or render them first)")
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
     print(f"packed {model} -> {out}: {len(ids)} of {table.shape[0]} token rows kept, {total / 2**20:.1f} MiB")
 
