@@ -9,6 +9,7 @@
 #   there: OUT=... bash training/gpu_continue.sh [unet_seconds]     with gpu and .whl carried
 # fp16 weights land in $OUT at every save (parts ≤ 15 MiB), so a run cut short still returns its last snapshot.
 # From scratch instead (e.g. the attn32 variant, attention at 32² too): INIT=none UNET_CONFIG=attn32 bash ... 600
+# VQ_S=300 also fine-tunes the VQ's decoder alone alongside (emoji half its data; the latent space stays): $OUT/vq.*
 set -u
 UNET_S=${1:-400}; EMOJI=${EMOJI:-0.25}; BATCH=${BATCH:-256}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
 INIT=${INIT:-/tmp/model/unet}; UNET_CONFIG=${UNET_CONFIG:-m1}
@@ -20,10 +21,19 @@ $PY -c "import torch, transformers, diffusers; print('torch', torch.__version__,
 $PY training/gpu_pack.py unpack gpu /tmp/model || exit 1
 mkdir -p /tmp/run/unet && cp gpu/emoji_tiles.npz /tmp/run/unet/
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 30 > $OUT/smi.log 2>&1 &
+SMI=$!
+VQ_PID=""
+if [ "${VQ_S:-0}" -gt 0 ]; then
+    mkdir -p /tmp/run/vq && cp gpu/emoji_tiles.npz /tmp/run/vq/
+    timeout $((VQ_S + 60)) $PY training/train.py vq --device $DEVICE --init /tmp/model/vqvae --decoder-only --out /tmp/run/vq \
+        --emoji ${VQ_EMOJI:-0.5} --seconds $VQ_S --batch ${VQ_B:-64} --lr 1e-4 --cosine --save-every 90 --export-fp16 $OUT \
+        --log-every 30 > $OUT/vq.log 2>&1 &
+    VQ_PID=$!
+fi
 set -o pipefail
 timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model $INIT_ARGS --unet-config $UNET_CONFIG \
     --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --lr ${LR:-3e-4} --cosine \
     --profile-steps 10 --save-every 90 --export-fp16 $OUT --log-every 20 2>&1 \
     | grep --line-buffered -v -i "unexpected\|load report\|^$\|Loading weights\|Key  \|^---\|Notes:\|pooler\|can be ignored" \
     | tee $OUT/unet.log
-echo "exit $?"; kill %1 2>/dev/null; ls -la $OUT
+echo "exit $?"; [ -n "$VQ_PID" ] && wait $VQ_PID; tail -3 $OUT/vq.log 2>/dev/null; kill $SMI 2>/dev/null; ls -la $OUT

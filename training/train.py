@@ -201,7 +201,24 @@ class VQStage(Stage):
         super().__init__(args)
         from diffusers import VQModel
         self.model = VQModel(**VQ_CONFIG).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        self.fixed_scaling = None
+        if args.init:
+            # Fine-tune an exported VQ (assets/default/vqvae).
+            weights, config = load_part(args.init)
+            self.model.load_state_dict(weights)
+            self.fixed_scaling = config["scaling_factor"] if args.decoder_only else None
+        trained = self.model.parameters()
+        if args.decoder_only:
+            # Only post_quant_conv and the decoder learn: the encoder, quant_conv and codebook — the latent space a
+            # trained U-Net draws in — stay exactly as they are (e.g. to decode emoji better, which milestone 2's VQ,
+            # trained on shapes alone, reconstructs at 23.6 dB).
+            if not args.init:
+                raise SystemExit("--decoder-only needs --init (the VQ whose latent space is kept)")
+            for part in (self.model.encoder, self.model.quant_conv, self.model.quantize):
+                part.requires_grad_(False)
+            trained = list(self.model.post_quant_conv.parameters()) + list(self.model.decoder.parameters())
+            args.warmup = -1                    # quantised from the first step, no codebook initialisation
+        self.opt = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
         self.usage = torch.zeros(VQ_CONFIG["num_vq_embeddings"], device=self.device)
         state = self.load_state()
         if state:
@@ -233,7 +250,7 @@ class VQStage(Stage):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        if not warm and self.step % 200 == 199:
+        if not warm and self.step % 200 == 199 and not self.args.decoder_only:
             self.restart_dead_codes(h)
         psnr = -10 * torch.log10(F.mse_loss(y.detach().clamp(-1, 1), x) / 4 + 1e-12)
         return {"loss": loss.detach(), "qloss": qloss.detach(), "psnr": psnr}
@@ -261,7 +278,8 @@ class VQStage(Stage):
         x = render([SceneSampler(self.args.seed + 99).sample() for _ in range(min(64, 4 * self.args.batch))], self.device)
         std = self.model.encode(x).latents.float().std().item()
         self.model.train()
-        config = dict(VQ_CONFIG, _class_name="VQModel", scaling_factor=round(1.0 / std, 5))
+        scaling = self.fixed_scaling or round(1.0 / std, 5)
+        config = dict(VQ_CONFIG, _class_name="VQModel", scaling_factor=scaling)
         save_weights(self.model, "weights.safetensors", config, self.args.out, self.args.export_fp16, "vq")
         self.save_state({"model": self.model.state_dict(), "opt": self.opt.state_dict()})
 
@@ -560,11 +578,13 @@ def main():
     ap.add_argument("--log-every", type=float, default=20)
     ap.add_argument("--save-every", type=float, default=600)
     ap.add_argument("--init", help="clip: fine-tune from an exported image_encoder folder (e.g. assets/default/image_encoder);"
-                                   " unet: continue from an exported unet folder (assets/default/unet)")
+                                   " unet / vq: continue from an exported unet / vqvae folder (assets/default/unet)")
     ap.add_argument("--model", default=None, help="model folder whose text_encoder/ and tokenizer/ are the text tower"
                                                   " (default assets/default; gpu_pack.py unpack makes one)")
     ap.add_argument("--unet-config", default="m1", choices=sorted(UNET_CONFIGS),
                     help="unet: the architecture (common.py's UNET_CONFIGS; m1 is the shipped one)")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="vq: with --init, train only post_quant_conv and the decoder (the latent space stays)")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to a tenth over the run")
     ap.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=None,
                     help="make batches in a thread while the device trains (default: on with --device cuda)")
