@@ -141,10 +141,18 @@ def unet_fixtures():
         "unet_sd1": dict(in_channels=4, out_channels=4, attention_head_dim=4),
         "unet_sd2": dict(in_channels=4, out_channels=4, attention_head_dim=(2, 4), use_linear_projection=True),
         "unet_inpaint": dict(in_channels=9, out_channels=4, attention_head_dim=4),
+        # Attention at every level, 7 input channels: the default model's attn32 variant (training/common.py).
+        "unet_attn_all": dict(in_channels=7, out_channels=3, attention_head_dim=4,
+                              down_block_types=("CrossAttnDownBlock2D",) * 2, up_block_types=("CrossAttnUpBlock2D",) * 2),
     }
     g = torch.Generator().manual_seed(3)
     for name, extra in variants.items():
-        model = perturb(UNet2DConditionModel(**common, **extra).eval(), 0.02)
+        # Variants added later draw their initial weights from a seed of their own, leaving the global RNG (and so
+        # every fixture made after this function) as it was.
+        with torch.random.fork_rng(enabled=name == "unet_attn_all"):
+            if name == "unet_attn_all":
+                torch.manual_seed(17)
+            model = perturb(UNet2DConditionModel(**{**common, **extra}).eval(), 0.02)
         folder = os.path.join(OUT, name)
         if name == "unet_sd2":
             # Stored as diffusers' fp16 variant; the reference runs the fp16-rounded weights in fp32.

@@ -12,17 +12,19 @@ import TestSupport
     }
 
     /// SD1-style (conv projections, fp32), SD2-style (linear projections, per-block heads, fp16 variant
-    /// file), and the 9-channel inpainting U-Net; square latents and a 6×5 latent that no power of two divides.
+    /// file), the 9-channel inpainting U-Net, and attention at every level with 7 input channels (the default model's
+    /// attn32 variant); square latents and a 6×5 latent that no power of two divides.
     @Test(arguments: [("unet_sd1", "diffusion_pytorch_model.safetensors"),
                       ("unet_sd2", "diffusion_pytorch_model.fp16.safetensors"),
-                      ("unet_inpaint", "diffusion_pytorch_model.safetensors")])
+                      ("unet_inpaint", "diffusion_pytorch_model.safetensors"),
+                      ("unet_attn_all", "diffusion_pytorch_model.safetensors")])
     func outputMatchesDiffusers(_ name: String, _ file: String) throws {
         let unet = try load(name, file: file)
         try forEachCase(name) { c, predict, expected in
             // U-Net output ≤ 1e-3 relative (issue 5).
             #expect(scaledMaxError(predict(unet), expected) <= 1e-3, "\(name) \(c)")
         }
-        #expect(unet.inChannels == (name == "unet_inpaint" ? 9 : 4))
+        #expect(unet.inChannels == ["unet_inpaint": 9, "unet_attn_all": 7][name, default: 4])
     }
 
     /// Each fixture case of a U-Net: its name, the prediction for its inputs, diffusers' output.
