@@ -1,6 +1,8 @@
 """Export a training run (train.py outputs, or gpu_run.sh's unpacked archive) to assets/default/ in diffusers layout.
 
     python training/export.py RUN_DIR        # RUN_DIR holds vq/, unet/, clip/ (weights[.fp16].safetensors + config.json)
+    python training/export.py --parts OUT    # what gpu_continue.sh left in $OUT (NAME.fp16.partK.safetensors +
+                                             # NAME.config.json, NAME = unet / vq) replaces those parts of the model
 Weights are stored as fp16 safetensors. The text tower and tokenizer are written by prepare_text_tower.py.
 """
 import json
@@ -55,5 +57,31 @@ def export(run, out=DEFAULT_MODEL):
     print(f"exported {run} -> {out}: {total / 1e6:.1f} MB")
 
 
+def export_parts(folder, out=DEFAULT_MODEL):
+    """Merge `train.py --export-fp16` parts into the model's unet/ and vqvae/ (whichever are there)."""
+    import glob
+    found = False
+    for name, dst in (("unet", "unet"), ("vq", "vqvae")):
+        parts = sorted(glob.glob(os.path.join(folder, f"{name}.fp16.part*.safetensors")))
+        if not parts:
+            continue
+        found = True
+        weights = {}
+        for part in parts:
+            weights.update({k: v.to(torch.float16).contiguous() for k, v in load_file(part).items()})
+        config = json.load(open(os.path.join(folder, f"{name}.config.json")))
+        old = load_file(os.path.join(out, dst, "diffusion_pytorch_model.safetensors"))
+        if name == "vq" and set(old) != set(weights):
+            raise SystemExit(f"{folder}: the VQ's tensors differ from {out}/{dst}'s")
+        save_file(weights, os.path.join(out, dst, "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
+        save_json(config, os.path.join(out, dst, "config.json"))
+        print(f"{len(parts)} part(s), {len(weights)} tensors -> {out}/{dst}")
+    if not found:
+        raise SystemExit(f"no unet.fp16.part*.safetensors or vq.fp16.part*.safetensors in {folder}")
+
+
 if __name__ == "__main__":
-    export(sys.argv[1], *(sys.argv[2:3]))
+    if sys.argv[1:2] == ["--parts"]:
+        export_parts(sys.argv[2], *(sys.argv[3:4]))
+    else:
+        export(sys.argv[1], *(sys.argv[2:3]))

@@ -10,6 +10,7 @@
 # fp16 weights land in $OUT at every save (parts ≤ 15 MiB), so a run cut short still returns its last snapshot.
 # From scratch instead (e.g. the attn32 variant, attention at 32² too): INIT=none UNET_CONFIG=attn32 bash ... 600
 # VQ_S=300 also fine-tunes the VQ's decoder alone alongside (emoji half its data; the latent space stays): $OUT/vq.*
+# Back here: python training/export.py --parts FILES_AT   (merges the parts into assets/default/unet and vqvae)
 set -u
 UNET_S=${1:-400}; EMOJI=${EMOJI:-0.25}; BATCH=${BATCH:-256}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
 INIT=${INIT:-/tmp/model/unet}; UNET_CONFIG=${UNET_CONFIG:-m1}
