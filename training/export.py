@@ -70,8 +70,8 @@ def export_parts(folder, out=DEFAULT_MODEL):
         for part in parts:
             weights.update({k: v.to(torch.float16).contiguous() for k, v in load_file(part).items()})
         config = json.load(open(os.path.join(folder, f"{name}.config.json")))
-        old = load_file(os.path.join(out, dst, "diffusion_pytorch_model.safetensors"))
-        if name == "vq" and set(old) != set(weights):
+        # A U-Net may change architecture (--unet-config); the VQ must keep the shipped one's tensors.
+        if name == "vq" and set(load_file(os.path.join(out, dst, "diffusion_pytorch_model.safetensors"))) != set(weights):
             raise SystemExit(f"{folder}: the VQ's tensors differ from {out}/{dst}'s")
         save_file(weights, os.path.join(out, dst, "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
         save_json(config, os.path.join(out, dst, "config.json"))

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import DEFAULT_MODEL  # noqa: E402
 
 EMBEDDING = "embeddings.word_embeddings.weight"
+EMOJI_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "emoji_tiles.npz")
 PARTS = ["unet", "vqvae"]          # the image tower (7 MB) only with --clip: it does not fit beside the rest
 
 
@@ -36,8 +37,7 @@ def embedding_key(weights):
 def caption_token_ids(tokenizer, samples=200_000):
     from emoji_scenes import EMOJI_TEMPLATES, EmojiIndex, EmojiSampler
     from scenes import SceneSampler
-    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "emoji_tiles.npz")
-    index = EmojiIndex(cache=cache)
+    index = EmojiIndex(cache=EMOJI_CACHE)
     scenes, emoji = SceneSampler(12345, holdout=False), EmojiSampler(index, 12345, holdout=False)
     texts = [scenes.sample()["caption"] for _ in range(samples)]
     texts += [emoji.sample()["caption"] for _ in range(samples)]
@@ -66,11 +66,10 @@ def pack(out, model=DEFAULT_MODEL, clip=False):
     shutil.copytree(os.path.join(model, "tokenizer"), os.path.join(out, "tokenizer"), dirs_exist_ok=True)
     for part in PARTS + (["image_encoder"] if clip else []):
         shutil.copytree(os.path.join(model, part), os.path.join(out, part), dirs_exist_ok=True)
-    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "emoji_tiles.npz")
-    if os.path.exists(cache):
-        shutil.copy(cache, out)
+    if os.path.exists(EMOJI_CACHE):
+        shutil.copy(EMOJI_CACHE, out)
     else:
-        print(f"no {cache}: the packed folder has no emoji (train with --emoji 0, or render them first)")
+        print(f"no {EMOJI_CACHE}: the packed folder has no emoji (train with --emoji 0, or render them first)")
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
     print(f"packed {model} -> {out}: {len(ids)} of {table.shape[0]} token rows kept, {total / 2**20:.1f} MiB")
 
