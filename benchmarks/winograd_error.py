@@ -1,9 +1,11 @@
-"""Winograd F(m×m, 3×3) in fp32 against fp64 direct correlation, for choosing the next tile size (issue 8).
+"""Winograd F(m×m, 3×3) in fp32 against fp64 direct correlation, for choosing tile sizes (issue 8).
 
-Builds the transforms for F(4×4,3×3) (points 0, ±1, ±2, ∞: what phosphor uses) and F(6×6,3×3) (0, ±1, ±2, ±½, ∞)
-from their points (A and G from Vandermonde rows, B solved from the bilinear identity in float64 and checked), runs
-each on random 3×3 convolutions (64 outputs, 320 and 1280 inputs) in fp32, and prints the largest error relative to
-the output's largest magnitude, beside fp32 direct convolution's. Needs torch (Tests/Fixtures/requirements.txt).
+Builds the transforms for F(4×4,3×3) (points 0, ±1, ±2, ∞) and F(6×6,3×3) (0, ±1, ±2, ±½, ∞) from their points
+(A and G from Vandermonde rows, B solved from the bilinear identity in float64 and checked), runs each on random 3×3
+convolutions (64 outputs, 320 and 1280 inputs) in fp32, and prints the largest error relative to the output's largest
+magnitude, beside fp32 direct convolution's. Then the F(6,3) matrices Sources/CKernels/winograd.c uses (wincnn's
+scaling): checked exact in rational arithmetic on random integer tiles, and their fp32 error the same way.
+Needs torch (Tests/Fixtures/requirements.txt).
 
     python benchmarks/winograd_error.py
 """
@@ -54,3 +56,32 @@ for C, size in ((320, 26), (1280, 26)):
         direct32 = torch.nn.functional.conv2d(x[None, :, :hh + 2, :hh + 2].float(), w.float())[0].double()
         print(f"C {C}: {name}: exact-algebra err {e:.1e}, fp64 {((y64 - r).abs().max() / r.abs().max()):.1e}, "
               f"fp32 rel max err {((y - r).abs().max() / r.abs().max()):.2e}  (direct fp32 {((direct32 - r).abs().max() / r.abs().max()):.2e})")
+
+# The F(6,3) matrices of Sources/CKernels/winograd.c (PK_WBT, PK_WG, PK_WAT there), exact in rationals.
+BT6 = [[1, 0, Fr(-21, 4), 0, Fr(21, 4), 0, -1, 0], [0, 1, 1, Fr(-17, 4), Fr(-17, 4), 1, 1, 0],
+       [0, -1, 1, Fr(17, 4), Fr(-17, 4), -1, 1, 0], [0, Fr(1, 2), Fr(1, 4), Fr(-5, 2), Fr(-5, 4), 2, 1, 0],
+       [0, Fr(-1, 2), Fr(1, 4), Fr(5, 2), Fr(-5, 4), -2, 1, 0], [0, 2, 4, Fr(-5, 2), -5, Fr(1, 2), 1, 0],
+       [0, -2, 4, Fr(5, 2), -5, Fr(-1, 2), 1, 0], [0, -1, 0, Fr(21, 4), 0, Fr(-21, 4), 0, 1]]
+G6 = [[1, 0, 0], [Fr(-2, 9)] * 3, [Fr(-2, 9), Fr(2, 9), Fr(-2, 9)], [Fr(1, 90), Fr(1, 45), Fr(2, 45)],
+      [Fr(1, 90), Fr(-1, 45), Fr(2, 45)], [Fr(32, 45), Fr(16, 45), Fr(8, 45)], [Fr(32, 45), Fr(-16, 45), Fr(8, 45)], [0, 0, 1]]
+AT6 = [[1] * 7 + [0], [0, 1, -1, 2, -2, Fr(1, 2), Fr(-1, 2), 0], [0, 1, 1, 4, 4, Fr(1, 4), Fr(1, 4), 0],
+       [0, 1, -1, 8, -8, Fr(1, 8), Fr(-1, 8), 0], [0, 1, 1, 16, 16, Fr(1, 16), Fr(1, 16), 0],
+       [0, 1, -1, 32, -32, Fr(1, 32), Fr(-1, 32), 1]]
+rng = np.random.default_rng(0)
+for _ in range(50):
+    d = [Fr(int(v)) for v in rng.integers(-9, 10, 8)]; g = [Fr(int(v)) for v in rng.integers(-9, 10, 3)]
+    V = [sum(BT6[i][j] * d[j] for j in range(8)) for i in range(8)]
+    U = [sum(G6[i][j] * g[j] for j in range(3)) for i in range(8)]
+    assert [sum(AT6[i][k] * U[k] * V[k] for k in range(8)) for i in range(6)] == \
+        [sum(d[i + k] * g[k] for k in range(3)) for i in range(6)], "winograd.c's F(6,3) matrices are not exact"
+print("winograd.c F(6,3) matrices: exact on 50 random integer tiles")
+torch.manual_seed(0)
+as_float = lambda t: np.array([[float(v) for v in row] for row in t])
+for C, size in ((320, 26), (1280, 26)):
+    x = torch.randn(C, size, size, dtype=torch.float64)
+    w = torch.randn(64, C, 3, 3, dtype=torch.float64) / (3 * C ** 0.5)
+    ref = torch.nn.functional.conv2d(x[None], w)[0]
+    hh = (size - 2) // 6 * 6
+    y = wino2d(x[:, :hh + 2, :hh + 2], w, as_float(AT6), as_float(G6), as_float(BT6), 6, torch.float32).double()
+    r = ref[:, :hh, :hh]
+    print(f"C {C}: winograd.c F(6,3): fp32 rel max err {((y - r).abs().max() / r.abs().max()):.2e}")

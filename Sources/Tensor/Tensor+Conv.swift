@@ -43,7 +43,7 @@ extension Tensor {
         let (sh, sw) = options.stride, (ph, pw) = options.padding
         let ho = (h + 2 * ph - kh) / sh + 1, wo = (w + 2 * pw - kw) / sw + 1
         precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(shape) and kernel \(kh)×\(kw)")
-        let winograd = Tensor.useWinograd(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options)
+        let winograd = Tensor.winogradTile(n: n, c: c, o: o, h: h, w: w, kh: kh, kw: kw, options: options)
         let plane = ho * wo
         let kdim = c * kh * kw
         let bf16 = BF16Compute.takes(m: o, n: plane, k: kdim)
@@ -51,7 +51,7 @@ extension Tensor {
         let direct = bf16 && BF16Compute.directConvolution && BF16Compute.currentKernel == .amx && sh == 1 && sw == 1 && wo % 16 == 0
         let profileToken = OpProfile.begin()
         defer {
-            OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd ? "conv 3×3 Winograd" : direct ? "conv 3×3 direct" : "conv 3×3 im2col")
+            OpProfile.end(profileToken, kh == 3 && kw == 3 ? (winograd != nil ? "conv 3×3 Winograd" : direct ? "conv 3×3 direct" : "conv 3×3 im2col")
                                         : kh == 1 && kw == 1 ? "conv 1×1" : "conv other")
         }
         let x = contiguous()
@@ -70,13 +70,13 @@ extension Tensor {
             x.conv2dBF16(packedWeights: packed, kernel: (kh, kw), stride: (sh, sw), padding: (ph, pw), bias: bias, out: out)
             return out
         }
-        if winograd {
+        if let winograd {
             if let half {
-                x.winogradConv3x3(weights: half.raw, half: true, bias: bias, out: out)
+                x.winogradConv3x3(weights: half.raw, half: true, bias: bias, out: out, tile: winograd)
                 withExtendedLifetime(half.owner) {}
             } else {
                 let wt = weight()
-                x.winogradConv3x3(weights: UnsafeRawPointer(wt.pointer), half: false, bias: bias, out: out)
+                x.winogradConv3x3(weights: UnsafeRawPointer(wt.pointer), half: false, bias: bias, out: out, tile: winograd)
                 withExtendedLifetime(wt) {}
             }
             return out

@@ -61,10 +61,10 @@ struct BenchOps: ParsableCommand {
         }
 
         // conv2d 3×3 at the U-Net's shapes (512 and 256 px, batch 2) and the VAE decoder's (512 px, batch 1): the
-        // im2col GEMM, Winograd F(4×4, 3×3), and Winograd's error against the im2col result.
+        // im2col GEMM, Winograd F(2,3), F(4,3) and F(6,3) (`WinogradTile`), and their error against the im2col result.
         var convs: [[String: Any]] = []
         for (batch, channels, size) in [(2, 320, 64), (2, 640, 32), (2, 1280, 16), (2, 320, 32), (2, 640, 16), (2, 1280, 8),
-                                        (1, 512, 128), (1, 256, 256), (1, 128, 512)] {
+                                        (2, 1280, 4), (1, 512, 64), (1, 512, 128), (1, 256, 256), (1, 128, 512)] {
             let x = Tensor.randomUniform([batch, channels, size, size], seed: 3)
             let w = Tensor.randomUniform([channels, channels, 3, 3], seed: 4, scale: 0.02)
             let bias = Tensor.randomUniform([channels], seed: 5)
@@ -73,14 +73,21 @@ struct BenchOps: ParsableCommand {
             let reference = BF16Compute.with(false) {
                 let chosen = best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) }
                 let direct = Tensor.withWinograd(false) { best(repeats) { _ = x.conv2d(weight: w, bias: bias, options: options) } }
-                let winograd = best(repeats) { _ = x.conv2dWinograd3x3(weight: w, bias: bias) }
                 let reference = Tensor.withWinograd(false) { x.conv2d(weight: w, bias: bias, options: options) }
-                let error = x.conv2dWinograd3x3(weight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
+                var tiles: [String] = []
+                for tile in Tensor.WinogradTile.allCases {
+                    let seconds = best(repeats) { _ = x.conv2dWinograd3x3(weight: w, bias: bias, tile: tile) }
+                    let error = x.conv2dWinograd3x3(weight: w, bias: bias, tile: tile).maxAbsDifference(reference) / reference.maxAbs()
+                    entry["winograd_f\(tile.rawValue)"] = ["seconds": seconds, "relative_error": Double(error)]
+                    tiles.append(String(format: "F(%d,3) %.4f s %.0e", tile.rawValue, seconds, error))
+                }
+                let choice = Tensor.winogradChoice(batch: batch, channels: channels, outputs: channels, size: size)
                 let rate = flops(batch, channels, size) / chosen / 1e9
                 entry.merge(["seconds": chosen, "gflops": rate, "fraction_of_sgemm": rate / gemmRate, "im2col_seconds": direct,
-                             "winograd_seconds": winograd, "winograd_relative_error": Double(error)]) { $1 }
-                say(String(format: "conv2d 3×3 %4d ch %3d×%3d ×%d %8.1f GFLOP/s  %5.1f%% of sgemm  (%.4f s; im2col %.4f s, Winograd %.4f s, rel. error %.1e)",
-                           channels, size, size, batch, rate, 100 * rate / gemmRate, chosen, direct, winograd, error))
+                             "chosen": choice]) { $1 }
+                say(String(format: "conv2d 3×3 %4d ch %3d×%3d ×%d %7.1f GFLOP/s %5.1f%% of sgemm (%.4f s, %@; im2col %.4f s, ",
+                           channels, size, size, batch, rate, 100 * rate / gemmRate, chosen, choice, direct)
+                    + tiles.joined(separator: ", ") + ")")
                 return reference
             }
             if bf16 {
@@ -105,7 +112,7 @@ struct BenchOps: ParsableCommand {
             ("linear", 8192, 320, 320, 0), ("linear", 8192, 320, 2560, 0), ("linear", 8192, 1280, 320, 0),
             ("linear", 2048, 640, 5120, 0), ("linear", 512, 1280, 1280, 0), ("linear", 128, 1280, 1280, 0),
             ("linear", 154, 768, 768, 0), ("conv3", 2, 1280, 1280, 16), ("conv3", 2, 2560, 1280, 16), ("conv3", 2, 1280, 1280, 8),
-            ("conv3", 2, 1280, 1280, 4), ("conv1", 2, 320, 320, 64), ("conv1", 2, 1280, 1280, 8),
+            ("conv3", 2, 1280, 1280, 4), ("conv3", 2, 320, 320, 64), ("conv3", 2, 640, 640, 32), ("conv1", 2, 320, 320, 64), ("conv1", 2, 1280, 1280, 8),
         ]
         for (kind, batch, inputs, outputs, side) in halfCases {
             let linear = kind == "linear"
@@ -136,11 +143,20 @@ struct BenchOps: ParsableCommand {
                             + (kernel == .blas ? "" : String(format: " (%.0e)", difference)))
             }
             if kind == "conv3" {
-                // The Winograd path on the same fp16 weights (widened inside its weight transform).
-                let seconds = best(repeats) { _ = x.conv2dWinograd3x3(packedWeight: w, bias: bias) }
-                let difference = x.conv2dWinograd3x3(packedWeight: w, bias: bias).maxAbsDifference(reference) / reference.maxAbs()
-                entry["winograd"] = ["seconds": seconds, "gflops": flop / seconds / 1e9, "relative_difference": Double(difference)]
-                line.append(String(format: "Winograd %.4f s %4.0f GFLOP/s (%.0e)", seconds, flop / seconds / 1e9, difference))
+                // The Winograd path on the same fp16 weights (widened inside its weight transform), each tile size,
+                // and what conv2d chooses.
+                for tile in Tensor.WinogradTile.allCases {
+                    let seconds = best(repeats) { _ = x.conv2dWinograd3x3(packedWeight: w, bias: bias, tile: tile) }
+                    let difference = x.conv2dWinograd3x3(packedWeight: w, bias: bias, tile: tile).maxAbsDifference(reference)
+                        / reference.maxAbs()
+                    entry["winograd_f\(tile.rawValue)"] = ["seconds": seconds, "gflops": flop / seconds / 1e9,
+                                                            "relative_difference": Double(difference)]
+                    line.append(String(format: "F(%d,3) %.4f s %4.0f GFLOP/s (%.0e)", tile.rawValue, seconds, flop / seconds / 1e9,
+                                       difference))
+                }
+                let choice = Tensor.winogradChoice(batch: batch, channels: inputs, outputs: outputs, size: side)
+                entry["chosen"] = choice
+                line.append("chosen: " + choice)
             }
             halfReport.append(entry)
             let shape = linear ? "linear \(batch)×\(inputs) → \(outputs)"

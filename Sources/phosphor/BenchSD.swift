@@ -26,7 +26,7 @@ struct BenchSD: ParsableCommand {
     @Flag(help: "After the timed runs, one more U-Net step and decode per size with the time split by operation kind (conv 3×3 Winograd/im2col, 1×1, attention, norms, …).")
     var profile = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col).",
+    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col), winograd-f4 (every Winograd convolution in F(4×4, 3×3) tiles).",
                                discussion: "On a shared machine whose speed swings by a third within minutes, runs of two binaries one after the other cannot see a 5–10 % change; alternating step by step can."))
     var alternate: BenchVariant?
 
@@ -178,12 +178,13 @@ struct BenchSD: ParsableCommand {
 
 /// A variant `bench sd --alternate` times against the standard path.
 enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
-    case winogradBLAS = "winograd-blas", noWinograd = "no-winograd"
+    case winogradBLAS = "winograd-blas", noWinograd = "no-winograd", winogradF4 = "winograd-f4"
 
     func apply<T>(_ body: () throws -> T) rethrows -> T {
         switch self {
         case .winogradBLAS: try Tensor.withWinogradProducts(.blas, body)
         case .noWinograd: try Tensor.withWinograd(false, body)
+        case .winogradF4: try Tensor.withWinogradTile(.f4, body)
         }
     }
 }

@@ -34,15 +34,15 @@ import TestSupport
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
     }
 
-    /// The Winograd F(4×4, 3×3) path against torch's conv2d on the same fixtures: even and odd sizes, partial
+    /// The Winograd path against torch's conv2d on the same fixtures: even and odd sizes, partial
     /// tiles, a long row of tiles, 64 to 1280 channels (1280 outputs: many blocks of output channels, the last partial).
-    /// Both ways of transforming the weights: whole, and by blocks of output channels; and
-    /// every products kernel this CPU runs (the fp16 GEMM's register tiles, OpenBLAS).
+    /// Every tile size (F(2,3), F(4,3), F(6,3)); both ways of transforming the weights: whole, and by blocks of output
+    /// channels; and every products kernel this CPU runs (the fp16 GEMM's register tiles, OpenBLAS).
     @Test(arguments: ["unet_320", "unet_320_640", "unet_1280", "winograd_odd", "winograd_wide", "k3s1p1"],
           WinogradVariant.all)
     func winogradMatchesTorch(_ name: String, variant: WinogradVariant) throws {
         let out = try fx.tensor(name, "x").conv2dWinograd3x3(weight: fx.tensor(name, "weight"), bias: try? fx.tensor(name, "bias"),
-                                                             weightTransform: variant.weightTransform,
+                                                             tile: variant.tile, weightTransform: variant.weightTransform,
                                                              products: variant.products)
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(variant)")
     }
@@ -68,14 +68,18 @@ import TestSupport
     #expect(Tensor.currentWinogradProducts == standard)
 }
 
-/// One way through the Winograd convolution: weights transformed whole or by blocks, and the products' kernel.
+/// One way through the Winograd convolution: the tile size, weights transformed whole or by blocks, and the products'
+/// kernel.
 struct WinogradVariant: Sendable, CustomStringConvertible {
+    let tile: Tensor.WinogradTile
     let weightTransform: Tensor.WinogradWeights
     let products: HalfWeightKernel
 
-    static let all: [WinogradVariant] = [Tensor.WinogradWeights.whole, .blocked].flatMap { transform in
-        HalfWeightKernel.available.map { WinogradVariant(weightTransform: transform, products: $0) }
+    static let all: [WinogradVariant] = Tensor.WinogradTile.allCases.flatMap { tile in
+        [Tensor.WinogradWeights.whole, .blocked].flatMap { transform in
+            HalfWeightKernel.available.map { WinogradVariant(tile: tile, weightTransform: transform, products: $0) }
+        }
     }
 
-    var description: String { "\(weightTransform) \(products)" }
+    var description: String { "F(\(tile.rawValue),3) \(weightTransform) \(products)" }
 }

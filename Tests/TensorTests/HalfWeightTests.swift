@@ -32,13 +32,13 @@ import TestSupport
 
     /// The Winograd path widens fp16 weights inside its weight transform: against torch on the same halves (odd
     /// plane with partial tiles; 14 output channels, one partial block; 64×64 plane).
-    /// Whole and blocked weight transforms, every products kernel.
+    /// Every tile size, whole and blocked weight transforms, every products kernel.
     @Test(arguments: ["conv3_batched", "conv3_large_plane"], WinogradVariant.all)
     func winogradMatchesTorch(name: String, variant: WinogradVariant) throws {
         let weight = try fx.file.packed("\(name).weight")
         #expect(weight.dtype == .f16)
         let out = try fx.tensor(name, "x").conv2dWinograd3x3(packedWeight: weight, bias: try? fx.tensor(name, "bias"),
-                                                             weightTransform: variant.weightTransform,
+                                                             tile: variant.tile, weightTransform: variant.weightTransform,
                                                              products: variant.products)
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(variant)")
     }

@@ -27,24 +27,24 @@ void pk_silu(const float *x, float *out, size_t n);
 void pk_affine_silu(const float *x, float *out, size_t n, float scale, float shift);
 void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 
-// Winograd F(4×4, 3×3) for 3×3, stride-1, padding-1 convolutions, in three steps around 36 GEMMs
-// M[k] = U[k]·V[k] (k = 6·i + j, the 6×6 transformed position):
+// Winograd F(m×m, 3×3), m = 4 or 6 (winograd.c), for 3×3, stride-1, padding-1 convolutions, in three steps
+// around P = (m + 2)² GEMMs M[k] = U[k]·V[k] (k = (m + 2)·i + j, the transformed position):
 // U = G g Gᵀ of the weights w[O][C][3][3] (fp32, or IEEE half when `half`), for output channels o0..<o1 and input
 // channels c0..<c1: value (k, o, c) at U + k·kstride + r / mr·mr·kc + r % mr·kc + c − c0 (r = o − o0), rows r from
 // o1 − o0 up to `rows` zeros — panels of mr rows as pk_wino_products reads them, or with mr = rows = o1 − o0 and
-// kc = C the plain [36][O][C] layout (kstride = O·C);
-// V[36][C][ldv] = Bᵀ d B of the 6×6 input tiles (column = tile − t0) for channels c0..<c1 and tiles t0..<t0+count
-// of an N×C×H×W input (tiles of 4×4 outputs numbered image by image, row by row; zero padding outside);
-// y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M[36][O][ldm]; partial tiles clipped).
+// kc = C the plain [P][O][C] layout (kstride = O·C);
+// V[P][C][ldv] = Bᵀ d B of the (m + 2)² input tiles (column = tile − t0) for channels c0..<c1 and tiles t0..<t0+count
+// of an N×C×H×W input (tiles of m×m outputs numbered image by image, row by row; zero padding outside);
+// y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M[P][O][ldm]; partial tiles clipped).
 // With nr < ldv, V is laid out in strips of nr tiles as the fp16 GEMM's B operand (pk_wino_products): element
 // (k, c, t) at V + k·C·ldv + (t / nr)·C·nr + c·nr + t % nr, the strips' columns past `count` zeros; nr = ldv is the
-// plain [36][C][ldv] layout (only `count` columns written). M holds mo ≥ O rows per point.
-void pk_wino43_weights_packed(const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
-                              size_t mr, size_t kc, size_t rows, float *U, size_t kstride);
-void pk_wino43_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
-                     size_t t0, size_t count, float *V, size_t ldv, size_t nr);
-void pk_wino43_output(const float *M, size_t O, size_t mo, size_t ldm, size_t o0, size_t o1, size_t t0, size_t count,
-                      const float *bias, float *y, size_t H, size_t W);
+// plain [P][C][ldv] layout (only `count` columns written). M holds mo ≥ O rows per point.
+void pk_wino_weights_packed(int m, const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
+                            size_t mr, size_t kc, size_t rows, float *U, size_t kstride);
+void pk_wino_input(int m, const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
+                   size_t t0, size_t count, float *V, size_t ldv, size_t nr);
+void pk_wino_output(int m, const float *M, size_t O, size_t mo, size_t ldm, size_t o0, size_t o1, size_t t0,
+                    size_t count, const float *bias, float *y, size_t H, size_t W);
 
 // out = a op b elementwise (op: 0 +, 1 −, 2 ×, 3 ÷); with one b value for all (scalar_first: out = b op a).
 void pk_binary(const float *a, const float *b, float *out, size_t n, int op);
@@ -132,7 +132,7 @@ void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, s
 #define PK_GEMM_HALF_A 0
 #define PK_GEMM_HALF_BT 1
 // pk_gemm_f16_inner_block: PK_GEMM_KC, the row length of packed A panels (pk_wino_products' U).
-// pk_wino_products: Winograd's 36 products M_k (+)= U_k·V_k on operands already in the micro-kernel's layouts, for the
+// pk_wino_products: Winograd's products M_k (+)= U_k·V_k on operands already in the micro-kernel's layouts, for the
 // points k0..<k1 and one block of kc ≤ PK_GEMM_KC input channels (layouts: gemm_f16_body.h, PK_G(wino)).
 int pk_gemm_f16_best_level(void);
 size_t pk_gemm_f16_inner_block(void);
