@@ -112,6 +112,21 @@ def find(objects, colour, shape):
     return [o for o in objects if o["colour"] == colour and o["shape"] == shape]
 
 
+def pair_breakdown(analysis, c1, s1, c2, s2):
+    """What of a two-object prompt came out, part by part (rows of the score table, pair suite): the two colours and
+    the two shapes anywhere, both objects with their own colour and shape (any place), and both with the colours
+    exchanged between the shapes (the binding swapped)."""
+    objects = analysis["objects"]
+    colours, shapes = {o["colour"] for o in objects}, {o["shape"] for o in objects}
+    return {
+        "pair: exactly two objects": len(objects) == 2,
+        "pair: both colours": c1 in colours and c2 in colours,
+        "pair: both shapes": s1 in shapes and s2 in shapes,
+        "pair: both objects (any place)": bool(find(objects, c1, s1) and find(objects, c2, s2)),
+        "pair: colours swapped": bool(find(objects, c1, s2) and find(objects, c2, s1)),
+    }
+
+
 def suites(seed=0):
     """Prompt suites: (name, prompt, check(analysis) -> bool, held_out)."""
     rng = random.Random(seed)
@@ -133,6 +148,7 @@ def suites(seed=0):
             return bool(x and y) and relation_holds(x[0], y[0], rel)
 
         check.relaxed = lambda a, c1=c1, c2=c2, rel=rel: colours_in_relation(a, c1, c2, rel)
+        check.breakdown = lambda a, c1=c1, s1=s1, c2=c2, s2=s2: pair_breakdown(a, c1, s1, c2, s2)
         out.append(("pair", f"{noun_phrase(c1, s1)} {relations[rel]} {noun_phrase(c2, s2)}", check, False))
         # The swapped pair: the same shapes with their colours exchanged.
         if (c2, s1) not in HELD_OUT and (c1, s2) not in HELD_OUT:
@@ -140,6 +156,7 @@ def suites(seed=0):
                 x, y = find(a["objects"], c2, s1), find(a["objects"], c1, s2)
                 return bool(x and y) and relation_holds(x[0], y[0], rel)
             check_swapped.relaxed = lambda a, c1=c1, c2=c2, rel=rel: colours_in_relation(a, c2, c1, rel)
+            check_swapped.breakdown = lambda a, c1=c1, s1=s1, c2=c2, s2=s2: pair_breakdown(a, c2, s1, c1, s2)
             out.append((f"swap{i}", f"{noun_phrase(c2, s1)} {relations[rel]} {noun_phrase(c1, s2)}", check_swapped, False))
             out[-2] = (f"swap{i}",) + out[-2][1:]
     for c, s in rng.sample(seen, 8):
@@ -237,6 +254,8 @@ def score(args):
             results.append((name if not name.startswith("swap") else f"{name}_{s}", prompt, check(analysis), held))
             if hasattr(check, "relaxed"):
                 results.append(("pair colours + relation (any shape)", prompt, check.relaxed(analysis), held))
+            for row, ok in getattr(check, "breakdown", lambda _: {})(analysis).items():
+                results.append((row, prompt, ok, held))
     summary = summarize(results)
     for k, (acc, n) in summary.items():
         print(f"{k:28s} {acc * 100:5.1f}%  ({n})")
