@@ -74,9 +74,24 @@ public final class UNet2DConditionModel: NoisePredicting {
         return out
     }
 
-    public func predict(_ x: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
+    /// The last call's context with its cross-attention projections (`CrossAttentionContext`), reused while calls pass
+    /// the same values — a sampler's steps.
+    private var lastContext: CrossAttentionContext?
+    private let contextLock = NSLock()
+
+    func crossAttentionContext(_ context: Tensor) -> CrossAttentionContext {
+        contextLock.lock()
+        defer { contextLock.unlock() }
+        if let lastContext, lastContext.matches(context) { return lastContext }
+        let made = CrossAttentionContext(context)
+        lastContext = made
+        return made
+    }
+
+    public func predict(_ x: Tensor, timesteps: [Float], context contextTensor: Tensor) -> Tensor {
         precondition(x.shape[1] == inChannels, "the U-Net takes \(inChannels) input channels, got \(x.shape[1])")
         precondition(timesteps.count == x.shape[0], "one timestep per batch row")
+        let context = crossAttentionContext(contextTensor)
         let temb = timeLinear2(timeLinear1(timestepEmbedding(timesteps)).silu())
         var h = convIn(x)
         var skips = [h]
@@ -126,7 +141,7 @@ struct DownBlock {
         }
     }
 
-    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, skips: inout [Tensor]) -> Tensor {
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: CrossAttentionContext, skips: inout [Tensor]) -> Tensor {
         var h = x
         for (j, r) in resnets.enumerated() {
             h = r(h, temb)
@@ -159,7 +174,7 @@ struct MidBlock {
         self.attentions = attentions
     }
 
-    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: CrossAttentionContext) -> Tensor {
         var h = resnets[0](x, temb)
         for (a, r) in zip(attentions, resnets.dropFirst()) { h = r(a(h, context: context), temb) }
         return h
@@ -187,7 +202,7 @@ struct UpBlock {
 
     /// Each resnet takes the next skip connection; the upsampler then grows to the size of the skip the
     /// next block will take (diffusers' upsample_size), so latents of any size come back to their size.
-    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, skips: inout [Tensor]) -> Tensor {
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: CrossAttentionContext, skips: inout [Tensor]) -> Tensor {
         var h = x
         for (j, r) in resnets.enumerated() {
             let skip = skips.removeLast()

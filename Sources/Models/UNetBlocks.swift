@@ -45,14 +45,18 @@ struct CrossAttention {
         self.heads = heads
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
+    /// Self-attention without `context`; cross-attention on `context`'s tokens, whose keys and values it computes once
+    /// per context (`CrossAttentionContext`).
+    func callAsFunction(_ x: Tensor, context: CrossAttentionContext? = nil) -> Tensor {
         let (b, n, d) = (x.shape[0], x.shape[1], x.shape[2])
-        let ctx = context ?? x
-        let m = ctx.shape[1]
         let hd = d / heads
+        let (keys, values) = context.map { ctx in
+            ctx.keysAndValues(layer: Int(bitPattern: k.weight.raw), flops: 4 * ctx.tensor.count * d) { (k(ctx.tensor), v(ctx.tensor)) }
+        } ?? (k(x), v(x))
+        let m = keys.shape[1]
         let qh = q(x).reshaped([b, n, heads, hd]).transposed(1, 2)
-        let kh = k(ctx).reshaped([b, m, heads, hd]).transposed(1, 2)
-        let vh = v(ctx).reshaped([b, m, heads, hd]).transposed(1, 2)
+        let kh = keys.reshaped([b, m, heads, hd]).transposed(1, 2)
+        let vh = values.reshaped([b, m, heads, hd]).transposed(1, 2)
         let a = Tensor.scaledDotProductAttention(query: qh, key: kh, value: vh)
         return out(a.transposed(1, 2).reshaped([b, n, d]))
     }
@@ -75,7 +79,7 @@ struct BasicTransformerBlock {
         ffOut = try Linear(w["ff"]["net"]["2"], inFeatures: inner2 / 2, outFeatures: dim)
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, context: CrossAttentionContext) -> Tensor {
         var h = x + attn1(norm1(x))
         h = h + attn2(norm2(h), context: context)
         // GEGLU: proj → (hidden, gate) → hidden · GELU(gate)
@@ -109,7 +113,7 @@ struct SpatialTransformer {
         self.blocks = blocks
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, context: CrossAttentionContext) -> Tensor {
         let (b, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var y = norm(x)
         let inner = projIn.shape[0]
@@ -125,5 +129,46 @@ struct SpatialTransformer {
             y = y.reshaped([b, h, wd, inner]).permuted([0, 3, 1, 2]).conv2d(packedWeight: projOut, bias: projOutBias)
         }
         return x + y
+    }
+}
+
+/// The text context [B, tokens, contextDim] of U-Net calls with each cross-attention layer's keys and values
+/// (to_k, to_v on the tokens), computed on first use and kept: every sampler step attends to the same context, so the
+/// projections are made once per generation instead of once per step (exact: the same products, reused). The U-Net
+/// keeps the last one and reuses it while the context it is given holds the same values (`UNet2DConditionModel`).
+final class CrossAttentionContext: @unchecked Sendable {
+    /// A private contiguous copy: later changes to the caller's tensor cannot reach the cached projections.
+    let tensor: Tensor
+    /// Per layer (its to_k weight's address) and compute path (fp32, or a bf16 kernel: a path switched between
+    /// generations, in the studio or a test, must not be handed the other path's products).
+    private struct Key: Hashable { let layer: Int, bf16: BF16Compute.Kernel? }
+    private var projections: [Key: (Tensor, Tensor)] = [:]
+    private let lock = NSLock()
+
+    init(_ context: Tensor) { tensor = context.copy() }
+
+    /// Whether `other` holds exactly this context's values (bit for bit).
+    func matches(_ other: Tensor) -> Bool {
+        guard other.shape == tensor.shape else { return false }
+        let o = other.contiguous()
+        return withExtendedLifetime(o) { memcmp(o.pointer, tensor.pointer, tensor.count * MemoryLayout<Float>.size) == 0 }
+    }
+
+    /// The layer's keys and values: cached, or made by `compute` (outside the lock) and kept. A reuse credits the
+    /// FLOP counter with the products it saved (`flops`), so benchmark figures stay the direct computation's.
+    func keysAndValues(layer: Int, flops: Int, _ compute: () -> (Tensor, Tensor)) -> (Tensor, Tensor) {
+        let key = Key(layer: layer, bf16: BF16Compute.currentKernel)
+        lock.lock()
+        let cached = projections[key]
+        lock.unlock()
+        if let cached {
+            FLOPCounter.creditReused(flops)
+            return cached
+        }
+        let made = compute()
+        lock.lock()
+        projections[key] = made
+        lock.unlock()
+        return made
     }
 }

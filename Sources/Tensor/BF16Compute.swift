@@ -43,7 +43,7 @@ public enum BF16Compute {
 
     /// The kernel GEMMs on this thread use, nil when the bf16 path is off here: requested (process-wide, or by `with`
     /// on this thread) and available. Read where a GEMM, convolution or attention starts, on the calling thread.
-    static var currentKernel: Kernel? {
+    public static var currentKernel: Kernel? {
         guard onOverride.value ?? requested else { return nil }
         if let chosen = kernelOverride.value { return kernels.contains(chosen) ? chosen : nil }
         return kernel

@@ -118,6 +118,10 @@ public enum FLOPCounter {
 
     static func add(_ n: Int) { lock.lock(); total += n; lock.unlock() }
 
+    /// Counts `flops` of work reused rather than redone (cached cross-attention keys and values), where this thread's
+    /// GEMMs count: figures stay those of the direct computation, as torch's counter reports them.
+    public static func creditReused(_ flops: Int) { if enabled && countsHere { add(flops) } }
+
     /// Whether this thread's GEMMs count (the counting thread, and `Parallel` workers running its work).
     static var countsHere: Bool { mark.value == true }
 

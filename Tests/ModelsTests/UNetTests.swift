@@ -27,6 +27,34 @@ import TestSupport
         #expect(unet.inChannels == ["unet_inpaint": 9, "unet_attn_all": 7][name, default: 4])
     }
 
+    /// Cross-attention keys and values are computed once per context and reused across calls (a sampler's steps): a
+    /// second call with the same context gives the first call's output bit for bit; a context changed in place, or
+    /// another context, is recomputed (a fresh U-Net gives the same output); fixture tolerance still holds after both.
+    @Test func crossAttentionContextReuse() throws {
+        let expected = try FixtureFile("models/unet_sd1/expected.safetensors")
+        let x = try expected.tensor("square", "x"), t = try expected.tensor("square", "timestep").toArray()
+        let ctx = try expected.tensor("square", "context").copy()
+        let unet = try load("unet_sd1")
+        let first = unet.predict(x, timesteps: t, context: ctx)
+        #expect(scaledMaxError(first, try expected.tensor("square", "out")) <= 1e-3)
+        #expect(unet.predict(x, timesteps: t, context: ctx).maxAbsDifference(first) == 0)
+        ctx.pointer[3] += 0.5  // same tensor, new value
+        let changed = unet.predict(x, timesteps: t, context: ctx)
+        let fresh = try load("unet_sd1").predict(x, timesteps: t, context: ctx)
+        #expect(changed.maxAbsDifference(fresh) == 0)
+        #expect(changed.maxAbsDifference(first) > 0)
+        let other = try expected.tensor("odd", "context")
+        let ox = try expected.tensor("odd", "x"), ot = try expected.tensor("odd", "timestep").toArray()
+        #expect(scaledMaxError(unet.predict(ox, timesteps: ot, context: other), try expected.tensor("odd", "out")) <= 1e-3)
+        if BF16Compute.available {
+            // Switching to bf16 with the same context recomputes on that path, and back to fp32 reuses fp32's.
+            let bf16 = BF16Compute.with(true) { unet.predict(x, timesteps: t, context: ctx) }
+            let freshBF16 = try BF16Compute.with(true) { try load("unet_sd1").predict(x, timesteps: t, context: ctx) }
+            #expect(bf16.maxAbsDifference(freshBF16) == 0)
+            #expect(unet.predict(x, timesteps: t, context: ctx).maxAbsDifference(fresh) == 0)
+        }
+    }
+
     /// Each fixture case of a U-Net: its name, the prediction for its inputs, diffusers' output.
     func forEachCase(_ name: String, _ body: (String, (UNet2DConditionModel) -> Tensor, Tensor) throws -> Void) throws {
         let expected = try FixtureFile("models/\(name)/expected.safetensors")
