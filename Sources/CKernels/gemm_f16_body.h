@@ -172,14 +172,23 @@ static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size
                 for (int u = 0; u < NV; u++) *(VEC *)(strip + k * NR + u * W) = *(const VEC *)(col + k * ldb + u * W);
             continue;
         }
-        for (int jj = 0; jj < NR; jj++) {
+        // The strip crosses groups (planes narrower than NR, e.g. the 16 pixels of a 4×4 latent) or the end: copied
+        // as runs of columns contiguous within one group (element by element, down each column, this was a third of
+        // a 4²-level convolution's time).
+        for (size_t jj = 0; jj < NR;) {
             size_t j = js + jj;
-            if (j < n1) {
-                const float *col = src + (j / plane) * bgs + k0 * ldb + j % plane;
-                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = col[k * ldb];
-            } else {
-                for (size_t k = 0; k < kc; k++) strip[k * NR + jj] = 0.0f;
+            if (j >= n1) {
+                for (size_t k = 0; k < kc; k++)
+                    for (size_t x = jj; x < NR; x++) strip[k * NR + x] = 0.0f;
+                break;
             }
+            size_t q = j % plane, run = NR - jj;
+            if (run > plane - q) run = plane - q;
+            if (run > n1 - j) run = n1 - j;
+            const float *col = src + (j / plane) * bgs + k0 * ldb + q;
+            for (size_t k = 0; k < kc; k++)
+                for (size_t x = 0; x < run; x++) strip[k * NR + jj + x] = col[k * ldb + x];
+            jj += run;
         }
     }
 }
@@ -233,13 +242,20 @@ static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, siz
                         continue;
                     }
                     PK_G(micro)(kc, ap, strip, tile, NR, 0, NULL, NULL);
-                    for (size_t jj = 0; jj < cols; jj++) {
-                        size_t j = js + jj;
-                        float *col = c + (j / plane) * cgs + i0 * ldc + j % plane;
+                    // Stored as runs of columns contiguous within one group, row by row.
+                    for (size_t jj = 0; jj < cols;) {
+                        size_t j = js + jj, q = j % plane, run = cols - jj;
+                        if (run > plane - q) run = plane - q;
+                        float *base = c + (j / plane) * cgs + i0 * ldc + q;
                         for (size_t i = 0; i < rows; i++) {
-                            float t = tile[i * NR + jj];
-                            col[i * ldc] = add ? col[i * ldc] + t : rb ? rb[i0 + i] + t : cb ? cb[j] + t : t;
+                            float *dst = base + i * ldc;
+                            const float *t = tile + i * NR + jj;
+                            if (add) for (size_t x = 0; x < run; x++) dst[x] += t[x];
+                            else if (rb) for (size_t x = 0; x < run; x++) dst[x] = rb[i0 + i] + t[x];
+                            else if (cb) for (size_t x = 0; x < run; x++) dst[x] = cb[j + x] + t[x];
+                            else for (size_t x = 0; x < run; x++) dst[x] = t[x];
                         }
+                        jj += run;
                     }
                 }
             }
