@@ -30,9 +30,11 @@ extension Tensor {
     /// (SD's 16² level, batch 2) 1.4–2× faster than the fp16-weight im2col kernel since the weight transform goes by
     /// blocks; slower at 8 (where the weight transform outweighs the savings; F(2,3), one whole strip of 32 tiles
     /// there, measured level with the fp16 im2col kernel: 0.021 against 0.020 s, and was dropped).
-    /// F(6,3) where it measured faster (`bench ops`, each size on the same shapes, 2026-11-27): planes of at least
-    /// 256² with at most 256 channels — the VAE decoder's two top levels (256 ch at 256²: 0.144 s against 0.169 s;
-    /// 128 ch at 512²: 0.225 against 0.255). Elsewhere its products save less than its costlier transforms take: SD's
+    /// F(6,3) where it measured faster (`bench ops`, each size on the same shapes, six runs, 2026-11-27): planes of at
+    /// least 256² with at most 256 channels — the VAE decoder's two top levels (256 ch at 256²: mean 0.132 s against
+    /// 0.142 s, faster in 3 of 6 runs; 128 ch at 512²: 0.195 against 0.217, 5 of 6; a whole 512 px decode alternated
+    /// with all-F(4,3) in one process: 1.6 % and 6 % faster). Elsewhere its products save less than its costlier
+    /// transforms take: SD's
     /// 64² level 0.034 against 0.033 s (fp16 weights 0.036 against 0.026), the VAE's 512 ch at 128² 0.142 against
     /// 0.128; at 32² and 16² its partial tiles (36 for 32) waste what it saves.
     /// `PHOSPHOR_WINOGRAD=0` turns the path off, `=1` ignores the tile minimum; `PHOSPHOR_WINOGRAD_TILES` sets the

@@ -61,7 +61,7 @@ struct BenchOps: ParsableCommand {
         }
 
         // conv2d 3×3 at the U-Net's shapes (512 and 256 px, batch 2) and the VAE decoder's (512 px, batch 1): the
-        // im2col GEMM, Winograd F(2,3), F(4,3) and F(6,3) (`WinogradTile`), and their error against the im2col result.
+        // im2col GEMM, Winograd F(4,3) and F(6,3) (`WinogradTile`), and their error against the im2col result.
         var convs: [[String: Any]] = []
         for (batch, channels, size) in [(2, 320, 64), (2, 640, 32), (2, 1280, 16), (2, 320, 32), (2, 640, 16), (2, 1280, 8),
                                         (2, 1280, 4), (1, 512, 64), (1, 512, 128), (1, 256, 256), (1, 128, 512)] {
