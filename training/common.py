@@ -28,6 +28,19 @@ UNET_CONFIGS = {
     "m1": UNET_CONFIG,
     "attn32": dict(UNET_CONFIG, down_block_types=["CrossAttnDownBlock2D"] * 3, up_block_types=["CrossAttnUpBlock2D"] * 3),
 }
+# `train.py unet --coords`: two more U-Net input channels after latents, mask and masked latents, each latent pixel's
+# centre x and y in [-1, 1], so cross-attention's queries know where they are (issue 10: the pair prompts; see
+# binding_probe.py). The exported config says so under this key; Phosphor does not read such a U-Net yet.
+COORDINATE_CHANNELS = "phosphor_coordinate_channels"
+
+
+def coordinate_ramps(n, size, device):
+    """[n, 2, size, size]: x (left −1 → right 1) and y (top −1 → bottom 1) of each pixel's centre."""
+    c = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
+    gy, gx = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([gx, gy])[None].expand(n, 2, size, size)
+
+
 CLIP_VISION_CONFIG = dict(
     image_size=128, patch_size=16, hidden_size=256, intermediate_size=1024,
     num_hidden_layers=4, num_attention_heads=4, projection_dim=384, hidden_act="quick_gelu",

@@ -13,7 +13,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_MODEL, MAX_TOKENS, SCHEDULER_CONFIG, save_json  # noqa: E402
+from common import COORDINATE_CHANNELS, DEFAULT_MODEL, MAX_TOKENS, SCHEDULER_CONFIG, save_json  # noqa: E402
+
+
+def shippable(config, where, out):
+    """A U-Net with coordinate channels (train.py --coords) stays out of the model Phosphor loads (assets/default)
+    until Phosphor feeds them; a copy elsewhere is fine, for evaluate.py (PyTorch) to score."""
+    if COORDINATE_CHANNELS in config and os.path.abspath(out) == os.path.abspath(DEFAULT_MODEL):
+        raise SystemExit(f"{where}: a U-Net with coordinate channels (train.py --coords), which Phosphor cannot run yet: "
+                         f"export into a copy (cp -r {DEFAULT_MODEL} /tmp/m; export.py --parts DIR /tmp/m) and score "
+                         "it with evaluate.py score --model /tmp/m")
 
 
 def weights(folder):
@@ -32,6 +41,8 @@ def export(run, out=DEFAULT_MODEL):
         os.makedirs(os.path.join(out, dst), exist_ok=True)
         save_file(weights(os.path.join(run, src)), os.path.join(out, dst, filename), metadata={"format": "pt"})
         config = json.load(open(os.path.join(run, src, "config.json")))
+        if src == "unet":
+            shippable(config, os.path.join(run, src), out)
         if src == "clip":
             config = {"architectures": ["CLIPVisionModelWithProjection"], "model_type": "clip_vision_model",
                       **{k: v for k, v in config.items() if not k.startswith("_")}, "torch_dtype": "float16"}
@@ -70,6 +81,8 @@ def export_parts(folder, out=DEFAULT_MODEL):
         for part in parts:
             weights.update({k: v.to(torch.float16).contiguous() for k, v in load_file(part).items()})
         config = json.load(open(os.path.join(folder, f"{name}.config.json")))
+        if name == "unet":
+            shippable(config, folder, out)
         # A U-Net may change architecture (--unet-config); the VQ must keep the shipped one's tensors.
         if name == "vq" and set(load_file(os.path.join(out, dst, "diffusion_pytorch_model.safetensors"))) != set(weights):
             raise SystemExit(f"{folder}: the VQ's tensors differ from {out}/{dst}'s")

@@ -9,6 +9,8 @@
 #   there: OUT=... bash training/gpu_continue.sh [unet_seconds]     with gpu and .whl carried
 # fp16 weights land in $OUT at every save (parts ≤ 15 MiB), so a run cut short still returns its last snapshot.
 # From scratch instead (e.g. the attn32 variant, attention at 32² too): INIT=none UNET_CONFIG=attn32 bash ... 600
+# COORDS=1: two coordinate channels added to the U-Net input (train.py --coords; zero-initialised from INIT), for the
+# pair prompts (issue 10); its parts must be exported into a copy of the model (export.py refuses assets/default).
 # VQ_S=300 also fine-tunes the VQ's decoder alone alongside (emoji half its data; the latent space stays): $OUT/vq.*
 # Back here: python training/export.py --parts FILES_AT   (merges the parts into assets/default/unet and vqvae)
 set -u
@@ -32,7 +34,7 @@ if [ "${VQ_S:-0}" -gt 0 ]; then
     VQ_PID=$!
 fi
 set -o pipefail
-timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model $INIT_ARGS --unet-config $UNET_CONFIG \
+timeout $((UNET_S + 90)) $PY training/train.py unet --device $DEVICE --model /tmp/model $INIT_ARGS --unet-config $UNET_CONFIG ${COORDS:+--coords} \
     --vq /tmp/model/vqvae --out /tmp/run/unet --emoji $EMOJI --seconds $UNET_S --batch $BATCH --lr ${LR:-3e-4} --cosine \
     --profile-steps 10 --save-every 90 --export-fp16 $OUT --log-every 20 2>&1 \
     | grep --line-buffered -v -i "unexpected\|load report\|^$\|Loading weights\|Key  \|^---\|Notes:\|pooler\|can be ignored" \

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_MODEL, SCHEDULER_CONFIG, TextTower  # noqa: E402
+from common import COORDINATE_CHANNELS, DEFAULT_MODEL, SCHEDULER_CONFIG, TextTower, coordinate_ramps  # noqa: E402
 
 
 class DefaultModel:
@@ -26,18 +26,20 @@ class DefaultModel:
         if runs:
             def load(cls, name):
                 cfg = json.load(open(os.path.join(runs, name, "config.json")))
-                m = cls(**{k: v for k, v in cfg.items() if not k.startswith("_")})
+                m = cls(**{k: v for k, v in cfg.items() if not k.startswith("_") and k != COORDINATE_CHANNELS})
                 m.load_state_dict(load_file(os.path.join(runs, name, "weights.safetensors")))
                 return m, cfg
-            self.unet, _ = load(UNet2DConditionModel, "unet")
+            self.unet, unet_cfg = load(UNet2DConditionModel, "unet")
             self.vq, vq_cfg = load(VQModel, "vq")
             self.scheduler_config = SCHEDULER_CONFIG
         else:
             self.unet = UNet2DConditionModel.from_pretrained(os.path.join(model, "unet"), dtype=torch.float32)
+            unet_cfg = json.load(open(os.path.join(model, "unet", "config.json")))
             self.vq = VQModel.from_pretrained(os.path.join(model, "vqvae"), dtype=torch.float32)
             vq_cfg = dict(self.vq.config)
             self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
         self.scaling = vq_cfg["scaling_factor"]
+        self.coords = unet_cfg.get(COORDINATE_CHANNELS, 0) == 2
         self.unet = self.unet.float().to(device).eval()
         self.vq = self.vq.float().to(device).eval()
         self.text = TextTower(device, model if not runs else DEFAULT_MODEL)
@@ -62,7 +64,8 @@ class DefaultModel:
         mask, image = mask.to(self.device), image.to(self.device)
         masked = self.vq.encode(image * (mask < 0.5)).latents * self.scaling
         mask_lat = torch.nn.functional.interpolate(mask, size=(32, 32))
-        extra = torch.cat([torch.cat([mask_lat, masked], 1)] * 2)
+        extra = [mask_lat, masked] + ([coordinate_ramps(n, 32, self.device)] if self.coords else [])
+        extra = torch.cat([torch.cat(extra, 1)] * 2)
         for t in sched.timesteps:
             inp = sched.scale_model_input(torch.cat([lat, lat]), t)
             eps = self.unet(torch.cat([inp, extra], 1), t, encoder_hidden_states=context).sample

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CLIP_VISION_CONFIG, DEFAULT_MODEL, SCHEDULER_CONFIG, UNET_CONFIGS, VQ_CONFIG, TextTower, autocast,  # noqa: E402
+from common import (CLIP_VISION_CONFIG, COORDINATE_CHANNELS, DEFAULT_MODEL, SCHEDULER_CONFIG, UNET_CONFIGS,  # noqa: E402
+                    VQ_CONFIG, TextTower, autocast, coordinate_ramps,
                     pick_device, save_json)
 from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES, SceneSampler, noun_phrase,  # noqa: E402
                     plural, render)
@@ -318,13 +319,20 @@ class UNetStage(Stage):
         self.vq.load_state_dict(vq_weights)
         self.vq.requires_grad_(False)
         self.text = TextTower(self.device, args.model)
-        self.config = UNET_CONFIGS[args.unet_config]
+        self.config = dict(UNET_CONFIGS[args.unet_config])
+        if args.coords:
+            self.config["in_channels"] += 2
         self.model = UNet2DConditionModel(**self.config).to(self.device)
         if args.init:
             # Continue from an exported U-Net (assets/default/unet: fp16 EMA weights; fresh optimizer).
             weights, config = load_part(args.init)
-            if any(config.get(k) != v for k, v in self.config.items()):
+            widen = args.coords and config.get("in_channels") == self.config["in_channels"] - 2
+            if any(config.get(k) != v for k, v in self.config.items() if not (widen and k == "in_channels")):
                 raise SystemExit(f"--init {args.init}: its configuration differs from --unet-config {args.unet_config}")
+            if widen:
+                # Coordinate channels added to a U-Net trained without them: zero weights, so it starts as it was.
+                w = weights["conv_in.weight"]
+                weights["conv_in.weight"] = torch.cat([w, torch.zeros_like(w[:, :2])], 1)
             self.model.load_state_dict(weights)
         self.zero_latents = None
         self.ema = UNet2DConditionModel(**self.config).to(self.device).eval()
@@ -369,7 +377,8 @@ class UNetStage(Stage):
         a = self.alphas_cumprod[t][:, None, None, None]
         noisy = a.sqrt() * lat + (1 - a).sqrt() * noise
         with autocast(self.device):
-            pred = self.model(torch.cat([noisy, mask_lat, masked], 1), t, encoder_hidden_states=states.float()).sample
+            inputs = [noisy, mask_lat, masked] + ([coordinate_ramps(n, lat.shape[-1], self.device)] if self.args.coords else [])
+            pred = self.model(torch.cat(inputs, 1), t, encoder_hidden_states=states.float()).sample
         snr = (a / (1 - a)).flatten()
         weight = snr.clamp(max=5.0) / snr                       # min-SNR-5 weighting for epsilon targets
         loss = (weight * ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))).mean()
@@ -384,7 +393,7 @@ class UNetStage(Stage):
         return {"loss": loss.detach()}
 
     def save(self):
-        config = dict(self.config, _class_name="UNet2DConditionModel")
+        config = dict(self.config, _class_name="UNet2DConditionModel", **({COORDINATE_CHANNELS: 2} if self.args.coords else {}))
         save_weights(self.ema, "weights.safetensors", config, self.args.out, self.args.export_fp16, "unet")
         self.save_state({"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                          "opt": self.opt.state_dict(), "gen": self.gen.get_state()})
@@ -585,6 +594,9 @@ def main():
                     help="unet: the architecture (common.py's UNET_CONFIGS; m1 is the shipped one)")
     ap.add_argument("--decoder-only", action="store_true",
                     help="vq: with --init, train only post_quant_conv and the decoder (the latent space stays)")
+    ap.add_argument("--coords", action="store_true",
+                    help="unet: two coordinate channels (x, y ramps) after the 7 inputs; with --init from a U-Net without "
+                         "them their weights start at zero (common.py COORDINATE_CHANNELS; Phosphor cannot run it yet)")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to a tenth over the run")
     ap.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=None,
                     help="make batches in a thread while the device trains (default: on with --device cuda)")
