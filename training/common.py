@@ -4,6 +4,8 @@ import os
 
 import torch
 
+from scenes import pixel_centres
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DEFAULT_MODEL = os.path.join(ROOT, "assets", "default")
 MAX_TOKENS = 32          # the text tower's context length for the U-Net (captions are short)
@@ -36,9 +38,7 @@ COORDINATE_CHANNELS = "phosphor_coordinate_channels"
 
 def coordinate_ramps(n, size, device):
     """[n, 2, size, size]: x (left −1 → right 1) and y (top −1 → bottom 1) of each pixel's centre."""
-    c = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
-    gy, gx = torch.meshgrid(c, c, indexing="ij")
-    return torch.stack([gx, gy])[None].expand(n, 2, size, size)
+    return torch.stack(pixel_centres(size, device))[None].expand(n, 2, size, size)
 
 
 CLIP_VISION_CONFIG = dict(

@@ -197,6 +197,14 @@ def shape_sdf(shape_ids, px, py):
     return torch.gather(sdfs, 0, shape_ids.expand(1, *px.shape)).squeeze(0)
 
 
+def pixel_centres(size, device):
+    """x (left −1 → right 1) and y (top −1 → bottom 1) of each pixel's centre on a size × size grid, two [size, size]
+    tensors: where render draws, random masks fall and the U-Net's coordinate channels point."""
+    c = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
+    gy, gx = torch.meshgrid(c, c, indexing="ij")
+    return gx, gy
+
+
 def render(scenes, device="cpu", size=SIZE, jitter_seed=None):
     """Render scene descriptions to a float tensor (B, 3, size, size) in [-1, 1]."""
     gen = torch.Generator().manual_seed(jitter_seed) if jitter_seed is not None else None
@@ -214,8 +222,7 @@ def render(scenes, device="cpu", size=SIZE, jitter_seed=None):
         params[..., 6:] += torch.randint(-8, 9, (n, k, 3), generator=gen).float()
         bg += torch.randint(-8, 9, (n, 3), generator=gen).float()
     params, bg = params.to(device), (bg / 127.5 - 1).to(device)
-    coords = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
-    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    gx, gy = pixel_centres(size, device)
     img = bg[:, :, None, None].expand(n, 3, size, size).clone()
     pixel = 2.0 / size
     for j in range(k):

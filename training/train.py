@@ -28,7 +28,7 @@ from common import (CLIP_VISION_CONFIG, COORDINATE_CHANNELS, DEFAULT_MODEL, SCHE
                     VQ_CONFIG, TextTower, autocast, coordinate_ramps,
                     pick_device, save_json)
 from scenes import (BACKGROUND_PHRASES, COLOUR_NAMES, NUMBERS, PREFIXES, SHAPES, SceneSampler, noun_phrase,  # noqa: E402
-                    plural, render)
+                    pixel_centres, plural, render)
 
 
 class Stage:
@@ -298,8 +298,7 @@ def random_masks(n, size, device, gen):
     rect = torch.rand(n, 3, generator=gen) < 0.5
     active = torch.arange(3)[None] < count[:, None]
     centre, radius, rect, active, full = (t.to(device) for t in (centre, radius, rect, active, full))
-    coords = (torch.arange(size, device=device) + 0.5) / size * 2 - 1
-    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    gx, gy = pixel_centres(size, device)
     dx = (gx - centre[..., 0, None, None]) / radius[..., 0, None, None]
     dy = (gy - centre[..., 1, None, None]) / radius[..., 1, None, None]
     inside = torch.where(rect[..., None, None], (dx.abs() < 1) & (dy.abs() < 1), dx * dx + dy * dy < 1)
