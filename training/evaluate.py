@@ -212,7 +212,18 @@ def calibrate(n, blur=0.0):
     print("confusions:", sorted(confusion.items(), key=lambda kv: -kv[1])[:10])
 
 
+def recommended_layout(model):
+    """The layout a model folder recommends (model_index.json's "phosphor" block, as phosphor reads it), "off" if none."""
+    try:
+        return json.load(open(os.path.join(model, "model_index.json"))).get("phosphor", {}).get("layout", "off")
+    except (OSError, ValueError):
+        return "off"
+
+
 def score(args):
+    if args.layout is None and not args.phosphor:
+        args.layout = recommended_layout(args.model or DEFAULT_MODEL)
+        print(f"layout {args.layout} (the model's own setting; --layout to choose)")
     tests = suites(args.seed)
     if args.only:
         tests = [t for t in tests if t[0].startswith(args.only) or (args.only == "pair" and t[0].startswith("swap"))]
@@ -230,6 +241,8 @@ def score(args):
                         cmd += ["--model", args.model]
                     if args.best_of > 1:
                         cmd += ["--best-of", str(args.best_of)]
+                    if args.layout:
+                        cmd += ["--layout", args.layout]
                     cmd += shlex.split(args.phosphor_args or "")
                     subprocess.run(cmd, check=True)
                     images.append(np.array(Image.open(path).convert("RGB")))
@@ -243,7 +256,8 @@ def score(args):
         for s in range(args.n):
             for start in range(0, len(prompts), 32):
                 batch = prompts[start:start + 32]
-                imgs = model.generate(batch, [1000 + s] * len(batch), steps=args.steps, cfg=args.cfg)
+                imgs = model.generate(batch, [1000 + s] * len(batch), steps=args.steps, cfg=args.cfg,
+                                      layout="auto" if args.layout == "auto" else None)
                 images.extend(to_uint8(imgs))
         # reorder: images are grouped by seed; make them prompt-major like the phosphor path
         images = [images[s * len(prompts) + i] for i in range(len(prompts)) for s in range(args.n)]
@@ -331,6 +345,9 @@ def main():
     ap.add_argument("--only", help="score one suite: single, pair (with swaps), count, background")
     ap.add_argument("--best-of", type=int, default=1, help="with --phosphor: keep the best CLIP score of N seeds per image")
     ap.add_argument("--save", help="with --phosphor: keep the images in this folder (NNN_SEED.png, prompt order)")
+    ap.add_argument("--layout", choices=["auto", "off"], default=None,
+                    help="regional prompting (regions.py): auto = each relation prompt's two parts in their own halves; "
+                         "off = none (with --phosphor passed on as --layout; default: the model's own setting)")
     ap.add_argument("--phosphor-args", help="with --phosphor: more flags for `phosphor generate`, e.g. '--clip-guidance-scale 100'")
     args = ap.parse_args()
     if args.command == "parts":

@@ -61,6 +61,7 @@ def export(run, out=DEFAULT_MODEL):
         "scheduler": ["diffusers", "EulerDiscreteScheduler"],
         "image_encoder": ["transformers", "CLIPVisionModelWithProjection"],
         "phosphor": {"max_tokens": MAX_TOKENS, "width": 128, "height": 128, "guidance_scale": 5.0, "steps": 20,
+                     "layout": "auto",  # regional prompting for relation prompts (regions.py)
                      "text_states": "last_hidden_state, padded to max_tokens with [PAD] (attention-masked)",
                      "unet_input": "latents, mask (1 = repaint), masked-image latents; all-ones mask for text-to-image"},
     }, os.path.join(out, "model_index.json"))

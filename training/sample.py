@@ -45,10 +45,15 @@ class DefaultModel:
         self.text = TextTower(device, model if not runs else DEFAULT_MODEL)
 
     @torch.no_grad()
-    def generate(self, prompts, seeds, steps=20, cfg=5.0, negative="", image=None, mask=None, trace=None):
+    def generate(self, prompts, seeds, steps=20, cfg=5.0, negative="", image=None, mask=None, trace=None, layout=None):
         """Euler (EulerDiscreteScheduler) with classifier-free guidance; initial noise per seed from
         torch.Generator('cpu').manual_seed(seed), shape (1, 3, 32, 32). For inpainting pass image (B,3,128,128)
-        in [-1, 1] and mask (B,1,128,128), 1 = repaint; otherwise the mask is all ones (text-to-image)."""
+        in [-1, 1] and mask (B,1,128,128), 1 = repaint; otherwise the mask is all ones (text-to-image).
+        layout: "auto" (regions from each prompt's relation phrase, regions.auto_layout) or a list of regions
+        (x, y, w, h, prompt, strength) in pixels for every prompt: regional prompting (regions.py)."""
+        if layout is not None:
+            return torch.cat([self.generate_regional(p, s, steps, cfg, negative, layout, trace)
+                              for p, s in zip(prompts, seeds)])
         from diffusers import EulerDiscreteScheduler
         sched = EulerDiscreteScheduler.from_config(self.scheduler_config)
         sched.set_timesteps(steps)
@@ -76,7 +81,46 @@ class DefaultModel:
         return self.vq.decode(lat / self.scaling).sample.clamp(-1, 1).cpu()
 
 
-def phosphor_images(binary, prompts, seeds, steps, cfg, model):
+    @torch.no_grad()
+    def generate_regional(self, prompt, seed, steps, cfg, negative, layout, trace=None):
+        """One text-to-image generation with regions (regions.py): at every step the whole latent's guided
+        prediction, plus each region's on its crop (its own prompt, the same negative, the same CFG) weighted by
+        regions.region_weights, divided by the sum of the weights (1 for the whole image)."""
+        from diffusers import EulerDiscreteScheduler
+        from regions import auto_layout, region_weights
+        regions = auto_layout(prompt, 128, 128) if layout == "auto" else layout
+        sched = EulerDiscreteScheduler.from_config(self.scheduler_config)
+        sched.set_timesteps(steps)
+        lat = torch.randn(1, 3, 32, 32, generator=torch.Generator("cpu").manual_seed(seed))
+        lat = (lat * sched.init_noise_sigma).to(self.device)
+        states, _ = self.text([negative, prompt] + [r[4] for r in regions])
+        masked = self.vq.encode(torch.zeros(1, 3, 128, 128, device=self.device)).latents * self.scaling
+        extra = [torch.ones(1, 1, 32, 32, device=self.device), masked] + ([coordinate_ramps(1, 32, self.device)] if self.coords else [])
+        extra = torch.cat(extra, 1)
+        f = 4  # pixels per latent pixel
+        boxes = [(x // f, y // f, w // f, h // f) for x, y, w, h, _, _ in regions]
+        weights = [torch.tensor(region_weights(x0, y0, w, h, 32, 32, r[5]), dtype=torch.float32, device=self.device)
+                   for (x0, y0, w, h), r in zip(boxes, regions)]
+
+        def guided(x, context):
+            eps_u, eps_c = self.unet(torch.cat([x, x]), t, encoder_hidden_states=context).sample.chunk(2)
+            return eps_u + cfg * (eps_c - eps_u)
+
+        for t in sched.timesteps:
+            full = torch.cat([sched.scale_model_input(lat, t), extra], 1)
+            acc = guided(full, states[:2])
+            total = torch.ones(32, 32, device=self.device)
+            for i, ((x0, y0, w, h), wt) in enumerate(zip(boxes, weights)):
+                g = guided(full[:, :, y0:y0 + h, x0:x0 + w], torch.stack([states[0], states[2 + i]]))
+                acc[:, :, y0:y0 + h, x0:x0 + w] += wt * g
+                total[y0:y0 + h, x0:x0 + w] += wt
+            lat = sched.step(acc / total, t, lat).prev_sample
+            if trace is not None:
+                trace.append(lat.cpu().clone())
+        return self.vq.decode(lat / self.scaling).sample.clamp(-1, 1).cpu()
+
+
+def phosphor_images(binary, prompts, seeds, steps, cfg, model, layout="off"):
     import subprocess
     import tempfile
     from PIL import Image
@@ -85,7 +129,7 @@ def phosphor_images(binary, prompts, seeds, steps, cfg, model):
         for i, (prompt, seed) in enumerate(zip(prompts, seeds)):
             path = os.path.join(tmp, f"{i}.png")
             subprocess.run([binary, "generate", prompt, "--seed", str(seed), "--steps", str(steps), "--cfg-scale", str(cfg),
-                            "--model", model, "-o", path, "--quiet"], check=True)
+                            "--model", model, "-o", path, "--quiet", "--layout", layout], check=True)
             out.append(torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1)
     return torch.stack(out)
 
@@ -138,14 +182,16 @@ def main():
     ap.add_argument("--phosphor", help="make the images with this phosphor binary (seed + i for prompt i)")
     ap.add_argument("--emoji", action="store_true", help="the emoji suite instead of the demo prompts: seen emoji, "
                     "pairs with relations, and the five held out of training (last row)")
+    ap.add_argument("--layout", choices=["auto", "off"], default="auto",
+                    help="regional prompting for relation prompts (regions.py; the default model's own setting: auto)")
     args = ap.parse_args()
     prompts = args.prompts or (EMOJI_PROMPTS if args.emoji else DEMO_PROMPTS)
     seeds = [args.seed + i for i in range(len(prompts))]
     if args.phosphor:
-        images = phosphor_images(args.phosphor, prompts, seeds, args.steps, args.cfg, args.model)
+        images = phosphor_images(args.phosphor, prompts, seeds, args.steps, args.cfg, args.model, args.layout)
     else:
         model = DefaultModel(args.device, args.model, args.runs)
-        images = model.generate(prompts, seeds, args.steps, args.cfg)
+        images = model.generate(prompts, seeds, args.steps, args.cfg, layout="auto" if args.layout == "auto" else None)
     labelled_grid(images, prompts).save(args.out)
     print("wrote", args.out)
 

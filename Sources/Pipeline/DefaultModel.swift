@@ -37,7 +37,8 @@ public struct DefaultModel {
                                      steps: settings["steps"] as? Int,
                                      cfgScale: (settings["guidance_scale"] as? NSNumber)?.floatValue,
                                      sampler: settings["sampler"] as? String ?? "euler",
-                                     schedule: settings["schedule"] as? String ?? "normal")
+                                     schedule: settings["schedule"] as? String ?? "normal",
+                                     layout: settings["layout"] as? String)
         return DefaultModel(conditioner: BertConditioner(tokenizer: tokenizer, model: bert), unet: unet, vqvae: vq, defaults: defaults)
     }
 }

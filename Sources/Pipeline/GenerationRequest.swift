@@ -43,15 +43,25 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
     /// Matrix products in bfloat16 (`BF16Compute`: AMX or AVX-512-BF16; fp32 where the CPU has neither): faster,
     /// pixels within bf16 rounding of the fp32 image. Stored images say whether it was used.
     public var bf16 = false
+    /// Regional prompting (`PromptRegion`, regions.py): areas with prompts of their own, and `layout` "auto" for two
+    /// more made from a relation phrase in the prompt ("A left of B" → A on the left, B on the right), or "off".
+    public var regions: [PromptRegion] = []
+    public var layout = "off"
+    public static let layoutNames = ["off", "auto"]
 
     public init(prompt: String) { self.prompt = prompt }
+
+    /// The regions a generation uses: the automatic layout's (with `layout` auto), then the request's own.
+    public func resolvedRegions() -> [PromptRegion] {
+        (layout == "auto" ? RegionLayout.auto(prompt: prompt, width: width, height: height) : []) + regions
+    }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", width, height, steps, cfgScale = "cfg_scale", sampler, schedule, seed, rng
         case clipSkip = "clip_skip", eta, model, initImage = "init_image", strength, resizeMode = "resize_mode"
         case mask, invertMask = "invert_mask", maskBlur = "mask_blur"
         case clipGuidanceScale = "clip_guidance_scale", clipCutouts = "clip_cutouts", vaeTiling = "vae_tiling"
-        case bf16
+        case bf16, regions, layout
     }
 
     public init(from decoder: Decoder) throws {
@@ -79,6 +89,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         clipCutouts = try c.decodeIfPresent(Int.self, forKey: .clipCutouts) ?? clipCutouts
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? vaeTiling
         bf16 = try c.decodeIfPresent(Bool.self, forKey: .bf16) ?? bf16
+        regions = try c.decodeIfPresent([PromptRegion].self, forKey: .regions) ?? regions
+        layout = try c.decodeIfPresent(String.self, forKey: .layout) ?? layout
     }
 
     /// Problems a user can fix, one line each.
@@ -98,6 +110,9 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         if maskBlur < 0 || maskBlur > 64 { try fail("mask blur must be in 0...64 pixels, got \(maskBlur)") }
         if !(clipGuidanceScale >= 0 && clipGuidanceScale <= 100_000) { try fail("CLIP guidance scale must be in 0...100000, got \(clipGuidanceScale)") }
         if clipCutouts < 0 || clipCutouts > 64 { try fail("CLIP cutouts must be in 0...64, got \(clipCutouts)") }
+        if !Self.layoutNames.contains(layout) { try fail("unknown layout '\(layout)' (supported: \(Self.layoutNames.joined(separator: ", ")))") }
+        if regions.count > 16 { try fail("at most 16 regions, got \(regions.count)") }
+        for (i, region) in regions.enumerated() { try region.validate(index: i + 1, imageWidth: width, imageHeight: height) }
     }
 
     /// A1111's `parameters` text: prompt, "Negative prompt: …", then "Steps: …, Sampler: …, …".
@@ -118,6 +133,8 @@ public struct GenerationRequest: Codable, Equatable, Sendable {
         }
         if vaeTiling { fields.append("VAE tiling: True") }
         if bf16 { fields.append("Precision: bf16") }
+        if layout != "off" { fields.append("Layout: \(layout)") }
+        if !regions.isEmpty { fields.append("Regions: \"\(regions.map(\.argument).joined(separator: " | ").replacingOccurrences(of: "\"", with: "'"))\"") }
         // A1111's "RNG" values: CPU (torch's CPU generator) and NV (its Philox imitation of NVIDIA's randn).
         fields.append(rng == "philox" ? "RNG: NV" : "RNG: CPU")
         lines.append(fields.joined(separator: ", "))

@@ -77,10 +77,13 @@ public struct ModelDefaults: Sendable, Equatable {
     public var width: Int?, height: Int?, steps: Int?
     public var cfgScale: Float?
     public var sampler: String?, schedule: String?
+    /// Regional prompting's layout (`GenerationRequest.layout`).
+    public var layout: String?
 
     public init(width: Int? = nil, height: Int? = nil, steps: Int? = nil, cfgScale: Float? = nil,
-                sampler: String? = nil, schedule: String? = nil) {
+                sampler: String? = nil, schedule: String? = nil, layout: String? = nil) {
         (self.width, self.height, self.steps, self.cfgScale, self.sampler, self.schedule) = (width, height, steps, cfgScale, sampler, schedule)
+        self.layout = layout
     }
 }
 
@@ -199,6 +202,13 @@ public final class Pipeline {
         // [uncond × batch, cond × batch]: the CFG halves stay contiguous for the chunk below.
         let repeated = { (t: Tensor) in batch == 1 ? t : Tensor.concat(Array(repeating: t, count: batch), dim: 0) }
         let context = uncond.map { Tensor.concat([repeated($0), repeated(cond)], dim: 0) } ?? repeated(cond)
+        // Regional prompting: each region's prompt with the same negative (padded to the same chunk count).
+        let regions = request.resolvedRegions()
+        let regionContexts = try regions.map { region in
+            let (c, u) = try conditioner.context(prompt: region.prompt, negative: guided ? request.negativePrompt : nil,
+                                                 clipSkip: request.clipSkip)
+            return u.map { Tensor.concat([repeated($0), repeated(c)], dim: 0) } ?? repeated(c)
+        }
         stages.conditioning = lap()
         // Big checkpoints: the text encoder's pages need not stay resident while the U-Net runs.
         MappedFile.dropResidentPages(minimumBytes: Self.pageDropThreshold)
@@ -219,14 +229,22 @@ public final class Pipeline {
         } else if !inpaintingUNet, unet.inChannels != vae.latentChannels {
             throw ModelError.unsupported(location: source, detail: "a U-Net of \(unet.inChannels) input channels for \(vae.latentChannels)-channel latents")
         }
-        let model: (Tensor, Double) throws -> Tensor = { x, t in
-            let input = extra.map { Tensor.concat([x, $0], dim: 1) } ?? x
+        /// The guided noise prediction for a model input (the whole latent or a region's crop) and a context.
+        func prediction(_ input: Tensor, _ t: Double, _ context: Tensor) -> Tensor {
             let n = input.shape[0]
             if !guided { return unet.predict(input, timesteps: Array(repeating: Float(t), count: n), context: context) }
             let out = unet.predict(Tensor.concat([input, input], dim: 0), timesteps: Array(repeating: Float(t), count: 2 * n), context: context)
             let parts = out.chunk(2, dim: 0)
             // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
             return Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }
+        }
+        let regional = regions.isEmpty ? nil
+            : RegionalPrediction(regions: regions, factor: factor, latentWidth: latentW, latentHeight: latentH, contexts: regionContexts)
+        let model: (Tensor, Double) throws -> Tensor = { x, t in
+            let input = extra.map { Tensor.concat([x, $0], dim: 1) } ?? x
+            let whole = prediction(input, t, context)
+            guard let regional else { return whole }
+            return regional.blend(input: input, whole: whole) { crop, areaContext in prediction(crop, t, areaContext) }
         }
         var denoiser: any Denoiser = DiscreteModelDenoiser(schedule: schedule, prediction: scheduler.predictionType, model: model)
         if request.clipGuidanceScale > 0 {

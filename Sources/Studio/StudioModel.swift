@@ -8,7 +8,7 @@ public struct StudioModel: Equatable {
     public enum Field: String, CaseIterable, Sendable { case prompt, negative, params }
     public enum SeedMode: String, CaseIterable, Sendable { case fixed, increment = "+1", random }
     public enum Param: String, CaseIterable, Sendable {
-        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, clipGuidance, model, precision
+        case steps, cfg, seed, seedMode, sampler, schedule, size, batch, source, strength, clipGuidance, layout, model, precision
     }
 
     public enum Status: Equatable {
@@ -119,6 +119,7 @@ public struct StudioModel: Equatable {
         case .source: request.initImage.map { "img2img: " + (($0 as NSString).lastPathComponent) } ?? "txt2img"
         case .strength: request.initImage == nil ? "– (img2img only)" : String(format: "%.2f", request.strength)
         case .clipGuidance: request.clipGuidanceScale == 0 ? "off" : request.clipGuidanceScale.formatted()
+        case .layout: request.layout == "auto" ? "auto (A left of B → regions)" : request.layout
         case .model: modelName
         case .precision: request.bf16 ? "bf16" : "fp32"
         }
@@ -132,7 +133,7 @@ public struct StudioModel: Equatable {
 
     public var paramLabels: [Param: String] {
         [.steps: "Steps", .cfg: "CFG scale", .seed: "Seed", .seedMode: "Seed mode", .sampler: "Sampler", .schedule: "Schedule", .size: "Size",
-         .batch: "Batch count", .source: "Start from", .strength: "Strength", .clipGuidance: "CLIP guidance", .model: "Model",
+         .batch: "Batch count", .source: "Start from", .strength: "Strength", .clipGuidance: "CLIP guidance", .layout: "Layout", .model: "Model",
          .precision: "Precision"]
     }
 }

@@ -60,6 +60,7 @@ public func update(_ model: inout StudioModel, _ message: Message) -> [Effect] {
         model.request.cfgScale = defaults.cfgScale ?? 7
         if let sampler = defaults.sampler { model.request.sampler = sampler }
         if let schedule = defaults.schedule { model.request.schedule = schedule }
+        model.request.layout = defaults.layout ?? "off"
         model.request.initImage = nil
         model.loadingModel = false
         model.tokenCount = nil
@@ -431,6 +432,7 @@ func adjust(_ model: inout StudioModel, by delta: Int) -> [Effect] {
     case .clipGuidance:
         // Steps of 50 from off (0) to 5000 (CLIP-guided diffusers pipeline default: 100).
         model.request.clipGuidanceScale = min(5000, max(0, ((model.request.clipGuidanceScale / 50).rounded() + Float(delta)) * 50))
+    case .layout: model.request.layout = cycled(GenerationRequest.layoutNames, from: model.request.layout, by: delta)
     case .model:
         guard !model.models.isEmpty, !model.running, !model.loadingModel else { return [] }
         let next = cycled(model.models, from: model.modelPath, by: delta)

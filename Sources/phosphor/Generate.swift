@@ -93,6 +93,10 @@ struct GenerationOptions: ParsableArguments {
     @Flag(name: .customLong("invert-mask"), help: "inpaint: repaint the black part of the mask instead.") var invertMask = false
     @Option(name: .customLong("mask-blur"), help: "inpaint: blur (pixels) of the mask for pasting the result over the original (A1111); 0 = none (default).")
     var maskBlur: Int?
+    @Option(help: "Regional prompting: auto gives the two parts of a relation prompt (\"A left of B\", \"A above B\") their own sides of the image, each denoised with its own prompt; off (default, except for a model that recommends auto).")
+    var layout: String?
+    @Option(name: .customLong("region"), help: ArgumentHelp("An area with a prompt of its own: X,Y,WIDTH,HEIGHT[,STRENGTH]:PROMPT in pixels (multiples of 8; strength default 3, the whole image counting 1). Repeatable.", valueName: "area"))
+    var regions: [String] = []
     @Option(name: [.short, .customLong("output")], help: "Output PNG file, or a folder for NNNNN-SEED.png (default: outputs).")
     var output = "outputs"
     @Flag(help: "Replace an existing output file.") var overwrite = false
@@ -140,6 +144,12 @@ struct GenerationOptions: ParsableArguments {
         if let clipCutouts, clipCutouts < 0 || clipCutouts > 64 { throw ValidationError("--clip-cutouts must be in 0...64, got \(clipCutouts)") }
         if batchCount > 1 && output.lowercased().hasSuffix(".png") {
             throw ValidationError("--batch-count \(batchCount) needs an output folder, not the file \(output)")
+        }
+        if let layout, !GenerationRequest.layoutNames.contains(layout) {
+            throw ValidationError("unknown layout '\(layout)'; valid: \(GenerationRequest.layoutNames.joined(separator: ", "))")
+        }
+        for region in regions {
+            do { _ = try PromptRegion(argument: region) } catch { throw ValidationError("\(error)") }
         }
     }
 
@@ -189,6 +199,8 @@ struct GenerationOptions: ParsableArguments {
         if let clipGuidanceScale { r.clipGuidanceScale = clipGuidanceScale }
         if let clipCutouts { r.clipCutouts = clipCutouts }
         if vaeTiling { r.vaeTiling = true }
+        if let layout { r.layout = layout }
+        if !regions.isEmpty { r.regions = try regions.map { try PromptRegion(argument: $0) } }
         return r
     }
 
@@ -308,6 +320,7 @@ struct GenerationOptions: ParsableArguments {
         if cfgScale == nil, !given("cfg_scale"), let v = d.cfgScale { r.cfgScale = v }
         if sampler == nil, !given("sampler"), let v = d.sampler { r.sampler = v }
         if schedule == nil, !given("schedule"), let v = d.schedule { r.schedule = v }
+        if layout == nil, !given("layout"), let v = d.layout { r.layout = v }
     }
 
     func report(step: Int, of total: Int, since start: Date, image: Int, of images: Int) {

@@ -6,6 +6,9 @@
 - BertModel: a small random-weight model (perturbed so no weight is trivially 0/1) on right-padded rows.
 - The shipped model assets/default: text states for a few prompts, and whole generations through
   training/sample.py's reference sampler (Euler, CFG, torch CPU seeds) — the final latents and the image.
+- Regional prompting (training/regions.py): automatic layouts of relation prompts, region weights, and generations
+  with regions through sample.py's generate_regional (`--only regions` makes just these: regions.json,
+  regions.safetensors).
 
 Writes Tests/Fixtures/default_model/.
 """
@@ -22,6 +25,48 @@ OUT = os.path.join(HERE, "default_model")
 sys.path.insert(0, os.path.join(ROOT, "training"))
 os.makedirs(OUT, exist_ok=True)
 torch.manual_seed(4321)
+
+
+def region_fixtures():
+    from regions import auto_layout, region_weights, split_relation
+    from sample import DefaultModel
+    prompts = [
+        "a red circle left of a blue square", "a red circle to the left of a blue square on a yellow background",
+        "A Yellow Star ABOVE a green ring", "a white cross below a black triangle with a gray background.",
+        "a picture of a pink star on the right of a cyan cross", "a cat on top of a dog", "an orange ring beneath a brown star",
+        "a red circle", "two red circles", "a red circle and a blue square", "left of a blue square", "a red circle left of",
+        "a red circle left of a blue square above a green star", "a red   circle\tright of  a blue square",
+        "a ball over the moon on a black background, at night", "a boat under a bridge on a blue background!",
+        "leftover pizza", "a cover of a book", "a ring on a background", "a red star underneath a blue cross on pink",
+    ]
+    sizes = [(128, 128), (512, 512), (512, 768), (768, 512), (200, 120)]
+    layouts = [{"prompt": p, "width": w, "height": h, "split": list(split_relation(p) or []),
+                "regions": [list(r) for r in auto_layout(p, w, h)]} for p in prompts for w, h in sizes]
+    geometries = [(0, 0, 20, 32, 32, 32, 3.0), (12, 0, 20, 32, 32, 32, 3.0), (0, 12, 32, 20, 32, 32, 1.5),
+                  (8, 8, 16, 16, 32, 32, 2.0), (4, 6, 3, 40, 64, 64, 0.5), (0, 0, 64, 64, 64, 64, 1.0), (30, 50, 34, 14, 64, 64, 7.0)]
+    weights = [{"geometry": list(g), "weights": region_weights(*g)} for g in geometries]
+    ref = DefaultModel("cpu")
+    cases = [("a blue circle left of a red square", 3, 12, 5.0, "auto"),
+             ("a yellow star above a green ring on a black background", 8, 12, 5.0, "auto"),
+             ("a green ring on a gray background", 5, 10, 4.0, [(0, 0, 64, 64, "a yellow star", 5.0), (72, 80, 48, 40, "a red square", 2.0)])]
+    tensors = {}
+    for i, (prompt, seed, steps, cfg, layout) in enumerate(cases):
+        trace = []
+        image = ref.generate([prompt], [seed], steps=steps, cfg=cfg, trace=trace, layout=layout)
+        tensors[f"case{i}_latents"] = trace[-1].contiguous()
+        tensors[f"case{i}_image"] = image.contiguous()
+    save_file(tensors, os.path.join(OUT, "regions.safetensors"))
+    json.dump({"layouts": layouts, "weights": weights,
+               "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c,
+                          "layout": l if isinstance(l, str) else "off",
+                          "regions": [] if isinstance(l, str) else [list(r) for r in l]} for p, s, n, c, l in cases]},
+              open(os.path.join(OUT, "regions.json"), "w"), indent=0)
+    print("wrote regions.json, regions.safetensors in", OUT)
+
+
+if sys.argv[1:] == ["--only", "regions"]:
+    region_fixtures()
+    sys.exit(0)
 VOCAB = os.path.join(ROOT, "assets", "default", "tokenizer", "vocab.txt")
 
 # ------------------------------------------------------------------------------------------ tokenizer
@@ -143,4 +188,5 @@ save_file(tensors, os.path.join(OUT, "expected.safetensors"))
 json.dump({"text_prompts": text_prompts,
            "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c} for p, s, n, c in cases]},
           open(os.path.join(OUT, "cases.json"), "w"), indent=1)
+region_fixtures()
 print("wrote", OUT)

@@ -45,21 +45,13 @@ import TestSupport
     /// all-ones mask, VQ decode): final latents within 1e-3 of their scale, image PSNR ≥ 60 dB.
     @Test func generationMatchesPyTorch() throws {
         let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
-        #expect(pipeline.defaults.width == 128 && pipeline.defaults.sampler == "euler")
+        #expect(pipeline.defaults.width == 128 && pipeline.defaults.sampler == "euler" && pipeline.defaults.layout == "auto")
         let fx = try FixtureFile("default_model/expected.safetensors")
         for (i, c) in try cases().cases.enumerated() {
             var request = GenerationRequest(prompt: c.prompt)
             (request.width, request.height, request.steps, request.cfgScale) = (128, 128, c.steps, c.cfg_scale)
             (request.sampler, request.schedule, request.seed) = ("euler", "normal", c.seed)
-            var last: Tensor?
-            let image = try pipeline.generate(request, progress: { _, _, latents, _ in last = latents; return true })
-            let latentError = scaledMaxError(try #require(last), try fx.file.tensor("case\(i)_latents"))
-            #expect(latentError <= 1e-3, "\(c.prompt): latents \(latentError)")
-            let expected = try fx.file.tensor("case\(i)_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
-            let actual = image.toArray()
-            let mse = zip(actual, expected).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(actual.count)
-            let psnr = 10 * log10(1 / max(mse, 1e-30))
-            #expect(psnr >= 60, "\(c.prompt): \(psnr) dB")
+            try Self.expectReference(pipeline, request, fx, "case\(i)")
         }
     }
 
@@ -71,15 +63,23 @@ import TestSupport
         (request.sampler, request.schedule, request.seed, request.strength) = ("euler", "normal", 5, 1)
         request.initImage = Fixtures.path("default_model/inpaint_image.png")
         request.mask = Fixtures.path("default_model/inpaint_mask.png")
+        try Self.expectReference(pipeline, request, try FixtureFile("default_model/expected.safetensors"), "inpaint")
+    }
+
+    /// Generates the request and compares it with the fixture's `KEY_latents` (the final latents, within 1e-3 of their
+    /// scale) and `KEY_image` (PSNR ≥ 60 dB on the float image, issue 10); returns the image.
+    @discardableResult
+    static func expectReference(_ pipeline: Pipeline, _ request: GenerationRequest, _ fx: FixtureFile, _ key: String) throws -> Tensor {
         var last: Tensor?
         let image = try pipeline.generate(request, progress: { _, _, latents, _ in last = latents; return true })
-        let fx = try FixtureFile("default_model/expected.safetensors")
-        let latentError = scaledMaxError(try #require(last), try fx.file.tensor("inpaint_latents"))
-        #expect(latentError <= 1e-3, "latents \(latentError)")
-        let expected = try fx.file.tensor("inpaint_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
+        let latentError = scaledMaxError(try #require(last), try fx.file.tensor(key + "_latents"))
+        #expect(latentError <= 1e-3, "\(request.prompt): latents \(latentError)")
+        let expected = try fx.file.tensor(key + "_image").toArray().map { min(max($0 / 2 + 0.5, 0), 1) }
         let actual = image.toArray()
         let mse = zip(actual, expected).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(actual.count)
-        #expect(10 * log10(1 / max(mse, 1e-30)) >= 60, "mse \(mse)")
+        let psnr = 10 * log10(1 / max(mse, 1e-30))
+        #expect(psnr >= 60, "\(request.prompt): \(psnr) dB")
+        return image
     }
 
     /// Per-step previews: the default model decodes the denoised estimate with its VQ decoder; the last step's

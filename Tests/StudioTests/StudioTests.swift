@@ -256,6 +256,18 @@ import Testing
         #expect(m.request.clipGuidanceScale == 250)
         _ = update(&m, .key(.left))
         #expect(m.request.clipGuidanceScale == 200)
+        // Layout: off ⇄ auto (regional prompting); the request carries it; a model's own recommendation sets it.
+        m.selectedParam = .layout
+        #expect(m.value(of: .layout) == "off")
+        _ = update(&m, .key(.right))
+        #expect(m.request.layout == "auto" && view(m).text.contains("Layout        ◂ auto"))
+        _ = update(&m, .key(.right))
+        #expect(m.request.layout == "off")
+        var other = m
+        _ = update(&other, .modelLoaded(path: "/m", name: "m", defaults: ModelDefaults(layout: "auto")))
+        #expect(other.request.layout == "auto")
+        _ = update(&other, .modelLoaded(path: "/n", name: "n", defaults: ModelDefaults()))
+        #expect(other.request.layout == "off")
         // Precision: fp32 ⇄ bf16 where the CPU can (the request carries it); elsewhere it stays fp32 and says why.
         m.selectedParam = .precision
         #expect(m.value(of: .precision) == "fp32")
