@@ -68,7 +68,7 @@ def auto_layout(prompt, width, height):
     return [(0, near, width, side, first, DEFAULT_STRENGTH), (0, far, width, side, second, DEFAULT_STRENGTH)]
 
 
-DEFAULT_STRENGTH = 3.0
+DEFAULT_STRENGTH = 1.5
 
 
 def feather_width(w, h):

@@ -25,7 +25,7 @@ public struct PromptRegion: Codable, Equatable, Sendable {
     }
 
     /// The strength of regions that do not give one, and of `auto` layouts (regions.py DEFAULT_STRENGTH).
-    public static let defaultStrength: Float = 3
+    public static let defaultStrength: Float = 1.5
 
     /// `X,Y,W,H[,STRENGTH]:PROMPT` (the command line's `--region`).
     public init(argument: String) throws {

@@ -95,7 +95,7 @@ struct GenerationOptions: ParsableArguments {
     var maskBlur: Int?
     @Option(help: "Regional prompting: auto gives the two parts of a relation prompt (\"A left of B\", \"A above B\") their own sides of the image, each denoised with its own prompt; off (default, except for a model that recommends auto).")
     var layout: String?
-    @Option(name: .customLong("region"), help: ArgumentHelp("An area with a prompt of its own: X,Y,WIDTH,HEIGHT[,STRENGTH]:PROMPT in pixels (multiples of 8; strength default 3, the whole image counting 1). Repeatable.", valueName: "area"))
+    @Option(name: .customLong("region"), help: ArgumentHelp("An area with a prompt of its own: X,Y,WIDTH,HEIGHT[,STRENGTH]:PROMPT in pixels (multiples of 8; strength default 1.5, the whole image counting 1). Repeatable.", valueName: "area"))
     var regions: [String] = []
     @Option(name: [.short, .customLong("output")], help: "Output PNG file, or a folder for NNNNN-SEED.png (default: outputs).")
     var output = "outputs"

@@ -27,6 +27,28 @@ import TestSupport
         #expect(manifest.count == 3)
     }
 
+    /// Regional prompting per entry: a JSONL line's "regions" (strength optional) and "layout", stored in its PNG;
+    /// an entry with a bad region stops the run with its line number and the region named.
+    @Test func regionsPerEntry() throws {
+        let dir = Fixtures.temporaryFolder()
+        let list = dir + "/prompts.jsonl"
+        try """
+        {"prompt": "a green ring", "seed": 4, "layout": "off", "regions": [{"x": 0, "y": 0, "width": 64, "height": 64, "prompt": "a yellow star"}]}
+        {"prompt": "a red circle left of a blue square", "seed": 5}
+        """.write(toFile: list, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["batch", list, "-o", dir + "/out", "--steps", "3", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let first = try #require(try PNG.read(path: dir + "/out/00000-4.png").text("parameters"))
+        #expect(first.contains("Regions: \"0,0,64,64:a yellow star\"") && !first.contains("Layout"), "\(first)")
+        let second = try #require(try PNG.read(path: dir + "/out/00001-5.png").text("parameters"))
+        #expect(second.contains("Layout: auto"), "\(second)")   // the default model's own setting
+        try """
+        {"prompt": "a green ring", "regions": [{"x": 0, "y": 0, "width": 60, "height": 64, "prompt": "a star"}]}
+        """.write(toFile: list, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["batch", list, "-o", dir + "/bad", "--steps", "1", "--quiet"])
+        #expect(bad.status == 1 && bad.stderr.contains("region 1 (0,0,60,64:a star)") && bad.stderr.contains("multiples of 8"), "\(bad.stderr)")
+    }
+
     /// A 20-line JSONL with per-line overrides, killed with SIGKILL part-way and run again: every entry is made
     /// once, every PNG decodes, the manifest lists each entry once; three shards of a fresh run make the same files,
     /// each once.

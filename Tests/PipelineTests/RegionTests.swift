@@ -68,10 +68,10 @@ import TestSupport
     /// `--region X,Y,W,H[,S]:PROMPT`: read, written back, refused with a line that shows the expected form.
     @Test func regionArguments() throws {
         let r = try PromptRegion(argument: "0, 8,64,120:a red circle: big")
-        #expect(r == PromptRegion(x: 0, y: 8, width: 64, height: 120, prompt: "a red circle: big", strength: 3))
+        #expect(r == PromptRegion(x: 0, y: 8, width: 64, height: 120, prompt: "a red circle: big", strength: 1.5))
         #expect(try PromptRegion(argument: r.argument) == r)
-        let s = try PromptRegion(argument: "8,0,16,16,1.5:star")
-        #expect(s.strength == 1.5 && s.argument == "8,0,16,16,1.5:star")
+        let s = try PromptRegion(argument: "8,0,16,16,2.5:star")
+        #expect(s.strength == 2.5 && s.argument == "8,0,16,16,2.5:star")
         for bad in ["0,0,64:a circle", "0,0,64,64", "0,0,64,64:", "a,0,64,64:x", "0,0,64,64,strong:x", "0,0,64,64,1,2:x"] {
             #expect(throws: PipelineError.self, "\(bad)") { try PromptRegion(argument: bad) }
             do { _ = try PromptRegion(argument: bad) } catch { #expect("\(error)".contains("X,Y,WIDTH,HEIGHT")) }
@@ -105,6 +105,25 @@ import TestSupport
         #expect(message { $0.regions[0].strength = 0 }.contains("strength must be in (0, 100]"))
         #expect(message { $0.regions[0].prompt = " " }.contains("the prompt is empty"))
         #expect(message { $0.layout = "grid" }.contains("unknown layout 'grid' (supported: off, auto)"))
+    }
+
+    /// A Stable Diffusion model (CLIP conditioning, KL latents, 4-channel U-Net) with regions: one covering the whole
+    /// image with the prompt itself blends a prediction with itself — the plain image, to float rounding, whatever the
+    /// strength; with another prompt the image changes.
+    @Test func wholeImageRegionOnAStableDiffusionModel() throws {
+        let pipeline = try Pipeline(model: Fixtures.path("models/tiny_sd"), mergesFile: PipelineTests.merges)
+        var request = GenerationRequest(prompt: "a photo of a cat")
+        (request.width, request.height, request.steps, request.cfgScale, request.seed) = (64, 64, 4, 7.5, 11)
+        (request.sampler, request.schedule, request.negativePrompt) = ("euler", "normal", "blurry")
+        let plain = try pipeline.generate(request)
+        request.regions = [PromptRegion(x: 0, y: 0, width: 64, height: 64, prompt: "a photo of a cat", strength: 2.5)]
+        #expect(scaledMaxError(try pipeline.generate(request), plain) <= 1e-5)
+        request.regions[0].prompt = "a red bicycle"
+        #expect(scaledMaxError(try pipeline.generate(request), plain) > 1e-3)
+        request.regions = [PromptRegion(x: 0, y: 0, width: 32, height: 64, prompt: "a red bicycle"),
+                           PromptRegion(x: 24, y: 16, width: 40, height: 48, prompt: "a dog", strength: 1)]
+        let two = try pipeline.generate(request)
+        #expect(two.shape == plain.shape && scaledMaxError(two, plain) > 1e-3)
     }
 
     /// Generations with regions (automatic, and given with their own strengths) against sample.py's
