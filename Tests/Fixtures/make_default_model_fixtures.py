@@ -60,7 +60,7 @@ def region_fixtures():
                "cases": [{"prompt": p, "seed": s, "steps": n, "cfg_scale": c,
                           "layout": l if isinstance(l, str) else "off",
                           "regions": [] if isinstance(l, str) else [list(r) for r in l]} for p, s, n, c, l in cases]},
-              open(os.path.join(OUT, "regions.json"), "w"), indent=0)
+              open(os.path.join(OUT, "regions.json"), "w"))
     print("wrote regions.json, regions.safetensors in", OUT)
 
 
