@@ -103,6 +103,14 @@ class TextTower:
         return states, torch.nn.functional.normalize(pooled, dim=-1)
 
 
+def recommended_layout(model):
+    """The layout a model folder recommends (model_index.json's "phosphor" block, as phosphor reads it), "off" if none."""
+    try:
+        return json.load(open(os.path.join(model, "model_index.json"))).get("phosphor", {}).get("layout", "off")
+    except (OSError, ValueError):
+        return "off"
+
+
 def save_json(obj, path):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2)

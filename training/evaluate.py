@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_MODEL  # noqa: E402
+from common import DEFAULT_MODEL, recommended_layout  # noqa: E402
 from scenes import COLOURS, HELD_OUT, SHAPES, SceneSampler, noun_phrase, plural, render, to_uint8  # noqa: E402
 
 NAMES = list(COLOURS)
@@ -210,14 +210,6 @@ def calibrate(n, blur=0.0):
                     confusion[(o["shape"], "missed")] = confusion.get((o["shape"], "missed"), 0) + 1
     print(f"objects {total}: colour {correct_colour / total:.3f}, shape {correct_shape / total:.3f}")
     print("confusions:", sorted(confusion.items(), key=lambda kv: -kv[1])[:10])
-
-
-def recommended_layout(model):
-    """The layout a model folder recommends (model_index.json's "phosphor" block, as phosphor reads it), "off" if none."""
-    try:
-        return json.load(open(os.path.join(model, "model_index.json"))).get("phosphor", {}).get("layout", "off")
-    except (OSError, ValueError):
-        return "off"
 
 
 def score(args):

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import COORDINATE_CHANNELS, DEFAULT_MODEL, SCHEDULER_CONFIG, TextTower, coordinate_ramps  # noqa: E402
+from common import (COORDINATE_CHANNELS, DEFAULT_MODEL, SCHEDULER_CONFIG, TextTower, coordinate_ramps,  # noqa: E402
+                    recommended_layout)
 
 
 class DefaultModel:
@@ -182,9 +183,10 @@ def main():
     ap.add_argument("--phosphor", help="make the images with this phosphor binary (seed + i for prompt i)")
     ap.add_argument("--emoji", action="store_true", help="the emoji suite instead of the demo prompts: seen emoji, "
                     "pairs with relations, and the five held out of training (last row)")
-    ap.add_argument("--layout", choices=["auto", "off"], default="auto",
-                    help="regional prompting for relation prompts (regions.py; the default model's own setting: auto)")
+    ap.add_argument("--layout", choices=["auto", "off"],
+                    help="regional prompting for relation prompts (regions.py; default: the model's own setting, as phosphor)")
     args = ap.parse_args()
+    args.layout = args.layout or recommended_layout(args.model)
     prompts = args.prompts or (EMOJI_PROMPTS if args.emoji else DEMO_PROMPTS)
     seeds = [args.seed + i for i in range(len(prompts))]
     if args.phosphor:
