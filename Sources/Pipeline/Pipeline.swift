@@ -233,7 +233,8 @@ public final class Pipeline {
         func prediction(_ input: Tensor, _ t: Double, _ context: Tensor) -> Tensor {
             let n = input.shape[0]
             if !guided { return unet.predict(input, timesteps: Array(repeating: Float(t), count: n), context: context) }
-            let out = unet.predict(Tensor.concat([input, input], dim: 0), timesteps: Array(repeating: Float(t), count: 2 * n), context: context)
+            // The context's [negative, positive] rows share the input: the U-Net repeats it where the context enters.
+            let out = unet.predict(input, timesteps: Array(repeating: Float(t), count: n), context: context)
             let parts = out.chunk(2, dim: 0)
             // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
             return Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }

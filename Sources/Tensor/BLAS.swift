@@ -122,6 +122,13 @@ public enum FLOPCounter {
     /// GEMMs count: figures stay those of the direct computation, as torch's counter reports them.
     public static func creditReused(_ flops: Int) { if enabled && countsHere { add(flops) } }
 
+    /// The FLOPs counted so far where this thread's GEMMs count (nil elsewhere, and while not counting).
+    public static var runningTotal: Int? {
+        guard enabled && countsHere else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        return total
+    }
+
     /// Whether this thread's GEMMs count (the counting thread, and `Parallel` workers running its work).
     static var countsHere: Bool { mark.value == true }
 
@@ -131,8 +138,13 @@ public enum FLOPCounter {
         return try mark.with(true, body)
     }
 
-    /// Runs `body` and returns its GEMM FLOPs (not reentrant: one count at a time).
+    /// Held for a whole count: counts from several threads (tests side by side) take turns.
+    private static let countLock = NSLock()
+
+    /// Runs `body` and returns its GEMM FLOPs (not reentrant; counts on other threads wait for this one).
     public static func count(_ body: () throws -> Void) rethrows -> Int {
+        countLock.lock()
+        defer { countLock.unlock() }
         lock.lock(); total = 0; lock.unlock()
         enabled = true
         defer { enabled = false }

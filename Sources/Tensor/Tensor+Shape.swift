@@ -24,6 +24,19 @@ extension Tensor {
         return out
     }
 
+    /// The batch (dimension 0) repeated `times` times in a row: rows [0..<n, 0..<n, …] (torch's x.repeat(times, 1, …)).
+    public func repeatedBatch(_ times: Int) -> Tensor {
+        precondition(times >= 1, "a batch repeated \(times) times")
+        return times == 1 ? self : Tensor.concat(Array(repeating: self, count: times), dim: 0)
+    }
+
+    /// This tensor with its batch repeated to `other`'s, whose batch must be a multiple of it (as is: already equal).
+    public func matchingBatch(of other: Tensor) -> Tensor {
+        let (mine, theirs) = (shape[0], other.shape[0])
+        precondition(theirs % mine == 0, "a batch of \(mine) cannot be repeated to \(theirs)")
+        return repeatedBatch(theirs / mine)
+    }
+
     /// Copies `source` (broadcast to this view's shape) into this view's elements.
     public func assign(_ source: Tensor) {
         let src = source.expanded(to: shape)

@@ -5,11 +5,11 @@ import Foundation
 /// side; `bench sd --alternate` switches within one process). `Parallel` workers do not inherit it: overridden choices
 /// are read where an operation starts, on the calling thread (`FLOPCounter`'s mark is handed on explicitly).
 /// Values are stored as their index in `cases` (+1) in one pthread key.
-final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
+public final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
     private let key: pthread_key_t
     private let cases: [Value]
 
-    init(_ cases: [Value]) {
+    public init(_ cases: [Value]) {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         self.key = key
@@ -17,12 +17,12 @@ final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
     }
 
     /// This thread's override, nil where none is in force.
-    var value: Value? {
+    public var value: Value? {
         pthread_getspecific(key).map { cases[Int(bitPattern: $0) - 1] }
     }
 
     /// Runs `body` with this thread's override set to `value` (nil: none), restoring the previous one after.
-    func with<T>(_ value: Value?, _ body: () throws -> T) rethrows -> T {
+    public func with<T>(_ value: Value?, _ body: () throws -> T) rethrows -> T {
         let saved = pthread_getspecific(key)
         let index = value.map { v in cases.firstIndex { $0 == v }! + 1 }
         pthread_setspecific(key, index.flatMap { UnsafeRawPointer(bitPattern: $0) })
@@ -32,9 +32,9 @@ final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
 }
 
 extension ThreadOverride where Value: CaseIterable, Value.AllCases == [Value] {
-    convenience init() { self.init(Value.allCases) }
+    public convenience init() { self.init(Value.allCases) }
 }
 
 extension ThreadOverride where Value == Bool {
-    convenience init() { self.init([false, true]) }
+    public convenience init() { self.init([false, true]) }
 }

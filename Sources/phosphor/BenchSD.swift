@@ -26,7 +26,7 @@ struct BenchSD: ParsableCommand {
     @Flag(help: "After the timed runs, one more U-Net step and decode per size with the time split by operation kind (conv 3×3 Winograd/im2col, 1×1, attention, norms, …).")
     var profile = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col), winograd-f4 (every Winograd convolution in F(4×4, 3×3) tiles).",
+    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col), winograd-f4 (every Winograd convolution in F(4×4, 3×3) tiles), repeated-latents (the CFG batch's latents repeated before conv_in instead of where the context enters).",
                                discussion: "On a shared machine whose speed swings by a third within minutes, runs of two binaries one after the other cannot see a 5–10 % change; alternating step by step can."))
     var alternate: BenchVariant?
 
@@ -91,19 +91,21 @@ struct BenchSD: ParsableCommand {
         // As in a sampling loop, the bf16 path packs the U-Net's weights once (in the warm-up) and reuses them.
         BF16Compute.cachingWeights {
             if timed.contains("unet") {
-                _ = unet.predict(Tensor.randomUniform([2, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500, 500], context: context)
+                _ = unet.predict(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 1), timesteps: [500], context: context)
             }
             for size in parsedSizes where timed.contains("unet") {
-                let latents = Tensor.randomUniform([2, 4, size / 8, size / 8], seed: 3, scale: 1)
+                // A CFG step as the pipeline makes it: one latent under the negative and the positive context (the
+                // U-Net repeats it where the context enters; `--alternate repeated-latents` repeats it from the start).
+                let latents = Tensor.randomUniform([1, 4, size / 8, size / 8], seed: 3, scale: 1)
                 var flops = 0
-                let (seconds, variant) = timedRuns { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+                let (seconds, variant) = timedRuns { flops = FLOPCounter.count { _ = unet.predict(latents, timesteps: [500], context: context) } }
                 let rate = Double(flops) / seconds / 1e9
                 unetRows.append(["size": size, "seconds": seconds, "gflop": Double(flops) / 1e9, "effective_gflops": rate,
                                  "fraction_of_sgemm": rate / gemm])
                 say(String(format: "U-Net step %4d px ×2  %8.3f s  %7.1f GFLOP  %6.1f GFLOP/s  %5.1f%% of sgemm",
                            size, seconds, Double(flops) / 1e9, rate, 100 * rate / gemm))
                 if let variant { unetRows[unetRows.count - 1]["alternate"] = variant.report(say) }
-                if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500, 500], context: context) } }
+                if profile { unetRows[unetRows.count - 1]["profile"] = profiled(say) { _ = unet.predict(latents, timesteps: [500], context: context) } }
             }
         }
         if timed.contains("vae") { _ = decode(Tensor.randomUniform([1, 4, smallest / 8, smallest / 8], seed: 2)) }
@@ -178,13 +180,14 @@ struct BenchSD: ParsableCommand {
 
 /// A variant `bench sd --alternate` times against the standard path.
 enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
-    case winogradBLAS = "winograd-blas", noWinograd = "no-winograd", winogradF4 = "winograd-f4"
+    case winogradBLAS = "winograd-blas", noWinograd = "no-winograd", winogradF4 = "winograd-f4", repeatedLatents = "repeated-latents"
 
     func apply<T>(_ body: () throws -> T) rethrows -> T {
         switch self {
         case .winogradBLAS: try Tensor.withWinogradProducts(.blas, body)
         case .noWinograd: try Tensor.withWinograd(false, body)
         case .winogradF4: try Tensor.withWinogradTile(.f4, body)
+        case .repeatedLatents: try UNet2DConditionModel.withSharedLatents(false, body)
         }
     }
 }

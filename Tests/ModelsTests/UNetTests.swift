@@ -59,6 +59,38 @@ import TestSupport
         }
     }
 
+    /// One latent under a context of two rows (a CFG step as the pipeline makes it) computes the layers before the
+    /// first cross-attention once: the result is that of the latent repeated from the start (torch's own CFG batch) to
+    /// rounding, each row is that row's context alone, the FLOP count stays the direct computation's, and the rows
+    /// differ (the contexts do). For SD1-style (attention in the first block), inpainting and attention-everywhere U-Nets.
+    @Test(arguments: ["unet_sd1", "unet_inpaint", "unet_attn_all"])
+    func sharedLatentsAcrossContextRows(_ name: String) throws {
+        let expected = try FixtureFile("models/\(name)/expected.safetensors")
+        let unet = try load(name)
+        for c in ["square", "odd"] {
+            let x = try expected.tensor(c, "x").narrowed(0, start: 0, length: 1).contiguous()
+            let t = [try expected.tensor(c, "timestep").toArray()[0]]
+            let one = try expected.tensor(c, "context").narrowed(0, start: 0, length: 1).contiguous()
+            let context = Tensor.concat([one.map { $0 * 0.5 }, one], dim: 0)
+            var flops = (shared: 0, repeated: 0)
+            var shared = Tensor.zeros([1]), repeated = Tensor.zeros([1])
+            flops.shared = FLOPCounter.count { shared = unet.predict(x, timesteps: t, context: context) }
+            flops.repeated = FLOPCounter.count {
+                repeated = UNet2DConditionModel.withSharedLatents(false) { unet.predict(x, timesteps: t, context: context) }
+            }
+            let direct = unet.predict(Tensor.concat([x, x], dim: 0), timesteps: t + t, context: context)
+            #expect(shared.shape == direct.shape && shared.shape[0] == 2)
+            #expect(flops.shared == flops.repeated && flops.shared > 0, "\(name) \(c): \(flops)")
+            // Rounding only: the same products on half as many rows (GEMM blocking may differ) — 1e-5 of the range.
+            #expect(scaledMaxError(shared, repeated) <= 1e-5, "\(name) \(c)")
+            #expect(scaledMaxError(shared, direct) <= 1e-5, "\(name) \(c)")
+            let rows = shared.chunk(2, dim: 0)
+            #expect(rows[0].maxAbsDifference(rows[1]) > 1e-3, "\(name) \(c): the two contexts give the same rows")
+            let alone = unet.predict(x, timesteps: t, context: one)
+            #expect(scaledMaxError(rows[1].contiguous(), alone) <= 1e-5, "\(name) \(c)")
+        }
+    }
+
     /// Each fixture case of a U-Net: its name, the prediction for its inputs, diffusers' output.
     func forEachCase(_ name: String, _ body: (String, (UNet2DConditionModel) -> Tensor, Tensor) throws -> Void) throws {
         let expected = try FixtureFile("models/\(name)/expected.safetensors")
