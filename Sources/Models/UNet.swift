@@ -26,6 +26,8 @@ public final class UNet2DConditionModel: NoisePredicting {
     let timeChannels: Int
 
     public var inChannels: Int { convIn.weight.shape[1] }
+    /// conv_in's output channels (block_out_channels[0]).
+    public var baseChannels: Int { convIn.weight.shape[0] }
 
     public init(config: UNetConfig, weights: WeightStore) throws {
         self.config = config

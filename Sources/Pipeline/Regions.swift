@@ -189,14 +189,19 @@ struct RegionalPrediction {
         self.total = total
     }
 
-    /// `whole`: the guided prediction for the whole latent [n, C, H, W]; `predict(crop, context)`: the guided
-    /// prediction for a crop of the model input with an area's context.
-    func blend(input: Tensor, whole: Tensor, predict: (Tensor, Tensor) -> Tensor) -> Tensor {
+    /// Each area's crop of a model input [n, C, H, W] (latents and any extra channels), in `areas`' order.
+    func crops(of input: Tensor) -> [Tensor] {
+        areas.map { area in input.narrowed(2, start: area.y0, length: area.h).narrowed(3, start: area.x0, length: area.w).contiguous() }
+    }
+
+    /// `whole`: the guided prediction for the whole latent [n, C, H, W]; `predictions`: each area's guided prediction
+    /// on its crop (`crops(of:)`) with its own context, in `areas`' order.
+    func blend(whole: Tensor, areas predictions: [Tensor]) -> Tensor {
+        precondition(predictions.count == areas.count, "one prediction per area")
         let out = whole.contiguous().copy()
         let n = out.shape[0], channels = out.shape[1], plane = width * height
-        for area in areas {
-            let crop = input.narrowed(2, start: area.y0, length: area.h).narrowed(3, start: area.x0, length: area.w).contiguous()
-            let g = predict(crop, area.context).contiguous()
+        for (area, prediction) in zip(areas, predictions) {
+            let g = prediction.contiguous()
             for b in 0..<(n * channels) {
                 let dst = out.pointer + b * plane, src = g.pointer + b * area.w * area.h
                 for i in 0..<area.h {

@@ -9,9 +9,39 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// Workers for the operations started on this thread: 1 inside `concurrently`'s tasks, else the configured count.
     public static var threadCount: Int {
-        get { configured }
+        get { serial.value == true ? 1 : configured }
         set { configured = max(1, newValue) }
+    }
+
+    private static let serial = ThreadOverride<Bool>()
+
+    /// Runs the tasks at the same time, one worker each, every operation inside them on that worker alone (OpenBLAS
+    /// single-threaded meanwhile) and with the caller's `ThreadOverride`s. For independent pieces of work too small
+    /// to keep every core busy one operation at a time: the default model's U-Net calls for an image and its areas
+    /// (`Pipeline`), whose operations gain little from a second core. With one worker the tasks run in turn.
+    public static func concurrently(_ tasks: [() -> Void]) {
+        let workers = min(threadCount, tasks.count)
+        guard workers > 1 else {
+            for task in tasks { task() }
+            return
+        }
+        let overrides = ThreadOverrides.current()
+        let next = TaskCounter()
+        BLAS.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                overrides.apply {
+                    serial.with(true) {
+                        while true {
+                            let i = next.take()
+                            if i >= tasks.count { break }
+                            tasks[i]()
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `body(range)` over `0..<count` split into at most `threadCount` contiguous chunks,

@@ -14,6 +14,7 @@ public final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
         pthread_key_create(&key, nil)
         self.key = key
         self.cases = cases
+        ThreadOverrides.register(key)
     }
 
     /// This thread's override, nil where none is in force.
@@ -37,4 +38,31 @@ extension ThreadOverride where Value: CaseIterable, Value.AllCases == [Value] {
 
 extension ThreadOverride where Value == Bool {
     public convenience init() { self.init([false, true]) }
+}
+
+/// Every `ThreadOverride`'s value on one thread, to hand to work that continues on another (`Parallel.concurrently`):
+/// the worker then computes as the caller asked (Winograd off, bf16 on, FLOPs counted, …).
+public struct ThreadOverrides: @unchecked Sendable {
+    private nonisolated(unsafe) static var keys: [pthread_key_t] = []
+    private static let lock = NSLock()
+    private let values: [(pthread_key_t, UnsafeMutableRawPointer?)]
+
+    static func register(_ key: pthread_key_t) {
+        lock.lock(); defer { lock.unlock() }
+        keys.append(key)
+    }
+
+    /// This thread's overrides.
+    public static func current() -> ThreadOverrides {
+        lock.lock(); let all = keys; lock.unlock()
+        return ThreadOverrides(values: all.map { ($0, pthread_getspecific($0)) })
+    }
+
+    /// Runs `body` on this thread with the captured overrides in force, restoring this thread's own after.
+    public func apply<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = values.map { pthread_getspecific($0.0) }
+        for (key, value) in values { pthread_setspecific(key, value) }
+        defer { for ((key, _), value) in zip(values, saved) { pthread_setspecific(key, value) } }
+        return try body()
+    }
 }

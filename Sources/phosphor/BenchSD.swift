@@ -138,21 +138,6 @@ struct BenchSD: ParsableCommand {
         if json { print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self)) }
     }
 
-    /// Runs `body` once under OpProfile, prints the split and returns it as seconds per kind.
-    func profiled(_ say: (String) -> Void, _ body: () -> Void) -> [String: Double] {
-        let start = DispatchTime.now()
-        let kinds = OpProfile.record(body)
-        let total = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        var out: [String: Double] = ["total": total]
-        let other = total - kinds.reduce(0) { $0 + $1.seconds }
-        for k in kinds + [(kind: "other (not in a tensor op)", seconds: other, calls: 0)] {
-            out[k.kind] = k.seconds
-            let name = k.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
-            say("    " + name + String(format: " %8.3f s  %5.1f%%", k.seconds, 100 * k.seconds / total) + (k.calls > 0 ? "  (\(k.calls) calls)" : ""))
-        }
-        return out
-    }
-
     /// The best of `repeats` timed runs of `body`; with `--alternate`, each run is followed by one with the variant,
     /// and both series come back too.
     func timedRuns(_ body: () throws -> Void) rethrows -> (Double, AlternatedTimes?) {
@@ -208,4 +193,19 @@ struct AlternatedTimes {
         return ["variant": variant.rawValue, "standard_seconds": standard, "variant_seconds": alternate,
                 "ratio_of_means": ratio]
     }
+}
+
+/// Runs `body` once under OpProfile, prints the split and returns it as seconds per kind.
+func profiled(_ say: (String) -> Void, _ body: () throws -> Void) rethrows -> [String: Double] {
+    let start = DispatchTime.now()
+    let kinds = try OpProfile.record(body)
+    let total = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    var out: [String: Double] = ["total": total]
+    let other = total - kinds.reduce(0) { $0 + $1.seconds }
+    for k in kinds + [(kind: "other (not in a tensor op)", seconds: other, calls: 0)] {
+        out[k.kind] = k.seconds
+        let name = k.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
+        say("    " + name + String(format: " %8.3f s  %5.1f%%", k.seconds, 100 * k.seconds / total) + (k.calls > 0 ? "  (\(k.calls) calls)" : ""))
+    }
+    return out
 }

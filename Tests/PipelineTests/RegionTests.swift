@@ -128,8 +128,10 @@ import TestSupport
 
     /// Generations with regions (automatic, and given with their own strengths) against sample.py's
     /// generate_regional: final latents within 1e-3 of their scale, image PSNR ≥ 60 dB (as DefaultModelTests); and
-    /// the regions do change the image.
-    @Test func regionalGenerationMatchesPyTorch() throws {
+    /// the regions do change the image. With the image's and the areas' U-Net calls at once (this small model's
+    /// default) and one after the other.
+    @Test(arguments: [true, false])
+    func regionalGenerationMatchesPyTorch(concurrentCalls: Bool) throws {
         let pipeline = try Pipeline(model: DefaultModelTests.folder, mergesFile: "")
         let fx = try FixtureFile("default_model/regions.safetensors")
         for (i, c) in try Self.fixture().cases.enumerated() {
@@ -139,7 +141,9 @@ import TestSupport
             request.layout = c.layout
             request.regions = c.regions.map(Self.region)
             #expect(!request.resolvedRegions().isEmpty)
-            let actual = try DefaultModelTests.expectReference(pipeline, request, fx, "case\(i)").toArray()
+            let actual = try Pipeline.withConcurrentCalls(concurrentCalls) {
+                try DefaultModelTests.expectReference(pipeline, request, fx, "case\(i)").toArray()
+            }
             if i == 0 {
                 var plain = request
                 plain.layout = "off"
