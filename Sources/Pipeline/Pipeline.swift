@@ -95,13 +95,10 @@ public final class Pipeline {
     public let scheduler: SchedulerConfig
     public let scalingFactor: Float
     public let defaults: ModelDefaults
-    static let concurrentCalls = getenv("PHOSPHOR_CONCURRENT_CALLS").map { String(cString: $0) != "0" } ?? true
-    private static let concurrentOverride = ThreadOverride<Bool>()
-
     /// Runs `body` with this thread's generations running a small model's U-Net calls at once (true, the default) or
     /// one after the other, each on every core (false; PHOSPHOR_CONCURRENT_CALLS=0 for the whole process).
     public static func withConcurrentCalls<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
-        try concurrentOverride.with(on, body)
+        try GuidedPrediction.concurrentOverride.with(on, body)
     }
 
     /// The folder or file the model came from.
@@ -238,66 +235,7 @@ public final class Pipeline {
         } else if !inpaintingUNet, unet.inChannels != vae.latentChannels {
             throw ModelError.unsupported(location: source, detail: "a U-Net of \(unet.inChannels) input channels for \(vae.latentChannels)-channel latents")
         }
-        // U-Net calls too small to keep two cores busy one operation at a time: base channels × latent pixels at most
-        // 64 × 32² (the default model at 128 px, 2.5 GFLOP per CFG call; SD 1.5 at 256 px is 320 × 32²). Their pieces
-        // (CFG halves, the image and its areas) run at once, a core each (`Parallel.concurrently`): `bench model`,
-        // default model, 2 cores: 1.12–1.26 s against 1.42–1.58 s per image, 2.15–2.39 s against 3.05–3.34 s with two
-        // areas. PHOSPHOR_CONCURRENT_CALLS=0 turns it off (A/B runs).
-        let smallCalls = (Self.concurrentOverride.value ?? Self.concurrentCalls) && unet.baseChannels * latentH * latentW <= 64 * 32 * 32
-        /// The guided noise predictions for model inputs (the whole latent, regions' crops) with their contexts. Inputs of
-        /// one shape whose contexts have one shape (the automatic layout's two areas) go through the U-Net as one batch.
-        func predictions(_ inputs: [Tensor], _ t: Double, _ contexts: [Tensor]) -> [Tensor] {
-            var groups: [[Int]] = []
-            for i in inputs.indices {
-                if let g = groups.firstIndex(where: { inputs[$0[0]].shape == inputs[i].shape && contexts[$0[0]].shape == contexts[i].shape }) {
-                    groups[g].append(i)
-                } else {
-                    groups.append([i])
-                }
-            }
-            let joined = { (parts: [Tensor]) in parts.count == 1 ? parts[0] : Tensor.concat(parts, dim: 0) }
-            // Per group: the joined input and its context rows — [negatives of every input, positives of every input]
-            // (each input's own are [negative × rows, positive × rows]), the order the U-Net pairs with its repeated
-            // input. A small call alone splits into a call per half (two tasks); with areas each group stays one call,
-            // which computes the layers before the first cross-attention once for both halves (two tasks: 2.15–2.39 s,
-            // four: 2.47–2.70 s per image).
-            var calls: [(group: Int, input: Tensor, context: Tensor)] = []
-            for (g, group) in groups.enumerated() {
-                let input = joined(group.map { inputs[$0] })
-                if guided {
-                    let negatives = joined(group.map { contexts[$0].chunk(2, dim: 0)[0] })
-                    let positives = joined(group.map { contexts[$0].chunk(2, dim: 0)[1] })
-                    if smallCalls && groups.count == 1 {
-                        calls += [(g, input, negatives.contiguous()), (g, input, positives.contiguous())]
-                    } else {
-                        calls.append((g, input, Tensor.concat([negatives, positives], dim: 0)))
-                    }
-                } else {
-                    calls.append((g, input, joined(group.map { contexts[$0] })))
-                }
-            }
-            let results = Parts(count: calls.count)
-            let tasks = calls.enumerated().map { i, call in {
-                results[i] = unet.predict(call.input, timesteps: Array(repeating: Float(t), count: call.input.shape[0]), context: call.context)
-            } }
-            if smallCalls { Parallel.concurrently(tasks) } else { tasks.forEach { $0() } }
-            var out = [Tensor](repeating: Tensor.zeros([1]), count: inputs.count)
-            for (g, group) in groups.enumerated() {
-                var prediction = joined(calls.indices.filter { calls[$0].group == g }.map { results[$0]! })
-                if guided {
-                    let parts = prediction.chunk(2, dim: 0)
-                    // noise_pred_uncond + guidance_scale · (noise_pred_text − noise_pred_uncond)
-                    prediction = Tensor.zip(parts[0], parts[1]) { u, c in u + scale * (c - u) }
-                }
-                var row = 0
-                for i in group {
-                    let rows = inputs[i].shape[0]
-                    out[i] = group.count == 1 ? prediction : prediction.narrowed(0, start: row, length: rows)
-                    row += rows
-                }
-            }
-            return out
-        }
+        let predictions = GuidedPrediction(unet: unet, scale: guided ? scale : nil, latentWidth: latentW, latentHeight: latentH)
         let regional = regions.isEmpty ? nil
             : RegionalPrediction(regions: regions, factor: factor, latentWidth: latentW, latentHeight: latentH, contexts: regionContexts)
         let model: (Tensor, Double) throws -> Tensor = { x, t in
@@ -509,16 +447,5 @@ public final class Pipeline {
             for c in 0..<3 { out.pointer[c * width * height + p] = Float(rgb.pixels[p * 3 + c]) / 255 * 2 - 1 }
         }
         return out
-    }
-}
-
-/// Results of tasks running at once (`Parallel.concurrently`), one slot each.
-final class Parts: @unchecked Sendable {
-    private var slots: [Tensor?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    subscript(i: Int) -> Tensor? {
-        get { lock.lock(); defer { lock.unlock() }; return slots[i] }
-        set { lock.lock(); slots[i] = newValue; lock.unlock() }
     }
 }

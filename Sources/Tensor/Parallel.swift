@@ -18,17 +18,14 @@ public enum Parallel {
     private static let serial = ThreadOverride<Bool>()
 
     /// Runs the tasks at the same time, one worker each, every operation inside them on that worker alone (OpenBLAS
-    /// single-threaded meanwhile) and with the caller's `ThreadOverride`s. For independent pieces of work too small
-    /// to keep every core busy one operation at a time: the default model's U-Net calls for an image and its areas
-    /// (`Pipeline`), whose operations gain little from a second core. With one worker the tasks run in turn.
-    public static func concurrently(_ tasks: [() -> Void]) {
+    /// single-threaded meanwhile) and with the caller's `ThreadOverride`s; returns their results in order. For
+    /// independent pieces of work too small to keep every core busy one operation at a time: a small model's U-Net
+    /// calls for CFG's halves, or for an image and its areas (`Pipeline`). With one worker the tasks run in turn.
+    public static func concurrently<T>(_ tasks: [() -> T]) -> [T] {
         let workers = min(threadCount, tasks.count)
-        guard workers > 1 else {
-            for task in tasks { task() }
-            return
-        }
+        guard workers > 1 else { return tasks.map { $0() } }
         let overrides = ThreadOverrides.current()
-        let next = TaskCounter()
+        let next = TaskCounter(), results = Results<T>(count: tasks.count)
         BLAS.singleThreaded {
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 overrides.apply {
@@ -36,12 +33,13 @@ public enum Parallel {
                         while true {
                             let i = next.take()
                             if i >= tasks.count { break }
-                            tasks[i]()
+                            results[i] = tasks[i]()
                         }
                     }
                 }
             }
         }
+        return results.all
     }
 
     /// Runs `body(range)` over `0..<count` split into at most `threadCount` contiguous chunks,
@@ -98,4 +96,16 @@ final class TaskCounter: @unchecked Sendable {
         value += 1
         return v
     }
+}
+
+/// Results of tasks that run at once, a slot each.
+private final class Results<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    subscript(i: Int) -> T? {
+        get { lock.lock(); defer { lock.unlock() }; return slots[i] }
+        set { lock.lock(); slots[i] = newValue; lock.unlock() }
+    }
+    var all: [T] { lock.lock(); defer { lock.unlock() }; return slots.map { $0! } }
 }
