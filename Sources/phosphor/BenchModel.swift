@@ -18,7 +18,7 @@ struct BenchModel: ParsableCommand {
     var prompt = "a red circle left of a blue square"
     @Option(help: "Regional prompting's layout: auto or off (default: the model's).") var layout: String?
     @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Flag(help: "After the timed runs, one more generation with the time split by operation kind.") var profile = false
+    @Flag(help: "After the timed runs, one more generation with the time split by operation kind (its U-Net calls one after the other).") var profile = false
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -57,8 +57,10 @@ struct BenchModel: ParsableCommand {
         let say: (String) -> Void = { line in if !json { print(line) } }
         var split: [String: Double]?
         if profile {
-            say("one more generation, by operation kind:")
-            split = try profiled(say) { _ = try pipeline.generate(request) }
+            // The profile times the ops of the thread that records it: U-Net calls side by side would leave out those
+            // of the other worker, so this run takes them one after the other.
+            say("one more generation, by operation kind (U-Net calls one after the other):")
+            split = try profiled(say) { _ = try Pipeline.withConcurrentCalls(false) { try pipeline.generate(request) } }
         }
         var report: [String: Any] = [
             "model": path, "width": request.width, "height": request.height, "steps": request.steps,
