@@ -2,8 +2,10 @@ import Foundation
 
 /// A choice one thread can override for the length of a closure, over the process-wide default: `value` is nil outside
 /// `with`, the innermost `with`'s value inside it. Other threads keep theirs (tests comparing two paths run side by
-/// side; `bench sd --alternate` switches within one process). `Parallel` workers do not inherit it: overridden choices
-/// are read where an operation starts, on the calling thread (`FLOPCounter`'s mark is handed on explicitly).
+/// side; `bench sd --alternate` switches within one process). An operation's `Parallel.forRanges`/`forEach` workers do
+/// not inherit it: overridden choices are read where an operation starts, on the calling thread (`FLOPCounter`'s mark
+/// is handed on explicitly); `Parallel.concurrently`'s tasks, which start operations of their own, get all of the
+/// caller's (`ThreadOverrides`).
 /// Values are stored as their index in `cases` (+1) in one pthread key.
 public final class ThreadOverride<Value: Equatable>: @unchecked Sendable {
     private let key: pthread_key_t
