@@ -15,18 +15,20 @@ struct GuidedPrediction {
     /// 64 × 32² (the default model at 128 px, 2.5 GFLOP per CFG call; SD 1.5 at 256 px is 320 × 32²). Their pieces
     /// (CFG halves, the image and its areas) run at once, a core each (`Parallel.concurrently`): `bench model`,
     /// default model, 2 cores, alternated runs: 1.12–1.26 s against 1.42–1.58 s per image, 2.15–2.39 s against
-    /// 3.05–3.34 s with two areas.
+    /// 3.05–3.34 s with two areas. Only with two workers, as measured: with one the calls would run in turn (and the
+    /// split halves redo the layers they share); with more, untried, each operation keeps every worker.
     let concurrent: Bool
 
     /// PHOSPHOR_CONCURRENT_CALLS=0 turns concurrent calls off for the process (A/B runs); `Pipeline.withConcurrentCalls`
-    /// for one thread.
+    /// chooses for one thread, whatever the worker count (tests take both paths on any machine).
     static let concurrentCalls = getenv("PHOSPHOR_CONCURRENT_CALLS").map { String(cString: $0) != "0" } ?? true
     static let concurrentOverride = ThreadOverride<Bool>()
 
     init(unet: UNet2DConditionModel, scale: Float?, latentWidth: Int, latentHeight: Int) {
         self.unet = unet
         self.scale = scale
-        concurrent = (Self.concurrentOverride.value ?? Self.concurrentCalls) && unet.baseChannels * latentWidth * latentHeight <= 64 * 32 * 32
+        concurrent = (Self.concurrentOverride.value ?? (Self.concurrentCalls && Parallel.threadCount == 2))
+            && unet.baseChannels * latentWidth * latentHeight <= 64 * 32 * 32
     }
 
     func callAsFunction(_ inputs: [Tensor], _ t: Double, _ contexts: [Tensor]) -> [Tensor] {

@@ -110,8 +110,9 @@ public final class Pipeline {
     private var blankChannels: [[Int]: Tensor] = [:]
     private let blankLock = NSLock()
 
-    /// Runs `body` with this thread's generations running a small model's U-Net calls at once (true, the default) or
-    /// one after the other, each on every core (false; PHOSPHOR_CONCURRENT_CALLS=0 for the whole process).
+    /// Runs `body` with this thread's generations running a small model's U-Net calls at once (true; the default where
+    /// there are two workers) or one after the other, each on every worker (false; PHOSPHOR_CONCURRENT_CALLS=0 for the
+    /// whole process).
     public static func withConcurrentCalls<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
         try GuidedPrediction.concurrentOverride.with(on, body)
     }
