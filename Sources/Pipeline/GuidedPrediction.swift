@@ -52,8 +52,8 @@ struct GuidedPrediction {
                 calls.append((g, input, joined(group.map { contexts[$0] })))
                 continue
             }
-            let negatives = joined(group.map { contexts[$0].chunk(2, dim: 0)[0] })
-            let positives = joined(group.map { contexts[$0].chunk(2, dim: 0)[1] })
+            let halves = group.map { contexts[$0].chunk(2, dim: 0) }
+            let negatives = joined(halves.map { $0[0] }), positives = joined(halves.map { $0[1] })
             if concurrent && groups.count == 1 {
                 calls += [(g, input, negatives.contiguous()), (g, input, positives.contiguous())]
             } else {

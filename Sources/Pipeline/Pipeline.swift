@@ -222,7 +222,7 @@ public final class Pipeline {
         let (cond, uncond) = try conditioner.context(prompt: request.prompt, negative: guided ? request.negativePrompt : nil,
                                                      clipSkip: request.clipSkip)
         // [uncond × batch, cond × batch]: the CFG halves stay contiguous for the chunk below.
-        let repeated = { (t: Tensor) in batch == 1 ? t : Tensor.concat(Array(repeating: t, count: batch), dim: 0) }
+        let repeated = { (t: Tensor) in t.repeatedBatch(batch) }
         let context = uncond.map { Tensor.concat([repeated($0), repeated(cond)], dim: 0) } ?? repeated(cond)
         // Regional prompting: each region's prompt with the same negative (padded to the same chunk count).
         let regions = request.resolvedRegions()
