@@ -35,13 +35,13 @@ public final class CLIPScorer {
             throw ModelError.unsupported(location: folder, detail: "no such CLIP model folder")
         }
         if let index = try? Pipeline.modelIndex(folder), index["_class_name"] as? String == DefaultModel.className {
-            let model = try DefaultModel.load(folder, index: index)
+            let conditioner = try DefaultModel.conditioner(folder, index: index)
             let imageFolder = try StableDiffusionLoader.componentFolder(folder, "image_encoder")
             vision = try CLIPVisionModel(config: CLIPVisionConfig.load(imageFolder + "/config.json"),
                                          weights: StableDiffusionLoader.weights(in: imageFolder, stem: "model", variant: nil))
             let projection = try SafetensorsFile(path: imageFolder + "/text_projection.safetensors")
             textProjection = try projection.tensor("text_projection.weight")
-            text = .locked(model.conditioner)
+            text = .locked(conditioner)
             (mean, std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
             return
         }

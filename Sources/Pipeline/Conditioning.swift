@@ -8,6 +8,15 @@ public protocol PromptConditioning {
     func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?)
     /// Tokens the prompt uses and how many one context holds (a 77-token CLIP chunk holds 75).
     func tokenCount(_ prompt: String) -> (used: Int, capacity: Int)
+    /// `context(prompt:negative:clipSkip:)` for each prompt with the same negative (an image's prompt and its
+    /// regions' prompts).
+    func contexts(prompts: [String], negative: String?, clipSkip: Int) throws -> [(cond: Tensor, uncond: Tensor?)]
+}
+
+extension PromptConditioning {
+    public func contexts(prompts: [String], negative: String?, clipSkip: Int) throws -> [(cond: Tensor, uncond: Tensor?)] {
+        try prompts.map { try context(prompt: $0, negative: negative, clipSkip: clipSkip) }
+    }
 }
 
 /// Stable Diffusion: CLIP text encoder with A1111 prompt syntax and 75-token chunks (PromptEncoder).
@@ -39,6 +48,12 @@ public struct BertConditioner: PromptConditioning {
     public func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?) {
         let contexts = try encode(batch: negative.map { [prompt, $0] } ?? [prompt])
         return (contexts[0], negative == nil ? nil : contexts[1])
+    }
+
+    /// All prompts and the negative in one batch (one pass over the text tower's weights), the negative once.
+    public func contexts(prompts: [String], negative: String?, clipSkip: Int) throws -> [(cond: Tensor, uncond: Tensor?)] {
+        let encoded = try encode(batch: prompts + (negative.map { [$0] } ?? []))
+        return prompts.indices.map { (encoded[$0], negative == nil ? nil : encoded[prompts.count]) }
     }
 
     func weightedTokens(_ prompt: String) -> (ids: [Int], weights: [Double]) {

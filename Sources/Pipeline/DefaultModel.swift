@@ -18,17 +18,9 @@ public struct DefaultModel {
 
     public static func load(_ folder: String, index: [String: Any]) throws -> DefaultModel {
         let settings = index["phosphor"] as? [String: Any] ?? [:]
-        let maxTokens = settings["max_tokens"] as? Int ?? 32
-        let textFolder = try StableDiffusionLoader.componentFolder(folder, "text_encoder")
         let unetFolder = try StableDiffusionLoader.componentFolder(folder, "unet")
         let vqFolder = try StableDiffusionLoader.componentFolder(folder, "vqvae")
-        let vocab = folder + "/tokenizer/vocab.txt"
-        guard FileManager.default.fileExists(atPath: vocab) else {
-            throw ModelError.missingComponent(folder: folder, component: "tokenizer/vocab.txt")
-        }
-        let tokenizer = try WordPieceTokenizer(vocabFile: vocab, maxLength: maxTokens)
-        let bert = try BertModel(config: BertConfig.load(textFolder + "/config.json"),
-                                 weights: StableDiffusionLoader.weights(in: textFolder, stem: "model", variant: nil))
+        let conditioner = try Self.conditioner(folder, index: index)
         let unet = try UNet2DConditionModel(config: UNetConfig.load(unetFolder + "/config.json"),
                                             weights: DecodedWeights(StableDiffusionLoader.weights(in: unetFolder, stem: "diffusion_pytorch_model", variant: nil)))
         let vq = try VQModel(config: AutoencoderConfig.load(vqFolder + "/config.json"),
@@ -39,6 +31,29 @@ public struct DefaultModel {
                                      sampler: settings["sampler"] as? String ?? "euler",
                                      schedule: settings["schedule"] as? String ?? "normal",
                                      layout: settings["layout"] as? String)
-        return DefaultModel(conditioner: BertConditioner(tokenizer: tokenizer, model: bert), unet: unet, vqvae: vq, defaults: defaults)
+        return DefaultModel(conditioner: conditioner, unet: unet, vqvae: vq, defaults: defaults)
     }
+
+    /// The folder's text side (WordPiece tokenizer + BERT), loaded once per folder for the process: the pipeline's
+    /// conditioning and the CLIP scorer's locked text tower are the same model, and a `generate` needs both.
+    public static func conditioner(_ folder: String, index: [String: Any]) throws -> BertConditioner {
+        conditionerLock.lock()
+        defer { conditionerLock.unlock() }
+        let maxTokens = (index["phosphor"] as? [String: Any])?["max_tokens"] as? Int ?? 32
+        let key = folder + "\u{0}\(maxTokens)"
+        if let hit = conditioners[key] { return hit }
+        let textFolder = try StableDiffusionLoader.componentFolder(folder, "text_encoder")
+        let vocab = folder + "/tokenizer/vocab.txt"
+        guard FileManager.default.fileExists(atPath: vocab) else {
+            throw ModelError.missingComponent(folder: folder, component: "tokenizer/vocab.txt")
+        }
+        let tokenizer = try WordPieceTokenizer(vocabFile: vocab, maxLength: maxTokens)
+        let bert = try BertModel(config: BertConfig.load(textFolder + "/config.json"),
+                                 weights: StableDiffusionLoader.weights(in: textFolder, stem: "model", variant: nil))
+        let made = BertConditioner(tokenizer: tokenizer, model: bert)
+        conditioners[key] = made
+        return made
+    }
+    nonisolated(unsafe) private static var conditioners: [String: BertConditioner] = [:]
+    private static let conditionerLock = NSLock()
 }

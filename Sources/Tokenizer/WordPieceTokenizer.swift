@@ -12,15 +12,26 @@ public struct WordPieceTokenizer: Sendable {
     static let maxWordCharacters = 100
 
     public init(vocabFile: String, maxLength: Int) throws {
-        guard let data = FileManager.default.contents(atPath: vocabFile), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: vocabFile), String(data: data, encoding: .utf8) != nil else {
             throw TokenizerError.cannotRead(path: vocabFile)
         }
+        // One token per line (its number is its id; a repeated token keeps its first id), split on the bytes:
+        // Foundation's line splitting took ~30 ms of a 30,522-line vocabulary, a noticeable part of a 2 s image.
         var vocab: [String: Int] = [:]
-        var lines = text.components(separatedBy: "\n")
-        if lines.last == "" { lines.removeLast() }
-        for (i, line) in lines.enumerated() {
-            let token = line.hasSuffix("\r") ? String(line.dropLast()) : line
-            if vocab[token] == nil { vocab[token] = i }
+        vocab.reserveCapacity(data.count / 6)
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = 0, i = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                var stop = end
+                if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
+                let token = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self)
+                if vocab[token] == nil { vocab[token] = i }
+                i += 1
+                start = end + 1
+            }
         }
         func id(_ t: String) throws -> Int {
             guard let v = vocab[t] else { throw TokenizerError.malformed(path: vocabFile, detail: "no \(t) token") }

@@ -31,6 +31,24 @@ import TestSupport
         }
     }
 
+    /// An image's and its regions' prompts with one negative, encoded in one batch (the negative once): each within
+    /// the same tolerance. The text side is loaded once per folder (the pipeline's and CLIP's are one model).
+    @Test func batchedContextsMatchTransformers() throws {
+        let expected = try FixtureFile("default_model/expected.safetensors").file.tensor("text_states")
+        let prompts = try cases().text_prompts
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.folder + "/model_index.json"))) as! [String: Any]
+        let conditioner = try DefaultModel.conditioner(Self.folder, index: index)
+        #expect(try DefaultModel.conditioner(Self.folder, index: index).model === conditioner.model)
+        let encoded = try conditioner.contexts(prompts: Array(prompts.dropFirst()), negative: prompts[0], clipSkip: 1)
+        #expect(encoded.count == prompts.count - 1)
+        for (i, e) in encoded.enumerated() {
+            let error = scaledMaxError(e.cond, expected.narrowed(0, start: i + 1, length: 1))
+            #expect(error <= 1e-4, "\(prompts[i + 1]): \(error)")
+            let negativeError = scaledMaxError(try #require(e.uncond), expected.narrowed(0, start: 0, length: 1))
+            #expect(negativeError <= 1e-4, "negative \(prompts[0]): \(negativeError)")
+        }
+    }
+
     /// A1111 emphasis syntax is parsed, not tokenized: weight 1 is the plain text; other weights change the states.
     @Test func emphasisSyntaxWeightsTokenStates() throws {
         let pipeline = try Pipeline(model: Self.folder, mergesFile: "")
