@@ -100,6 +100,29 @@ void pk_add(float *restrict dst, const float *restrict src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
+// Mean and (biased) variance of n floats, summed in double in 16 lanes (two passes, as the scalar loop it replaces:
+// mean first, then the squared deviations), so the loops vectorise without reassociating under -ffast-math.
+PK_CLONES
+void pk_norm_statistics(const float *p, size_t n, double *mean, double *variance) {
+    double lanes[PK_LANES] = {0};
+    size_t i = 0;
+    for (; i + PK_LANES <= n; i += PK_LANES)
+        for (int l = 0; l < PK_LANES; l++) lanes[l] += (double)p[i + l];
+    double sum = 0.0;
+    for (int l = 0; l < PK_LANES; l++) sum += lanes[l];
+    for (; i < n; i++) sum += (double)p[i];
+    double m = sum / (double)n;
+    for (int l = 0; l < PK_LANES; l++) lanes[l] = 0.0;
+    i = 0;
+    for (; i + PK_LANES <= n; i += PK_LANES)
+        for (int l = 0; l < PK_LANES; l++) { double d = (double)p[i + l] - m; lanes[l] += d * d; }
+    double squares = 0.0;
+    for (int l = 0; l < PK_LANES; l++) squares += lanes[l];
+    for (; i < n; i++) { double d = (double)p[i] - m; squares += d * d; }
+    *mean = m;
+    *variance = squares / (double)n;
+}
+
 // SiLU through the vectorisable exp: x·σ(x) = x / (1 + e^-x).
 PK_CLONES
 void pk_silu(const float *x, float *out, size_t n) {

@@ -101,11 +101,7 @@ func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
 /// norm, forward and backward).
 @inline(__always)
 func normStatistics(_ p: UnsafePointer<Float>, _ count: Int, eps: Float) -> (mean: Double, inverseStd: Double) {
-    var mean = 0.0
-    for i in 0..<count { mean += Double(p[i]) }
-    mean /= Double(count)
-    var variance = 0.0
-    for i in 0..<count { let d = Double(p[i]) - mean; variance += d * d }
-    variance /= Double(count)
+    var mean = 0.0, variance = 0.0
+    pk_norm_statistics(p, count, &mean, &variance)
     return (mean, 1 / (variance + Double(eps)).squareRoot())
 }

@@ -25,6 +25,7 @@ void pk_add(float *restrict dst, const float *restrict src, size_t n);
 // SiLU x/(1 + e^-x) with pk_exp's exp; the fused silu(x·scale + shift); and its backward g·silu'(x).
 void pk_silu(const float *x, float *out, size_t n);
 void pk_affine_silu(const float *x, float *out, size_t n, float scale, float shift);
+void pk_norm_statistics(const float *p, size_t n, double *mean, double *variance);
 void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 
 // Winograd F(m×m, 3×3), m = 4 or 6 (winograd.c), for 3×3, stride-1, padding-1 convolutions, in three steps
