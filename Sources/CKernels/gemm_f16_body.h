@@ -227,7 +227,7 @@ static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, siz
             int add = accumulate || k0 > 0;
             // The bias is added with the first inner block's results: per row of C (convolution weights are A), or
             // per column (linear weights are Bᵀ).
-            const float *rb = mode == PK_GEMM_HALF_A ? bias : NULL, *cb = mode == PK_GEMM_HALF_BT ? bias : NULL;
+            const float *rb = mode != PK_GEMM_HALF_BT ? bias : NULL, *cb = mode == PK_GEMM_HALF_BT ? bias : NULL;
             PK_G(pack_b)(mode, b, ldb, plane, bgs, j0, nc, n1, k0, kc, bp);
             for (size_t i0 = m0; i0 < m1; i0 += MR) {
                 PK_G(pack_a)(mode, a, lda, i0, m1, k0, kc, ap);

@@ -28,10 +28,10 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
     /// C (rows ldc apart) = W·B (+ bias, one value per row of W) for fp16 weights W [m × k] (rows k apart) and fp32
     /// columns B: column j of group g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at
     /// c + g·cGroupStride + row·ldc + j % plane (a group per image: one product for a batch of images). Not for `blas`.
-    func convolution(weights: UnsafeRawPointer, m: Int, k: Int, columns b: UnsafePointer<Float>, n: Int, ldb: Int,
-                     plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cGroupStride: Int,
+    func convolution(weights: UnsafeRawPointer, half: Bool = true, m: Int, k: Int, columns b: UnsafePointer<Float>, n: Int,
+                     ldb: Int, plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cGroupStride: Int,
                      bias: UnsafePointer<Float>?) {
-        run(mode: PK_GEMM_HALF_A, m: m, n: n, k: k, splitRows: true, a: weights, lda: k, b: UnsafeRawPointer(b), ldb: ldb,
+        run(mode: half ? PK_GEMM_HALF_A : PK_GEMM_F32_A, m: m, n: n, k: k, splitRows: true, a: weights, lda: k, b: UnsafeRawPointer(b), ldb: ldb,
             plane: plane, bGroupStride: bGroupStride, c: c, ldc: ldc, cGroupStride: cGroupStride, bias: bias)
     }
 

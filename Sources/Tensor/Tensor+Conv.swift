@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 /// 2-D convolution parameters (torch.nn.Conv2d conventions; groups = 1).
 public struct Conv2dOptions: Sendable, Equatable {
     public var stride: (Int, Int)
@@ -31,11 +32,15 @@ extension Tensor {
     public func conv2d(packedWeight: PackedTensor, bias: Tensor? = nil, options: Conv2dOptions = Conv2dOptions(),
                        halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         convolve(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
-                 half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, options: options, halfKernel: halfKernel)
+                 half: packedWeight.dtype == .f16 ? packedWeight : nil,
+                 single: packedWeight.dtype == .f32 && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
+                 bias: bias, options: options, halfKernel: halfKernel)
     }
 
-    private func convolve(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?,
-                          options: Conv2dOptions, halfKernel: HalfWeightKernel = .blas) -> Tensor {
+    /// `half`: the weight as fp16 values; `single`: as fp32 values the register-tile kernel may multiply in place
+    /// (`fp32WeightsOnKernel`) where `halfKernel` takes the shape.
+    private func convolve(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, single: PackedTensor? = nil,
+                          bias: Tensor?, options: Conv2dOptions, halfKernel: HalfWeightKernel = .blas) -> Tensor {
         precondition(rank == 4 && weightShape.count == 4, "conv2d needs NCHW input and OCkk weight, got \(shape), \(weightShape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (o, kh, kw) = (weightShape[0], weightShape[2], weightShape[3])
@@ -81,7 +86,7 @@ extension Tensor {
             }
             return out
         }
-        if let half, halfKernel.takes(weightRows: o, linear: false) {
+        if let half = half ?? single, halfKernel.takes(weightRows: o, linear: false) {
             if let bias { precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs") }
             x.conv2dHalf(weights: half, kernel: halfKernel, size: (kh, kw), stride: (sh, sw), padding: (ph, pw),
                          bias: bias?.contiguous(), out: out)
@@ -148,8 +153,10 @@ extension Tensor {
         let kdim = c * size.0 * size.1, plane = ho * wo
         defer { withExtendedLifetime((weights.owner, bias)) {} }
         let bp = bias.map { UnsafePointer($0.pointer) }
+        precondition(weights.dtype == .f16 || weights.dtype == .f32, "conv2dHalf takes fp16 or fp32 weights")
+        let isHalf = weights.dtype == .f16
         if size == (1, 1) && stride == (1, 1) && padding == (0, 0) {
-            kernel.convolution(weights: weights.raw, m: o, k: c, columns: pointer, n: n * plane, ldb: plane, plane: plane,
+            kernel.convolution(weights: weights.raw, half: isHalf, m: o, k: c, columns: pointer, n: n * plane, ldb: plane, plane: plane,
                                bGroupStride: c * plane, c: out.pointer, ldc: plane, cGroupStride: o * plane,
                                bias: bp)
             return
@@ -161,16 +168,21 @@ extension Tensor {
                        sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1, outWidth: wo, firstRow: 0, rows: ho,
                        dst: col.pointer + img * kdim * plane)
             }
-            kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col.pointer, n: n * plane, ldb: plane,
+            kernel.convolution(weights: weights.raw, half: isHalf, m: o, k: kdim, columns: col.pointer, n: n * plane, ldb: plane,
                                plane: plane, bGroupStride: kdim * plane, c: out.pointer, ldc: plane,
                                cGroupStride: o * plane, bias: bp)
             return
         }
         forEachIm2colTile(size: size, stride: stride, padding: padding, out: out) { col, cols, offset in
-            kernel.convolution(weights: weights.raw, m: o, k: kdim, columns: col, n: cols, ldb: cols, plane: cols,
+            kernel.convolution(weights: weights.raw, half: isHalf, m: o, k: kdim, columns: col, n: cols, ldb: cols, plane: cols,
                                bGroupStride: 0, c: out.pointer + offset, ldc: plane, cGroupStride: 0, bias: bp)
         }
     }
+
+    /// Whether convolutions with fp32 weights held by a model (`conv2d(packedWeight:)`: the default model's decoded
+    /// weights, fp32 checkpoints) run on the register-tile kernel (`HalfWeightKernel.convolution`, A read as fp32)
+    /// instead of OpenBLAS. `PHOSPHOR_F32_CONV=blas` turns it off (A/B runs).
+    static let fp32WeightsOnKernel = getenv("PHOSPHOR_F32_CONV").map { String(cString: $0) != "blas" } ?? true
 
     /// The bf16 path (`BF16Compute`) of a convolution: the weights packed to bf16 tiles once for all images (given,
     /// released here), each image's im2col matrix packed straight from the input (no fp32 column matrix), in tiles

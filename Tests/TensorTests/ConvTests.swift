@@ -34,6 +34,21 @@ import TestSupport
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance)
     }
 
+    /// fp32 weights as a model holds them (`conv2d(packedWeight:)`: the default model's decoded weights) on every
+    /// kernel this CPU runs — the register tiles reading them as fp32, or OpenBLAS — against torch: strides, padding,
+    /// 1×1, odd sizes, a batch, the U-Net's channel counts; the im2col path (Winograd off).
+    @Test(arguments: ["k3s1p1", "k3s2p1", "k3s2p0", "k1", "k1nobias", "k1s2", "k4s2p1", "k7p3", "k3rect", "k3tiny", "k5bigpad",
+                      "unet_conv_in", "unet_320", "unet_down_320", "unet_skip_960_640", "unet_conv_out", "winograd_odd"],
+          HalfWeightKernel.available)
+    func fp32WeightsOnEachKernel(_ name: String, kernel: HalfWeightKernel) throws {
+        let weight = PackedTensor(try fx.tensor(name, "weight"))
+        let out = try Tensor.withWinograd(false) {
+            try fx.tensor(name, "x").conv2d(packedWeight: weight, bias: try? fx.tensor(name, "bias"), options: options(name),
+                                            halfKernel: kernel)
+        }
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(kernel)")
+    }
+
     /// The Winograd path against torch's conv2d on the same fixtures: even and odd sizes, partial
     /// tiles, a long row of tiles, 64 to 1280 channels (1280 outputs: many blocks of output channels, the last partial).
     /// Every tile size (F(2,3), F(4,3), F(6,3)); both ways of transforming the weights: whole, and by blocks of output
