@@ -137,29 +137,42 @@ static void PK_G(pack_b)(int mode, const void *b, size_t ldb, size_t plane, size
     for (size_t s = 0; s < strips; s++) {
         float *strip = bp + s * PK_GEMM_KC * NR;
         size_t js = j0 + s * NR;
-        if (mode == PK_GEMM_HALF_BT) {
-            // W rows of W halves at a time, widened and transposed in registers; the last kc % W by element.
+        if (mode == PK_GEMM_HALF_BT || mode == PK_GEMM_F32_BT) {
+            // W rows of W values at a time (halves widened), transposed in registers; the last kc % W by element.
             const _Float16 *w = (const _Float16 *)b;
+            const float *wf = (const float *)b;
+            int half = mode == PK_GEMM_HALF_BT;
             size_t kv = kc / W * W;
             for (int u = 0; u < NV; u++) {
                 size_t jv = js + u * W;
                 // The next W rows (a cold weight streams from memory; strided reads alone would wait on each line).
                 for (int t = 0; t < W; t++)
-                    if (jv + W + t < n1)
-                        for (size_t k = 0; k < kc; k += 32) __builtin_prefetch(w + (jv + W + t) * ldb + k0 + k);
+                    if (jv + W + t < n1) {
+                        if (half)
+                            for (size_t k = 0; k < kc; k += 32) __builtin_prefetch(w + (jv + W + t) * ldb + k0 + k);
+                        else
+                            for (size_t k = 0; k < kc; k += 16) __builtin_prefetch(wf + (jv + W + t) * ldb + k0 + k);
+                    }
                 for (size_t k = 0; k < kv; k += W) {
                     VEC r[W];
+                    if (half) {
 #pragma clang loop unroll(full)
-                    for (int t = 0; t < W; t++)
-                        r[t] = jv + t < n1 ? __builtin_convertvector(*(const PK_G(hvec) *)(w + (jv + t) * ldb + k0 + k), VEC)
-                                           : (VEC){0};
+                        for (int t = 0; t < W; t++)
+                            r[t] = jv + t < n1 ? __builtin_convertvector(*(const PK_G(hvec) *)(w + (jv + t) * ldb + k0 + k), VEC)
+                                               : (VEC){0};
+                    } else {
+#pragma clang loop unroll(full)
+                        for (int t = 0; t < W; t++)
+                            r[t] = jv + t < n1 ? *(const VEC *)(wf + (jv + t) * ldb + k0 + k) : (VEC){0};
+                    }
                     PK_G(transpose)(r);
 #pragma clang loop unroll(full)
                     for (int t = 0; t < W; t++) *(VEC *)(strip + (k + t) * NR + u * W) = r[t];
                 }
                 for (int t = 0; t < W; t++)
                     for (size_t k = kv; k < kc; k++)
-                        strip[k * NR + u * W + t] = jv + t < n1 ? (float)w[(jv + t) * ldb + k0 + k] : 0.0f;
+                        strip[k * NR + u * W + t] = jv + t >= n1 ? 0.0f
+                            : half ? (float)w[(jv + t) * ldb + k0 + k] : wf[(jv + t) * ldb + k0 + k];
             }
             continue;
         }
@@ -227,7 +240,8 @@ static void PK_G(gemm)(int mode, size_t m0, size_t m1, size_t n0, size_t n1, siz
             int add = accumulate || k0 > 0;
             // The bias is added with the first inner block's results: per row of C (convolution weights are A), or
             // per column (linear weights are Bᵀ).
-            const float *rb = mode != PK_GEMM_HALF_BT ? bias : NULL, *cb = mode == PK_GEMM_HALF_BT ? bias : NULL;
+            int columnBias = mode == PK_GEMM_HALF_BT || mode == PK_GEMM_F32_BT;
+            const float *rb = columnBias ? NULL : bias, *cb = columnBias ? bias : NULL;
             PK_G(pack_b)(mode, b, ldb, plane, bgs, j0, nc, n1, k0, kc, bp);
             for (size_t i0 = m0; i0 < m1; i0 += MR) {
                 PK_G(pack_a)(mode, a, lda, i0, m1, k0, kc, ap);

@@ -37,13 +37,13 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
 
     /// C [m × n] (rows n apart) = X·Wᵀ (+ bias, n values) for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a
     /// linear layer. The bias is added as each tile is stored (no pass over C to fill it in first).
-    func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, n: Int, c: UnsafeMutablePointer<Float>,
-                bias: UnsafePointer<Float>?) {
+    func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, half: Bool = true, n: Int,
+                c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
         // Workers split the token rows when there are more of them than weight rows, or too few weight rows for two
         // strips each: each then packs its own rows of X once for all strips (weight rows split, every worker would
         // pack all of X for half the strips). Otherwise the weight's rows: each widens only its part of W.
         let strips = (n + Int(pk_gemm_f16_columns(level)) - 1) / Int(pk_gemm_f16_columns(level))
-        run(mode: PK_GEMM_HALF_BT, m: m, n: n, k: k, splitRows: m >= n || strips < 2 * Parallel.threadCount,
+        run(mode: half ? PK_GEMM_HALF_BT : PK_GEMM_F32_BT, m: m, n: n, k: k, splitRows: m >= n || strips < 2 * Parallel.threadCount,
             a: UnsafeRawPointer(x), lda: k, b: weights, ldb: k, plane: n, bGroupStride: 0, c: c, ldc: n, cGroupStride: 0,
             bias: bias)
     }

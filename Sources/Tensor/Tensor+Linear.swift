@@ -47,11 +47,15 @@ extension Tensor {
     /// In fp32, fp16 weights are multiplied in place by `halfKernel` (`HalfWeightKernel`; `blas` converts them first).
     public func linear(packedWeight: PackedTensor, bias: Tensor? = nil, halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         linear(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
-               half: packedWeight.dtype == .f16 ? packedWeight : nil, bias: bias, halfKernel: halfKernel)
+               half: packedWeight.dtype == .f16 ? packedWeight : nil,
+               single: packedWeight.dtype == .f32 && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
+               bias: bias, halfKernel: halfKernel)
     }
 
-    private func linear(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, bias: Tensor?,
-                        halfKernel: HalfWeightKernel = .blas) -> Tensor {
+    /// `half`: the weight as fp16 values; `single`: as fp32 values the register-tile kernel may multiply in place
+    /// (`fp32WeightsOnKernel`) where `halfKernel` takes the shape.
+    private func linear(weightShape: [Int], weight: () -> Tensor, half: PackedTensor?, single: PackedTensor? = nil,
+                        bias: Tensor?, halfKernel: HalfWeightKernel = .blas) -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "linear / matmul") }
         let inFeatures = shape[rank - 1]
         precondition(weightShape.count == 2 && weightShape[1] == inFeatures, "linear weight \(weightShape) for input \(shape)")
@@ -60,11 +64,12 @@ extension Tensor {
         let rows = count / max(inFeatures, 1)
         let out = Tensor.empty(Array(shape.dropLast()) + [outFeatures])
         if let bias { precondition(bias.count == outFeatures, "linear bias \(bias.shape) for \(outFeatures) outputs") }
-        if let half, !BF16Compute.takes(m: rows, n: outFeatures, k: inFeatures), halfKernel.takes(weightRows: outFeatures, linear: true) {
+        if let stored = half ?? single, !BF16Compute.takes(m: rows, n: outFeatures, k: inFeatures),
+           halfKernel.takes(weightRows: outFeatures, linear: true) {
             let bc = bias?.contiguous()
-            halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: half.raw, n: outFeatures, c: out.pointer,
-                              bias: bc.map { UnsafePointer($0.pointer) })
-            withExtendedLifetime((half.owner, bc)) {}
+            halfKernel.linear(x: x.pointer, m: rows, k: inFeatures, weights: stored.raw, half: stored.dtype == .f16, n: outFeatures,
+                              c: out.pointer, bias: bc.map { UnsafePointer($0.pointer) })
+            withExtendedLifetime((stored.owner, bc)) {}
             return out
         }
         var beta: Float = 0

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Tensor
 import TestSupport
@@ -12,10 +13,14 @@ import TestSupport
     static let cases = ["linear_edges", "linear_long_k", "linear_wide", "conv3_batched", "conv3_stride2", "conv1",
                         "conv3_large_plane"]
 
-    @Test(arguments: HalfWeightKernel.available, cases)
-    func matchesTorch(kernel: HalfWeightKernel, name: String) throws {
-        let weight = try fx.file.packed("\(name).weight")
-        #expect(weight.dtype == .f16)
+    /// Each case also with the weight widened to fp32 as a model holds it (the default model's decoded weights, fp32
+    /// checkpoints): the direct kernels read it as fp32 (`PK_GEMM_F32_A`, `PK_GEMM_F32_BT`), `blas` hands it to sgemm.
+    @Test(arguments: HalfWeightKernel.available, cases.flatMap { [$0, $0 + "@fp32"] })
+    func matchesTorch(kernel: HalfWeightKernel, name caseName: String) throws {
+        let name = caseName.replacingOccurrences(of: "@fp32", with: "")
+        let half = try fx.file.packed("\(name).weight")
+        #expect(half.dtype == .f16)
+        let weight = caseName.hasSuffix("@fp32") ? PackedTensor(half.unpacked()) : half
         let x = try fx.tensor(name, "x"), bias = try? fx.tensor(name, "bias")
         let out: Tensor
         if name.hasPrefix("linear") {
@@ -27,7 +32,7 @@ import TestSupport
                          halfKernel: kernel)
             }
         }
-        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) with \(kernel)")
+        #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(caseName) with \(kernel)")
     }
 
     /// The Winograd path widens fp16 weights inside its weight transform: against torch on the same halves (odd

@@ -130,10 +130,11 @@ void pk_attention_f32_block(int level, const float *q, size_t qs, size_t rows, s
 // g = j / plane is at b + g·bgs + k·ldb + j % plane, and C's at c + g·cgs + row·ldc + j % plane.
 // level: 2 AVX-512, 1 AVX2 + FMA + F16C (pk_gemm_f16_best_level: the best this CPU runs; 0 = none, the call does
 // nothing). scratch: pk_gemm_f16_scratch(level) floats, 64-byte aligned, one per concurrent call.
-//   PK_GEMM_F32_A (convolutions with fp32 weights): as PK_GEMM_HALF_A with A fp32.
+//   PK_GEMM_F32_A, PK_GEMM_F32_BT (fp32 weights): as PK_GEMM_HALF_A and PK_GEMM_HALF_BT with the weight fp32.
 #define PK_GEMM_HALF_A 0
 #define PK_GEMM_HALF_BT 1
 #define PK_GEMM_F32_A 2
+#define PK_GEMM_F32_BT 3
 // pk_gemm_f16_inner_block: PK_GEMM_KC, the row length of packed A panels (pk_wino_products' U).
 // pk_wino_products: Winograd's products M_k (+)= U_k·V_k on operands already in the micro-kernel's layouts, for the
 // points k0..<k1 and one block of kc ≤ PK_GEMM_KC input channels (layouts: gemm_f16_body.h, PK_G(wino)).
