@@ -25,8 +25,8 @@ extension Tensor {
     }
 
     /// The tile size conv2d's Winograd path takes for a 3×3, stride-1, padding-1 convolution of an n×c×h×w input into
-    /// o channels, or nil for im2col: at least 32 channels both ways and at least `winogradMinTiles` (32) 4×4 output
-    /// tiles in the batch — `phosphor bench ops` on 2 cores: about 2× faster than the im2col GEMM from 128 tiles; at 32
+    /// o channels, or nil for im2col: at least 32 channels both ways and at least 32 4×4 output tiles in the batch
+    /// (8 for small weights: `smallWeightProduct`) — `phosphor bench ops` on 2 cores: about 2× faster than the im2col GEMM from 128 tiles; at 32
     /// (SD's 16² level, batch 2) 1.4–2× faster than the fp16-weight im2col kernel since the weight transform goes by
     /// blocks; slower at 8 (where the weight transform outweighs the savings; F(2,3), one whole strip of 32 tiles
     /// there, measured level with the fp16 im2col kernel: 0.021 against 0.020 s, and was dropped).
@@ -45,12 +45,21 @@ extension Tensor {
         if BF16Compute.enabled { return nil }
         guard winogradMode != "0", kh == 3 && kw == 3 && options.stride == (1, 1) && options.padding == (1, 1),
               c >= 32 && o >= 32 else { return nil }
-        guard winogradMode == "1" || WinogradTile.f4.tiles(n: n, h: h, w: w) >= winogradMinTiles else { return nil }
+        let minimum = winogradMinTiles ?? (o * c <= smallWeightProduct ? 8 : 32)
+        guard winogradMode == "1" || WinogradTile.f4.tiles(n: n, h: h, w: w) >= minimum else { return nil }
         if let fixed = winogradTileOverride.value ?? winogradFixedTile { return fixed }
         return h * w >= 256 * 256 && c <= 256 && o <= 256 ? .f6 : .f4
     }
 
-    static let winogradMinTiles: Int = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 32
+    /// `PHOSPHOR_WINOGRAD_TILES`: the tile minimum for every weight (A/B runs); unset, 32, or 8 for small weights.
+    static let winogradMinTiles: Int? = getenv("PHOSPHOR_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) }
+
+    /// Weights of at most this many output × input channels (the default model's: 64–160 channels, 160 × 320 with a
+    /// skip) take Winograd from 8 tiles: their transformed weights stay in cache. Against 32 (the register-tile im2col
+    /// path below), the default model's sampling (`bench model`, 2 cores, 6 alternations): plain prompt 0.96 s against
+    /// 1.00 (faster in 5 of 6), relation prompt 1.87 against 1.84 (level; an earlier 4 had 1.89 median against 2.01).
+    /// SD's weights (320–1280 channels) keep 32.
+    static let smallWeightProduct = 256 * 256
 
     static let winogradFixedTile: WinogradTile? =
         getenv("PHOSPHOR_WINOGRAD_TILE").flatMap { Int(String(cString: $0)) }.flatMap(WinogradTile.init(rawValue:))
