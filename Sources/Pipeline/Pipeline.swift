@@ -107,11 +107,6 @@ public final class Pipeline {
         blankChannels[[width, height]] = made
         return made
     }
-    private func hasBlankImageChannels(width: Int, height: Int) -> Bool {
-        blankLock.lock()
-        defer { blankLock.unlock() }
-        return blankChannels[[width, height]] != nil
-    }
     private var blankChannels: [[Int]: Tensor] = [:]
     private let blankLock = NSLock()
 
@@ -238,24 +233,8 @@ public final class Pipeline {
         // Regional prompting: each region's prompt with the same negative (padded to the same chunk count).
         let guided = request.cfgScale > 1
         let regions = request.resolvedRegions()
-        let encode = { [conditioner] in
-            try conditioner.contexts(prompts: [request.prompt] + regions.map(\.prompt), negative: guided ? request.negativePrompt : nil,
-                                     clipSkip: request.clipSkip)
-        }
-        // An inpainting U-Net (latents + mask + masked-image latents) makes a plain image from an all-ones mask and
-        // the latents of an all-masked (zero) image, as diffusers' inpainting pipeline computes them. The first time,
-        // a small model encodes that image beside the text (`bench model` on 2 cores: ~50 ms of ~110 ms saved).
-        let blankNeeded = inpaintingUNet && request.mask == nil
-        var blank: Tensor?
-        let encoded: [(cond: Tensor, uncond: Tensor?)]
-        if blankNeeded, !hasBlankImageChannels(width: request.width, height: request.height),
-           GuidedPrediction.concurrent(unet: unet, latentWidth: latentW, latentHeight: latentH) {
-            let (text, image) = Parallel.concurrently({ Result { try encode() } },
-                                                      { self.blankImageChannels(vae, width: request.width, height: request.height) })
-            (encoded, blank) = (try text.get(), image)
-        } else {
-            encoded = try encode()
-        }
+        let encoded = try conditioner.contexts(prompts: [request.prompt] + regions.map(\.prompt),
+                                               negative: guided ? request.negativePrompt : nil, clipSkip: request.clipSkip)
         // [uncond × batch, cond × batch]: the CFG halves stay contiguous for the chunk below.
         let repeated = { (t: Tensor) in t.repeatedBatch(batch) }
         let contexts = encoded.map { c, u in u.map { Tensor.concat([repeated($0), repeated(c)], dim: 0) } ?? repeated(c) }
@@ -263,9 +242,11 @@ public final class Pipeline {
         stages.conditioning = lap()
         // Big checkpoints: the text encoder's pages need not stay resident while the U-Net runs.
         MappedFile.dropResidentPages(minimumBytes: Self.pageDropThreshold)
+        // An inpainting U-Net (latents + mask + masked-image latents) makes a plain image from an all-ones mask and
+        // the latents of an all-masked (zero) image, as diffusers' inpainting pipeline computes them.
         var extra: Tensor?
-        if blankNeeded {
-            extra = repeated(blank ?? blankImageChannels(vae, width: request.width, height: request.height))
+        if inpaintingUNet, request.mask == nil {
+            extra = repeated(blankImageChannels(vae, width: request.width, height: request.height))
         }
         let predictions = GuidedPrediction(unet: unet, scale: guided ? scale : nil, latentWidth: latentW, latentHeight: latentH)
         let regional = regions.isEmpty ? nil

@@ -42,12 +42,6 @@ public enum Parallel {
         return results.all
     }
 
-    /// Two tasks of different result types at the same time, as `concurrently(_:)`.
-    public static func concurrently<A, B>(_ a: @escaping () -> A, _ b: @escaping () -> B) -> (A, B) {
-        let results = concurrently([{ a() as Any }, { b() as Any }])
-        return (results[0] as! A, results[1] as! B)
-    }
-
     /// Runs `body(range)` over `0..<count` split into at most `threadCount` contiguous chunks,
     /// each at least `minChunk` long. Runs inline when one chunk suffices.
     public static func forRanges(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
