@@ -27,12 +27,7 @@ struct GuidedPrediction {
     init(unet: UNet2DConditionModel, scale: Float?, latentWidth: Int, latentHeight: Int) {
         self.unet = unet
         self.scale = scale
-        concurrent = Self.concurrent(unet: unet, latentWidth: latentWidth, latentHeight: latentHeight)
-    }
-
-    /// Whether a U-Net's calls at this latent size run their pieces at once (see `concurrent`).
-    static func concurrent(unet: UNet2DConditionModel, latentWidth: Int, latentHeight: Int) -> Bool {
-        (concurrentOverride.value ?? (concurrentCalls && Parallel.threadCount == 2))
+        concurrent = (Self.concurrentOverride.value ?? (Self.concurrentCalls && Parallel.threadCount == 2))
             && unet.baseChannels * latentWidth * latentHeight <= 64 * 32 * 32
     }
 
