@@ -100,8 +100,8 @@ void pk_add(float *restrict dst, const float *restrict src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-// Mean and (biased) variance of n floats, summed in double in 16 lanes (two passes, as the scalar loop it replaces:
-// mean first, then the squared deviations), so the loops vectorise without reassociating under -ffast-math.
+// Mean and (biased) variance of n floats, summed in double in 16 explicit lanes so the loops vectorise without
+// -ffast-math; two passes, as the scalar loop it replaced (mean first, then the squared deviations).
 PK_CLONES
 void pk_norm_statistics(const float *p, size_t n, double *mean, double *variance) {
     double lanes[PK_LANES] = {0};

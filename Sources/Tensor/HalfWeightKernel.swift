@@ -28,6 +28,7 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
     /// C (rows ldc apart) = W·B (+ bias, one value per row of W) for fp16 weights W [m × k] (rows k apart) and fp32
     /// columns B: column j of group g = j / plane at b + g·bGroupStride + row·ldb + j % plane, its result at
     /// c + g·cGroupStride + row·ldc + j % plane (a group per image: one product for a batch of images). Not for `blas`.
+    /// `half` false: W is fp32 (a model's decoded or fp32-stored weights), read as it is.
     func convolution(weights: UnsafeRawPointer, half: Bool = true, m: Int, k: Int, columns b: UnsafePointer<Float>, n: Int,
                      ldb: Int, plane: Int, bGroupStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cGroupStride: Int,
                      bias: UnsafePointer<Float>?) {
@@ -36,7 +37,8 @@ public enum HalfWeightKernel: String, CaseIterable, Sendable {
     }
 
     /// C [m × n] (rows n apart) = X·Wᵀ (+ bias, n values) for fp32 X [m × k] (rows k apart) and fp16 W [n × k]: a
-    /// linear layer. The bias is added as each tile is stored (no pass over C to fill it in first).
+    /// linear layer. The bias is added as each tile is stored (no pass over C to fill it in first). `half` false: W
+    /// is fp32.
     func linear(x: UnsafePointer<Float>, m: Int, k: Int, weights: UnsafeRawPointer, half: Bool = true, n: Int,
                 c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
         // Workers split the token rows when there are more of them than weight rows, or too few weight rows for two

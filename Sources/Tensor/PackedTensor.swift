@@ -43,10 +43,13 @@ public struct PackedTensor: @unchecked Sendable, CustomStringConvertible {
     public var byteCount: Int { count * dtype.byteSize }
     public var description: String { "PackedTensor(\(dtype.rawValue))\(shape)" }
 
+    /// fp32 values at a float-aligned address: read in place (`unpacked()` views them, the GEMM kernels read them).
+    public var isAlignedFloat: Bool { dtype == .f32 && Int(bitPattern: raw) % MemoryLayout<Float>.alignment == 0 }
+
     /// The values as a fp32 tensor: a view of the same memory for aligned fp32, a converted copy otherwise.
     public func unpacked() -> Tensor {
         let profileToken = OpProfile.begin(); defer { OpProfile.end(profileToken, "fp16 → fp32 weights") }
-        if dtype == .f32 && Int(bitPattern: raw) % MemoryLayout<Float>.alignment == 0 {
+        if isAlignedFloat {
             let pointer = UnsafeMutablePointer(mutating: raw.assumingMemoryBound(to: Float.self))
             return Tensor(storage: TensorStorage(borrowing: pointer, count: count, owner: owner),
                           shape: shape, strides: Tensor.contiguousStrides(shape))

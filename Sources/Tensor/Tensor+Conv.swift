@@ -33,7 +33,7 @@ extension Tensor {
                        halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         convolve(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
                  half: packedWeight.dtype == .f16 ? packedWeight : nil,
-                 single: packedWeight.dtype == .f32 && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
+                 single: packedWeight.isAlignedFloat && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
                  bias: bias, options: options, halfKernel: halfKernel)
     }
 
@@ -142,7 +142,7 @@ extension Tensor {
         min(ho, max((256 + wo - 1) / wo, budgetFloats / max(kdim * wo, 1)))
     }
 
-    /// A convolution with fp16 weights multiplied in place (`HalfWeightKernel`). 1×1 convolutions read the input as
+    /// A convolution with fp16 (or float-aligned fp32) weights multiplied in place (`HalfWeightKernel`). 1×1 convolutions read the input as
     /// it is; others build im2col columns — for all images at once while they fit in `im2colBudgetFloats` (small
     /// planes: SD's 8² level, and 16² at 256 px; each weight then meets the batch's columns at once), else per image
     /// in tiles of rows.

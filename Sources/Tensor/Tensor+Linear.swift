@@ -48,7 +48,7 @@ extension Tensor {
     public func linear(packedWeight: PackedTensor, bias: Tensor? = nil, halfKernel: HalfWeightKernel = .preferred) -> Tensor {
         linear(weightShape: packedWeight.shape, weight: { packedWeight.unpacked() },
                half: packedWeight.dtype == .f16 ? packedWeight : nil,
-               single: packedWeight.dtype == .f32 && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
+               single: packedWeight.isAlignedFloat && Tensor.fp32WeightsOnKernel ? packedWeight : nil,
                bias: bias, halfKernel: halfKernel)
     }
 
