@@ -46,8 +46,7 @@ public struct BertConditioner: PromptConditioning {
     public let model: BertModel
 
     public func context(prompt: String, negative: String?, clipSkip: Int) throws -> (cond: Tensor, uncond: Tensor?) {
-        let contexts = try encode(batch: negative.map { [prompt, $0] } ?? [prompt])
-        return (contexts[0], negative == nil ? nil : contexts[1])
+        try contexts(prompts: [prompt], negative: negative, clipSkip: clipSkip)[0]
     }
 
     /// All prompts and the negative in one batch (one pass over the text tower's weights), the negative once.
