@@ -108,6 +108,19 @@ extension Tensor {
         return try winogradProductsOverride.with(kernel, body)
     }
 
+    /// Whether the transforms gather and store through AVX-512 registers (16 × 8 transposes) or value by value — the
+    /// CPU's support unless `PHOSPHOR_WINOGRAD_TRANSPOSE=scalar` (`setWinogradVectorTransforms` switches the whole
+    /// process: tests, A/B runs); both ways give the same values bit for bit. Value by value the input transform's gather was bound by its
+    /// stores (36 per tile and channel for F(4,3)); in registers the default model's three transforms went from 23 % to
+    /// 17–18 % of a `generate`'s perf samples.
+    public static var winogradVectorTransforms: Bool { pk_wino_vector_transforms() != 0 }
+
+    /// Sets `winogradVectorTransforms` for the whole process: true (where the CPU has AVX-512), false, or nil for the
+    /// CPU's and environment's choice.
+    public static func setWinogradVectorTransforms(_ enabled: Bool?) {
+        pk_wino_set_vector_transforms(enabled.map { $0 ? 1 : 0 } ?? -1)
+    }
+
     static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""
 
     /// The Winograd convolution itself (3×3, stride 1, padding 1), whatever `conv2d` would choose. `tile`: the
@@ -192,6 +205,12 @@ extension Tensor {
         withExtendedLifetime(biasTensor) {}
     }
 
+    /// Floats between one transformed point's U, V or M and the next beyond their size (`winogradPacked`): one cache
+    /// line, so the (m + 2)² points' rows, which the transforms write side by side, do not share L1 sets when a point's
+    /// size is a whole number of pages (SD's and the default model's shapes mostly are: F(4,3)'s weight transform at
+    /// 160 channels measured 15 ns per weight without it, 8.5–9.5 with it, in a C harness).
+    static let winogradPointPad = 16
+
     /// Output channels per block of `winogradPacked`'s blocked path: a multiple of both kernels' register rows (12 and
     /// 6); 24 to 96 measured within noise of each other at SD's shapes.
     static let winogradBlockRows = 48
@@ -211,7 +230,10 @@ extension Tensor {
         // Chunk of tiles (whole strips) so V and M (points·(C + O)·chunk floats) stay near 12 M floats (48 MB).
         let chunk = (min(tiles, max(64, (12 << 20) / (points * (c + o)))) + nr - 1) / nr * nr
         let panels = (o + mr - 1) / mr, rowsM = panels * mr
-        let v = Tensor.empty([points, c, chunk]), m = Tensor.empty([points, rowsM, chunk])
+        // Each point's V and M (and U below) one cache line past a whole number of pages: the transforms write
+        // (m + 2)² points at once, and at a stride of whole pages their stores all fall in the same L1 sets.
+        let vPlane = c * chunk + Tensor.winogradPointPad, mPlane = rowsM * chunk + Tensor.winogradPointPad
+        let v = Tensor.empty([points * vPlane]), m = Tensor.empty([points * mPlane])
         let vp = v.pointer, mp = m.pointer, xp = pointer, yp = out.pointer
         let halfFlag: Int32 = half ? 1 : 0
         // Input-channel blocks: equal, at most kc wide.
@@ -221,7 +243,7 @@ extension Tensor {
         // worker for its block's panels, refilled per block and input-channel block.
         let rows = Tensor.winogradBlockRows, blocks = (o + rows - 1) / rows
         let slotCount = whole ? 1 : min(Parallel.threadCount, blocks)
-        let kStride = (whole ? cBlocks * panels : rows / mr) * panelFloats
+        let kStride = (whole ? cBlocks * panels : rows / mr) * panelFloats + Tensor.winogradPointPad
         let u = Tensor.empty([slotCount, points * kStride])
         let slots = SlotPool(count: slotCount)
         let up = u.pointer
@@ -238,19 +260,19 @@ extension Tensor {
         while t0 < tiles {
             let count = min(chunk, tiles - t0), used = (count + nr - 1) / nr
             Parallel.forRanges(c, minChunk: 1) { r in
-                pk_wino_input(tile32, xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr)
+                pk_wino_input(tile32, xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, nr, vPlane)
             }
             if whole {
                 Parallel.forRanges(points, minChunk: 1) { r in
                     for cb in 0..<cBlocks {
                         let c0 = cb * cStep, width = min(c, c0 + cStep) - c0
                         pk_wino_products(level, r.lowerBound, r.upperBound, panels, used, width,
-                                         up + cb * panels * panelFloats, kStride, vp + c0 * nr, c * chunk, c * nr,
-                                         mp, rowsM * chunk, chunk, cb > 0 ? 1 : 0)
+                                         up + cb * panels * panelFloats, kStride, vp + c0 * nr, vPlane, c * nr,
+                                         mp, mPlane, chunk, cb > 0 ? 1 : 0)
                     }
                 }
                 Parallel.forRanges(o, minChunk: 1) { r in
-                    pk_wino_output(tile32, mp, o, rowsM, chunk, r.lowerBound, r.upperBound, t0, count, bias, yp, h, w)
+                    pk_wino_output(tile32, mp, o, chunk, mPlane, r.lowerBound, r.upperBound, t0, count, bias, yp, h, w)
                 }
             } else {
                 Parallel.forEach(blocks) { b in
@@ -261,10 +283,10 @@ extension Tensor {
                     for cb in 0..<cBlocks {
                         let c0 = cb * cStep, c1 = min(c, c0 + cStep)
                         pk_wino_weights_packed(tile32, weights, halfFlag, c, o0, o1, c0, c1, mr, kc, bp * mr, ub, kStride)
-                        pk_wino_products(level, 0, points, bp, used, c1 - c0, ub, kStride, vp + c0 * nr, c * chunk, c * nr,
-                                         mp + o0 * chunk, rowsM * chunk, chunk, cb > 0 ? 1 : 0)
+                        pk_wino_products(level, 0, points, bp, used, c1 - c0, ub, kStride, vp + c0 * nr, vPlane, c * nr,
+                                         mp + o0 * chunk, mPlane, chunk, cb > 0 ? 1 : 0)
                     }
-                    pk_wino_output(tile32, mp, o, rowsM, chunk, o0, o1, t0, count, bias, yp, h, w)
+                    pk_wino_output(tile32, mp, o, chunk, mPlane, o0, o1, t0, count, bias, yp, h, w)
                 }
             }
             t0 += count
@@ -309,7 +331,7 @@ extension Tensor {
         while t0 < tiles {
             let count = min(chunk, tiles - t0)
             Parallel.forRanges(c, minChunk: 1) { r in
-                pk_wino_input(tile32, xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, chunk)
+                pk_wino_input(tile32, xp, c, h, w, r.lowerBound, r.upperBound, t0, count, vp, chunk, chunk, c * chunk)
             }
             if whole {
                 for k in 0..<points {
@@ -317,7 +339,7 @@ extension Tensor {
                                         c: mp + k * o * chunk, ldc: chunk)
                 }
                 Parallel.forRanges(o, minChunk: 1) { r in
-                    pk_wino_output(tile32, mp, o, o, chunk, r.lowerBound, r.upperBound, t0, count, bp, yp, h, w)
+                    pk_wino_output(tile32, mp, o, chunk, o * chunk, r.lowerBound, r.upperBound, t0, count, bp, yp, h, w)
                 }
             } else {
                 BLAS.singleThreaded {
@@ -331,7 +353,7 @@ extension Tensor {
                             BLAS.sgemmUncounted(m: rows, n: count, k: c, a: ub + k * rows * c, lda: c, b: vp + k * c * chunk,
                                                 ldb: chunk, c: mp + (k * o + o0) * chunk, ldc: chunk)
                         }
-                        pk_wino_output(tile32, mp, o, o, chunk, o0, o0 + rows, t0, count, bp, yp, h, w)
+                        pk_wino_output(tile32, mp, o, chunk, o * chunk, o0, o0 + rows, t0, count, bp, yp, h, w)
                     }
                 }
             }

@@ -17,6 +17,7 @@ struct Info: ParsableCommand {
         print("fp32 attention: \(AttentionKernel.preferred.rawValue) (of \(AttentionKernel.available.map(\.rawValue).joined(separator: ", ")); PHOSPHOR_ATTENTION_KERNEL)")
         print("fp16 weights in fp32 products: \(HalfWeightKernel.preferred.rawValue) (of \(HalfWeightKernel.available.map(\.rawValue).joined(separator: ", ")); PHOSPHOR_HALF_GEMM)")
         print("Winograd products: \(Tensor.winogradProducts.rawValue) (of \(HalfWeightKernel.available.map(\.rawValue).joined(separator: ", ")); PHOSPHOR_WINOGRAD_GEMM)")
+        print("Winograd transforms: \(Tensor.winogradVectorTransforms ? "AVX-512 transposes" : "value by value") (PHOSPHOR_WINOGRAD_TRANSPOSE=scalar)")
         let kernels = BF16Compute.kernels.map(\.rawValue).joined(separator: ", ")
         print("bf16 compute: " + (BF16Compute.kernel.map { BF16Compute.enabled ? "on (\($0.rawValue))" : "available (--bf16; \(kernels))" }
                                   ?? "not available (no AMX-BF16 or AVX-512-BF16)"))

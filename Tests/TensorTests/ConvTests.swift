@@ -51,7 +51,7 @@ import TestSupport
 
     /// The Winograd path against torch's conv2d on the same fixtures: even and odd sizes, partial
     /// tiles, a long row of tiles, 64 to 1280 channels (1280 outputs: many blocks of output channels, the last partial).
-    /// Every tile size (F(2,3), F(4,3), F(6,3)); both ways of transforming the weights: whole, and by blocks of output
+    /// Every tile size (F(4,3), F(6,3)); both ways of transforming the weights: whole, and by blocks of output
     /// channels; and every products kernel this CPU runs (the fp16 GEMM's register tiles, OpenBLAS).
     @Test(arguments: ["unet_320", "unet_320_640", "unet_1280", "winograd_odd", "winograd_wide", "k3s1p1"],
           WinogradVariant.all)
@@ -60,6 +60,27 @@ import TestSupport
                                                              tile: variant.tile, weightTransform: variant.weightTransform,
                                                              products: variant.products)
         #expect(scaledMaxError(out, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(variant)")
+    }
+
+    /// The transforms' value-by-value gathers and stores (CPUs without AVX-512) and the register transposes give the
+    /// same output bit for bit: partial tiles and groups, tiles spanning images, both tile sizes, both weight
+    /// transforms. Where the CPU has no AVX-512 both runs take the value-by-value path. One test for all cases: the
+    /// switch is process-wide (other tests running meanwhile get the same values either way).
+    @Test func scalarTransformsMatchVector() throws {
+        for name in ["unet_320_640", "winograd_odd", "winograd_wide", "k3s1p1"] {
+            let x = try fx.tensor(name, "x"), weight = try fx.tensor(name, "weight"), bias = try? fx.tensor(name, "bias")
+            for variant in WinogradVariant.all where variant.products != .blas {
+                let run = { (vector: Bool) -> Tensor in
+                    Tensor.setWinogradVectorTransforms(vector)
+                    defer { Tensor.setWinogradVectorTransforms(nil) }
+                    return x.conv2dWinograd3x3(weight: weight, bias: bias, tile: variant.tile,
+                                               weightTransform: variant.weightTransform, products: variant.products)
+                }
+                let vector = run(true), scalar = run(false)
+                #expect(scalar.toArray() == vector.toArray(), "\(name) \(variant)")
+                #expect(scaledMaxError(scalar, try fx.tensor(name, "out")) <= fp32Tolerance, "\(name) \(variant)")
+            }
+        }
     }
 }
 

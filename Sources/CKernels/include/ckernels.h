@@ -36,15 +36,21 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 // kc = C the plain [P][O][C] layout (kstride = O·C);
 // V[P][C][ldv] = Bᵀ d B of the (m + 2)² input tiles (column = tile − t0) for channels c0..<c1 and tiles t0..<t0+count
 // of an N×C×H×W input (tiles of m×m outputs numbered image by image, row by row; zero padding outside);
-// y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M[P][O][ldm]; partial tiles clipped).
+// y[N][O][H][W] = Aᵀ M A + bias for channels o0..<o1 and the same tiles (M: point k's row o at M + k·mplane + o·ldm;
+// partial tiles clipped).
 // With nr < ldv, V is laid out in strips of nr tiles as the fp16 GEMM's B operand (pk_wino_products): element
-// (k, c, t) at V + k·C·ldv + (t / nr)·C·nr + c·nr + t % nr, the strips' columns past `count` zeros; nr = ldv is the
-// plain [P][C][ldv] layout (only `count` columns written). M holds mo ≥ O rows per point.
+// (k, c, t) at V + k·vplane + (t / nr)·C·nr + c·nr + t % nr (vplane ≥ C·ldv), the strips' columns past `count`
+// zeros; nr = ldv is the plain layout V + k·vplane + c·ldv + t (only `count` columns written).
+// pk_wino_vector_transforms: 1 when the transforms gather and store through AVX-512 registers (transposes), 0 value by
+// value (CPUs without AVX-512, PHOSPHOR_WINOGRAD_TRANSPOSE=scalar); pk_wino_set_vector_transforms(0/1, −1 = as the
+// CPU and environment say) switches for the whole process. Both compute the same values bit for bit.
+int pk_wino_vector_transforms(void);
+void pk_wino_set_vector_transforms(int enabled);
 void pk_wino_weights_packed(int m, const void *w, int half, size_t C, size_t o0, size_t o1, size_t c0, size_t c1,
                             size_t mr, size_t kc, size_t rows, float *U, size_t kstride);
 void pk_wino_input(int m, const float *x, size_t C, size_t H, size_t W, size_t c0, size_t c1,
-                   size_t t0, size_t count, float *V, size_t ldv, size_t nr);
-void pk_wino_output(int m, const float *M, size_t O, size_t mo, size_t ldm, size_t o0, size_t o1, size_t t0,
+                   size_t t0, size_t count, float *V, size_t ldv, size_t nr, size_t vplane);
+void pk_wino_output(int m, const float *M, size_t O, size_t ldm, size_t mplane, size_t o0, size_t o1, size_t t0,
                     size_t count, const float *bias, float *y, size_t H, size_t W);
 
 // out = a op b elementwise (op: 0 +, 1 −, 2 ×, 3 ÷); with one b value for all (scalar_first: out = b op a).
