@@ -26,7 +26,7 @@ struct BenchSD: ParsableCommand {
     @Flag(help: "After the timed runs, one more U-Net step and decode per size with the time split by operation kind (conv 3×3 Winograd/im2col, 1×1, attention, norms, …).")
     var profile = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col), winograd-f4 (every Winograd convolution in F(4×4, 3×3) tiles), repeated-latents (the CFG batch's latents repeated before conv_in instead of where the context enters).",
+    @Option(help: ArgumentHelp("Time each U-Net step and decode also with this variant, alternating the two within this process (--repeats pairs): winograd-blas (Winograd's products on OpenBLAS), no-winograd (every 3×3 convolution through im2col), winograd-f4 (every Winograd convolution in F(4×4, 3×3) tiles), repeated-latents (the CFG batch's latents repeated before conv_in instead of where the context enters), scalar-transforms (Winograd's transforms gathering and storing value by value instead of through AVX-512 transposes).",
                                discussion: "On a shared machine whose speed swings by a third within minutes, runs of two binaries one after the other cannot see a 5–10 % change; alternating step by step can."))
     var alternate: BenchVariant?
 
@@ -166,6 +166,7 @@ struct BenchSD: ParsableCommand {
 /// A variant `bench sd --alternate` times against the standard path.
 enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
     case winogradBLAS = "winograd-blas", noWinograd = "no-winograd", winogradF4 = "winograd-f4", repeatedLatents = "repeated-latents"
+    case scalarTransforms = "scalar-transforms"
 
     func apply<T>(_ body: () throws -> T) rethrows -> T {
         switch self {
@@ -173,6 +174,12 @@ enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
         case .noWinograd: try Tensor.withWinograd(false, body)
         case .winogradF4: try Tensor.withWinogradTile(.f4, body)
         case .repeatedLatents: try UNet2DConditionModel.withSharedLatents(false, body)
+        case .scalarTransforms:  // process-wide: the bench runs one stage at a time
+            try {
+                Tensor.setWinogradVectorTransforms(false)
+                defer { Tensor.setWinogradVectorTransforms(nil) }
+                return try body()
+            }()
         }
     }
 }
