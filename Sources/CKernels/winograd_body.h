@@ -191,6 +191,11 @@ static void PK_W(output)(const float *M, size_t O, size_t ldm, size_t plane, siz
 #endif
             for (size_t l = 0; l < lanes; l++) {
                 float *dst = out + corner[g + l];
+                if (rows[g + l] == WM && cols[g + l] == WM) {  // whole tiles: fixed loops
+                    for (int i = 0; i < WM; i++)
+                        for (int j = 0; j < WM; j++) dst[i * W + j] = q[(i * WM + j) * PK_WL + l] + b;
+                    continue;
+                }
                 for (size_t i = 0; i < rows[g + l]; i++)
                     for (size_t j = 0; j < cols[g + l]; j++) dst[i * W + j] = q[(i * WM + j) * PK_WL + l] + b;
             }
