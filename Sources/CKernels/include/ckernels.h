@@ -40,7 +40,7 @@ void pk_silu_backward(const float *x, const float *g, float *out, size_t n);
 // partial tiles clipped).
 // With nr < ldv, V is laid out in strips of nr tiles as the fp16 GEMM's B operand (pk_wino_products): element
 // (k, c, t) at V + k·vplane + (t / nr)·C·nr + c·nr + t % nr (vplane ≥ C·ldv), the strips' columns past `count`
-// zeros; nr = ldv is the plain layout V + k·vplane + c·ldv + t (only `count` columns written).
+// zeros (groups of 16 tiles are stored whole: nr a multiple of 16); nr = ldv is the plain layout V + k·vplane + c·ldv + t (only `count` columns written).
 // pk_wino_vector_transforms: 1 when the transforms gather and store through AVX-512 registers (transposes), 0 value by
 // value (CPUs without AVX-512, PHOSPHOR_WINOGRAD_TRANSPOSE=scalar); pk_wino_set_vector_transforms(0/1, −1 = as the
 // CPU and environment say) switches for the whole process. Both compute the same values bit for bit.
