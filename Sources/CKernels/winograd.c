@@ -112,20 +112,21 @@ static void pk_wino_weights_gather_avx512(const float *src, size_t lanes, float 
 }
 
 // The output transform's stores on AVX-512: q[(i·wm + j)·16 + lane] + b (wm ≤ 8 values per row) transposed into each
-// lane's rows, stored under masks: lane l's row i at dst[l] + i·W, columns in cmask[l], rows below rows[l].
+// lane's rows, stored under masks: lane l's row i at out + corner[l] + i·W, columns in cmask[l], rows below rows[l]
+// (lanes past the tiles have none).
 __attribute__((target("avx512f,avx512vl")))
-static void pk_wino_scatter_avx512(const float *q, int wm, float b, float *const *dst, const unsigned char *rows,
-                                   const unsigned char *cmask, size_t W) {
+static void pk_wino_scatter_avx512(const float *q, int wm, float b, float *out, const size_t *corner,
+                                   const unsigned char *rows, const unsigned char *cmask, size_t W) {
     const __m512 bias = _mm512_set1_ps(b);
     for (int i = 0; i < wm; i++) {
-        __m512 z[8], out[8];
+        __m512 z[8], t[8];
         for (int j = 0; j < 8; j++) z[j] = j < wm ? _mm512_add_ps(_mm512_loadu_ps(q + (i * wm + j) * PK_WL), bias) : _mm512_setzero_ps();
-        pk_wino_transpose_avx512(z, out);
+        pk_wino_transpose_avx512(z, t);
         for (int l = 0; l < 8; l++) {
-            if (i < rows[l]) _mm256_mask_storeu_ps(dst[l] + i * W, cmask[l], _mm512_castps512_ps256(out[l]));
+            if (i < rows[l]) _mm256_mask_storeu_ps(out + corner[l] + i * W, cmask[l], _mm512_castps512_ps256(t[l]));
             if (i < rows[l + 8])
-                _mm256_mask_storeu_ps(dst[l + 8] + i * W, cmask[l + 8],
-                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(out[l]), 1)));
+                _mm256_mask_storeu_ps(out + corner[l + 8] + i * W, cmask[l + 8],
+                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t[l]), 1)));
         }
     }
 }

@@ -16,7 +16,7 @@ static void PK_W(weights_packed)(const void *w, int half, size_t C, size_t o0, s
     // those stores to leave the store buffer.
     float *gk = vector_gather ? NULL : malloc(9 * wpad * sizeof(float));
     float *wide = half ? malloc(width * 9 * sizeof(float)) : NULL;
-    if (gk)
+    if (!vector_gather)
         for (int k = 0; k < 9; k++)
             for (size_t c = width; c < wpad; c++) gk[k * wpad + c] = 0.0f;
     for (size_t r = 0; r < rows; r++) {
@@ -32,16 +32,16 @@ static void PK_W(weights_packed)(const void *w, int half, size_t C, size_t o0, s
             for (size_t i = 0; i < width * 9; i++) wide[i] = (float)h[i];
             src = wide;
         }
-        if (gk)
+        if (!vector_gather)
             for (size_t c = 0; c < width; c++)
                 for (int k = 0; k < 9; k++) gk[k * wpad + c] = src[c * 9 + k];
         for (size_t cc = 0; cc < width; cc += PK_WL) {
             const size_t lanes = width - cc < PK_WL ? width - cc : PK_WL;
             // g: value k of the group's lanes at g + k·gs.
-            const float *g = gk ? gk + cc : g16;
-            const size_t gs = gk ? wpad : PK_WL;
+            const float *g = vector_gather ? g16 : gk + cc;
+            const size_t gs = vector_gather ? PK_WL : wpad;
 #ifdef PK_WINO_AVX512
-            if (!gk) pk_wino_weights_gather_avx512(src + cc * 9, lanes, g16);
+            if (vector_gather) pk_wino_weights_gather_avx512(src + cc * 9, lanes, g16);
 #endif
             // G along the kernel's rows (per column j: values j, 3 + j, 6 + j), then along its columns (per transformed
             // row i).
@@ -147,9 +147,10 @@ static void PK_W(output)(const float *M, size_t O, size_t ldm, size_t plane, siz
     const size_t th = (H + WM - 1) / WM, tw = (W + WM - 1) / WM, per_image = th * tw;
     float m[WP * PK_WL], e[WP * PK_WL], q[WM * WM * PK_WL];
     // Per tile: its top-left output in channel 0 of its image, its rows and columns inside the image (partial tiles
-    // at the bottom and right edges clipped).
-    size_t *corner = malloc(count * sizeof(size_t));
-    unsigned char *rows = malloc(count), *cols = malloc(count), *cmask = malloc(count);
+    // at the bottom and right edges clipped); padded to whole groups with tiles of no rows, which store nothing.
+    const size_t padded = (count + PK_WL - 1) / PK_WL * PK_WL;
+    size_t *corner = calloc(padded, sizeof(size_t));
+    unsigned char *rows = calloc(padded, 1), *cols = calloc(padded, 1), *cmask = calloc(padded, 1);
     for (size_t l = 0; l < count; l++) {
         const size_t t = t0 + l, img = t / per_image, r = t % per_image;
         const size_t yy = (r / tw) * WM, xx = (r % tw) * WM;
@@ -177,15 +178,7 @@ static void PK_W(output)(const float *M, size_t O, size_t ldm, size_t plane, siz
             for (int i = 0; i < WM; i++) { const float *z = e + i * WN * PK_WL; float *r = q + i * WM * PK_WL; PK_WAT(z, r, PK_WL) }
 #ifdef PK_WINO_AVX512
             if (vector_scatter) {
-                float *dst[PK_WL];
-                unsigned char r16[PK_WL], m16[PK_WL];
-                for (size_t l = 0; l < PK_WL; l++) {
-                    const int used = l < lanes;  // lanes past a partial group's store nothing
-                    dst[l] = out + (used ? corner[g + l] : 0);
-                    r16[l] = used ? rows[g + l] : 0;
-                    m16[l] = used ? cmask[g + l] : 0;
-                }
-                pk_wino_scatter_avx512(q, WM, b, dst, r16, m16, W);
+                pk_wino_scatter_avx512(q, WM, b, out, corner + g, rows + g, cmask + g, W);
                 continue;
             }
 #endif

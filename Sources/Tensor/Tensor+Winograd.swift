@@ -109,16 +109,18 @@ extension Tensor {
     }
 
     /// Whether the transforms gather and store through AVX-512 registers (16 × 8 transposes) or value by value — the
-    /// CPU's support unless `PHOSPHOR_WINOGRAD_TRANSPOSE=scalar` (`setWinogradVectorTransforms` switches the whole
-    /// process: tests, A/B runs); both ways give the same values bit for bit. Value by value the input transform's gather was bound by its
-    /// stores (36 per tile and channel for F(4,3)); in registers the default model's three transforms went from 23 % to
-    /// 17–18 % of a `generate`'s perf samples.
+    /// CPU's support unless `PHOSPHOR_WINOGRAD_TRANSPOSE=scalar` (`withWinogradVectorTransforms` switches the whole
+    /// process: tests, A/B runs); both ways give the same values bit for bit. Value by value the input transform's
+    /// gather was bound by its stores (36 per tile and channel for F(4,3)); in registers the default model's three
+    /// transforms went from 23 % to 17–18 % of a `generate`'s perf samples.
     public static var winogradVectorTransforms: Bool { pk_wino_vector_transforms() != 0 }
 
-    /// Sets `winogradVectorTransforms` for the whole process: true (where the CPU has AVX-512), false, or nil for the
-    /// CPU's and environment's choice.
-    public static func setWinogradVectorTransforms(_ enabled: Bool?) {
-        pk_wino_set_vector_transforms(enabled.map { $0 ? 1 : 0 } ?? -1)
+    /// Runs `body` with `winogradVectorTransforms` set for the whole process (true: where the CPU has AVX-512), then
+    /// back to the CPU's and environment's choice.
+    public static func withWinogradVectorTransforms<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
+        pk_wino_set_vector_transforms(enabled ? 1 : 0)
+        defer { pk_wino_set_vector_transforms(-1) }
+        return try body()
     }
 
     static let winogradMode: String = getenv("PHOSPHOR_WINOGRAD").map { String(cString: $0) } ?? ""

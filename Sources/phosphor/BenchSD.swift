@@ -174,12 +174,7 @@ enum BenchVariant: String, ExpressibleByArgument, CaseIterable {
         case .noWinograd: try Tensor.withWinograd(false, body)
         case .winogradF4: try Tensor.withWinogradTile(.f4, body)
         case .repeatedLatents: try UNet2DConditionModel.withSharedLatents(false, body)
-        case .scalarTransforms:  // process-wide: the bench runs one stage at a time
-            try {
-                Tensor.setWinogradVectorTransforms(false)
-                defer { Tensor.setWinogradVectorTransforms(nil) }
-                return try body()
-            }()
+        case .scalarTransforms: try Tensor.withWinogradVectorTransforms(false, body)  // process-wide: one stage at a time
         }
     }
 }

@@ -71,10 +71,10 @@ import TestSupport
             let x = try fx.tensor(name, "x"), weight = try fx.tensor(name, "weight"), bias = try? fx.tensor(name, "bias")
             for variant in WinogradVariant.all where variant.products != .blas {
                 let run = { (vector: Bool) -> Tensor in
-                    Tensor.setWinogradVectorTransforms(vector)
-                    defer { Tensor.setWinogradVectorTransforms(nil) }
-                    return x.conv2dWinograd3x3(weight: weight, bias: bias, tile: variant.tile,
-                                               weightTransform: variant.weightTransform, products: variant.products)
+                    Tensor.withWinogradVectorTransforms(vector) {
+                        x.conv2dWinograd3x3(weight: weight, bias: bias, tile: variant.tile,
+                                            weightTransform: variant.weightTransform, products: variant.products)
+                    }
                 }
                 let vector = run(true), scalar = run(false)
                 #expect(scalar.toArray() == vector.toArray(), "\(name) \(variant)")
